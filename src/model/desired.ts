@@ -1,0 +1,93 @@
+/**
+ * Desired state after loading and normalising `passthrough.yaml`: every default filled in, every address canonical,
+ * every host named. The planner reads only this shape; what the user wrote (all optional) is the schema's business.
+ */
+
+/** Where in the source file a value came from, for messages that point at it. */
+export interface SourcePos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface DesiredHost {
+  name: string;
+  uri: string;
+  /** Observed through local /sys under `--root` (no remote host part in the URI). */
+  local: boolean;
+}
+
+/** Identity guard on a claimed device: vendor/product as 4 lowercase hex digits. */
+export interface DeviceIdentity {
+  vendor: string;
+  product: string;
+}
+
+interface ClaimBase {
+  /** `<hostdev managed='yes'>` (default true). */
+  managed: boolean;
+  /** Allow a host-critical device (SPEC 3). */
+  force: boolean;
+  pos: SourcePos;
+}
+
+/** A device claimed by address: one function, or every function of a slot when the address has no function. */
+export interface AddressClaim extends ClaimBase {
+  kind: 'address';
+  /** Canonical: `0000:07:00.0`, or `0000:01:00` for a whole slot. */
+  address: string;
+  expect: DeviceIdentity | null;
+}
+
+/** A selector: `count` devices of this identity, chosen deterministically and stickily by the planner. */
+export interface MatchClaim extends ClaimBase {
+  kind: 'match';
+  match: DeviceIdentity;
+  count: number;
+}
+
+export type DeviceClaim = AddressClaim | MatchClaim;
+
+/** A guest NIC to remove because a passed-through NIC replaces it. Null fields match anything. */
+export interface InterfaceSelector {
+  type: string;
+  source: string | null;
+  mac: string | null;
+  pos: SourcePos;
+}
+
+export interface DesiredVm {
+  /** libvirt domain name. */
+  name: string;
+  host: string;
+  /** Also hot-plug/unplug on the running domain. */
+  live: boolean;
+  devices: DeviceClaim[];
+  removeInterfaces: InterfaceSelector[];
+  pos: SourcePos;
+}
+
+/** A host+address pair from `release` or `protect`. */
+export interface HostAddress {
+  host: string;
+  /** Canonical function or whole-slot address. */
+  address: string;
+  pos: SourcePos;
+}
+
+export interface DesiredState {
+  /** The file it was read from (for messages). */
+  file: string;
+  hosts: DesiredHost[];
+  vms: DesiredVm[];
+  release: HostAddress[];
+  protect: HostAddress[];
+}
+
+/** The part of the desired state that concerns one host: what `planHost` takes. */
+export interface DesiredHostState {
+  host: DesiredHost;
+  vms: DesiredVm[];
+  release: HostAddress[];
+  protect: HostAddress[];
+}

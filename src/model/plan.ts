@@ -1,0 +1,132 @@
+/**
+ * A plan: the ordered actions that take one or more hosts from observed to desired state, and the problems that
+ * block it or deserve a warning. Its JSON form (`plan --format json`) is a public, versioned contract (SPEC 4):
+ * fields may be added; none may change meaning without bumping `PLAN_FORMAT_VERSION`.
+ */
+
+export const PLAN_FORMAT_VERSION = '1';
+
+export type ActionKind = 'nodedev-detach' | 'nodedev-reattach' | 'attach-hostdev' | 'detach-hostdev' | 'remove-interface';
+
+/** Execution order of action kinds within a host (SPEC 2). */
+export const ACTION_ORDER: readonly ActionKind[] = [
+  'detach-hostdev',
+  'nodedev-reattach',
+  'nodedev-detach',
+  'attach-hostdev',
+  'remove-interface',
+];
+
+interface ActionBase {
+  kind: ActionKind;
+  /** Why this action is needed, for humans. */
+  reason: string;
+}
+
+/** Bind a host device to vfio-pci (`virsh nodedev-detach`). */
+export interface NodedevDetach extends ActionBase {
+  kind: 'nodedev-detach';
+  address: string;
+  /** The driver it is on now (null = unbound). */
+  fromDriver: string | null;
+}
+
+/** Give a device back to its host driver (`virsh nodedev-reattach`). */
+export interface NodedevReattach extends ActionBase {
+  kind: 'nodedev-reattach';
+  address: string;
+  fromDriver: string | null;
+}
+
+/** Add a `<hostdev>` to a VM's persistent config and, when `live`, to the running domain. */
+export interface HostdevAttach extends ActionBase {
+  kind: 'attach-hostdev';
+  vm: string;
+  vmUuid: string;
+  address: string;
+  managed: boolean;
+  /** Changes the persistent config (`--config`). */
+  config: boolean;
+  /** Also hot-plugs into the running domain (`--live`). */
+  live: boolean;
+}
+
+/** Remove a `<hostdev>` (or `<interface type='hostdev'>`) from a VM. */
+export interface HostdevDetach extends ActionBase {
+  kind: 'detach-hostdev';
+  vm: string;
+  vmUuid: string;
+  address: string;
+  managed: boolean;
+  source: 'hostdev' | 'interface';
+  /** For `source: 'interface'`: libvirt matches those by MAC. */
+  mac?: string;
+  config: boolean;
+  live: boolean;
+}
+
+/** Remove a guest NIC that a passed-through NIC replaces. */
+export interface InterfaceRemove extends ActionBase {
+  kind: 'remove-interface';
+  vm: string;
+  vmUuid: string;
+  /** The `<interface>` element as libvirt printed it (used by detach-device, and by rollback to re-add it). */
+  interfaceXml: string;
+  type: string;
+  source: string | null;
+  mac: string | null;
+  config: boolean;
+  live: boolean;
+}
+
+export type Action = NodedevDetach | NodedevReattach | HostdevAttach | HostdevDetach | InterfaceRemove;
+
+/** Stable problem codes; scripts match on these. */
+export type ProblemCode =
+  | 'iommu-disabled'
+  | 'iommu-group-not-viable'
+  | 'iommu-group-split'
+  | 'host-critical'
+  | 'protected'
+  | 'unknown-vm'
+  | 'device-not-found'
+  | 'identity-mismatch'
+  | 'not-an-endpoint'
+  | 'pf-and-vf-assigned'
+  | 'device-in-use'
+  | 'selector-shortfall'
+  | 'release-in-use'
+  | 'selinux-virt-use-sysfs'
+  | 'takes-effect-at-next-start'
+  | 'host-use-unknown'
+  | 'no-iommu-group';
+
+export interface Problem {
+  severity: 'block' | 'warn';
+  code: ProblemCode;
+  message: string;
+  /** What to do about it. */
+  hint?: string;
+  address?: string;
+  vm?: string;
+}
+
+/** The plan for one host. */
+export interface HostPlan {
+  name: string;
+  uri: string;
+  /** Fingerprint of the snapshot this plan was computed from. */
+  fingerprint: string;
+  actions: Action[];
+  problems: Problem[];
+}
+
+/** The whole plan (`plan --format json`, `plan -o FILE`). */
+export interface Plan {
+  format_version: typeof PLAN_FORMAT_VERSION;
+  /** False when any host has a blocking problem. */
+  applyable: boolean;
+  /** True when any host has actions. */
+  changes: boolean;
+  hosts: HostPlan[];
+}

@@ -1,0 +1,128 @@
+/**
+ * The observed state of one host, as plain JSON: what `passthru observe` prints, what `plan --snapshot` reads and
+ * what the planner takes. Its shape is published as `schemas/snapshot.schema.json`; bump `SNAPSHOT_FORMAT_VERSION`
+ * on any incompatible change.
+ */
+
+export const SNAPSHOT_FORMAT_VERSION = '1';
+
+/** Why the host itself depends on a PCI device (SPEC 3 "host-critical"). */
+export interface HostUse {
+  kind: 'default-route' | 'address' | 'mount' | 'swap' | 'boot-vga';
+  /** Human detail, e.g. `eth0 carries the default route`, `/dev/nvme0n1p2 mounted on /`. */
+  detail: string;
+}
+
+/** One PCI function on the host. Addresses are canonical (`0000:07:00.0`). */
+export interface PciDevice {
+  address: string;
+  /** 4 lowercase hex digits, no `0x`: `8086`. */
+  vendor: string;
+  product: string;
+  /** 6 lowercase hex digits, no `0x`: `020000`. */
+  class: string;
+  /** Names from pci.ids when the host has it. */
+  vendorName?: string;
+  productName?: string;
+  /** Bound driver (`igb`, `vfio-pci`), or null when unbound. */
+  driver: string | null;
+  driverOverride: string | null;
+  /** IOMMU group number, or null when the kernel put it in none (IOMMU off). */
+  iommuGroup: number | null;
+  /** A PCI-to-PCI / PCIe bridge or root port: never assignable, exempt from group viability. */
+  isBridge: boolean;
+  /** SR-IOV: the PF of this VF, or null. */
+  physFunction: string | null;
+  /** SR-IOV: the VFs of this PF. */
+  virtualFunctions: string[];
+  /** Kernel network interfaces of this function (`/sys/.../net/*`). */
+  netInterfaces: string[];
+  /** Why the host needs this device; empty when it does not (as far as could be observed). */
+  hostUse: HostUse[];
+}
+
+/** A PCI passthrough device as a domain's XML declares it. */
+export interface DomainHostdev {
+  /** Canonical source address on the host. */
+  address: string;
+  /** As libvirt reads it: attribute absent means false. */
+  managed: boolean;
+  /** `<driver name='vfio'/>` or null. */
+  driver: string | null;
+  /** `<hostdev>` or `<interface type='hostdev'>` (SR-IOV VF NIC). */
+  source: 'hostdev' | 'interface';
+  /** MAC of an `<interface type='hostdev'>` (libvirt detaches those by MAC). */
+  mac?: string;
+}
+
+/** A non-hostdev guest NIC (`<interface>`), for `removeInterfaces`. */
+export interface DomainInterface {
+  /** `bridge`, `network`, `direct`, `user`, ... */
+  type: string;
+  /** The source bridge / network / dev name, or null. */
+  source: string | null;
+  mac: string | null;
+  model: string | null;
+  /** The element exactly as libvirt printed it, so it can be removed by `detach-device` and re-added on rollback. */
+  xml: string;
+}
+
+/** Result of parsing a domain's XML (SPEC 7 `parseDomainXml`, plus interfaces). */
+export interface ParsedDomain {
+  name: string;
+  uuid: string;
+  hostdevs: DomainHostdev[];
+  interfaces: DomainInterface[];
+}
+
+export type DomainState = 'running' | 'paused' | 'shut off' | 'crashed' | 'pmsuspended' | 'other';
+
+/** One libvirt domain on the host. */
+export interface DomainSnapshot {
+  name: string;
+  uuid: string;
+  state: DomainState;
+  /** True when the domain has a running (or paused) instance whose live XML was read. */
+  active: boolean;
+  /** From `dumpxml --inactive`: what the next start uses. */
+  persistent: ParsedDomain;
+  /** From `dumpxml` of the running instance; null when the domain is not active. */
+  live: ParsedDomain | null;
+  /** The raw `dumpxml --inactive` text (for `plan --format diff`). */
+  persistentXml: string;
+}
+
+/** IOMMU and platform facts for the safety rules and `doctor`. */
+export interface IommuFacts {
+  /** `/sys/kernel/iommu_groups` has at least one group. */
+  groupsPresent: boolean;
+  /** ACPI DMAR (Intel VT-d) table present, null when not observable (remote host). */
+  dmarTable: boolean | null;
+  /** ACPI IVRS (AMD-Vi) table present, null when not observable. */
+  ivrsTable: boolean | null;
+  /** The kernel command line, null when not observable. */
+  cmdline: string | null;
+}
+
+/** SELinux facts: `virtUseSysfs` is null when the boolean does not exist (no SELinux / not observable). */
+export interface SelinuxFacts {
+  enabled: boolean;
+  virtUseSysfs: boolean | null;
+}
+
+/** Everything observed on one host at one moment. */
+export interface HostSnapshot {
+  format_version: typeof SNAPSHOT_FORMAT_VERSION;
+  host: string;
+  uri: string;
+  /** Where devices came from: the local sysfs tree or libvirt node devices (remote host). */
+  deviceSource: 'sysfs' | 'nodedev';
+  /** ISO time of the observation; not part of the fingerprint. */
+  observedAt: string;
+  iommu: IommuFacts;
+  selinux: SelinuxFacts;
+  /** False when host use (routes, mounts) could not be observed, e.g. on a remote host. */
+  hostUseKnown: boolean;
+  devices: PciDevice[];
+  domains: DomainSnapshot[];
+}
