@@ -1,0 +1,40 @@
+/**
+ * The one door to libvirt: every virsh process passthru starts goes through a `Virsh`. Observation batches many
+ * commands into one process (SPEC 8); apply steps run one command each so that their exit code is theirs.
+ */
+
+/** Outcome of one command inside a batch. */
+export interface VirshBatchResult {
+  /** False when virsh printed an `error:` for this command. */
+  ok: boolean;
+  /** What the command printed on stdout. */
+  output: string;
+  /** virsh's error text (`error: ...` lines, prefix removed), or null. */
+  error: string | null;
+}
+
+/** Outcome of a single virsh process. */
+export interface VirshRunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  /** The argv that ran, for the journal and error messages. */
+  command: string[];
+  durationMs: number;
+}
+
+export interface VirshOptions {
+  timeoutMs?: number;
+}
+
+export interface Virsh {
+  /**
+   * Runs `commands` (each an argv, e.g. `['dumpxml', '--inactive', '--domain', uuid]`) in ONE virsh process
+   * connected to `uri`, and returns one result per command, in order. Rejects with a HostError only when the
+   * process itself could not run or connect.
+   */
+  batch(uri: string, commands: string[][], options?: VirshOptions): Promise<VirshBatchResult[]>;
+  /** Runs one command as its own virsh process (argv, never a shell). Never rejects for a non-zero exit. */
+  run(uri: string, args: string[], options?: VirshOptions): Promise<VirshRunResult>;
+}
