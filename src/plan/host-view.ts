@@ -1,0 +1,62 @@
+/**
+ * Indexes over one host snapshot that every planning rule asks for: devices by address, IOMMU group members,
+ * which domain uses which device. Built once per plan so that rules stay simple lookups.
+ */
+import { addressMatches, pciFunction, parsePciAddress } from '../model/pci-address.js';
+import type { DomainSnapshot, PciDevice, HostSnapshot } from '../model/snapshot.js';
+
+/** Read-only lookups over a snapshot. */
+export interface HostView {
+  snapshot: HostSnapshot;
+  device(address: string): PciDevice | undefined;
+  /** Functions matching a canonical function or whole-slot address, lowest first. */
+  devicesAt(address: string): PciDevice[];
+  groupMembers(group: number): PciDevice[];
+  domain(name: string): DomainSnapshot | undefined;
+  /** Domains whose persistent or live config holds this device. */
+  usersOf(address: string): DomainSnapshot[];
+  /** True when the address (function or slot pattern) is covered by one of `patterns`. */
+  covers(patterns: readonly string[], address: string): boolean;
+}
+
+export function hostView(snapshot: HostSnapshot): HostView {
+  const byAddress = new Map(snapshot.devices.map((d) => [d.address, d]));
+  const sorted = [...snapshot.devices].sort((a, b) => (a.address < b.address ? -1 : 1));
+  const byGroup = new Map<number, PciDevice[]>();
+  for (const d of sorted) {
+    if (d.iommuGroup === null) continue;
+    byGroup.set(d.iommuGroup, [...(byGroup.get(d.iommuGroup) ?? []), d]);
+  }
+  const domains = new Map(snapshot.domains.map((d) => [d.name, d]));
+  const users = new Map<string, DomainSnapshot[]>();
+  for (const dom of snapshot.domains) {
+    const addresses = new Set([...dom.persistent.hostdevs, ...(dom.live?.hostdevs ?? [])].map((h) => h.address));
+    for (const a of addresses) users.set(a, [...(users.get(a) ?? []), dom]);
+  }
+  const pattern = (text: string) => {
+    const r = parsePciAddress(text);
+    if (!r.ok) throw new Error(`planner got a non-canonical address: ${text}`);
+    return r.address;
+  };
+  return {
+    snapshot,
+    device: (address) => byAddress.get(address),
+    devicesAt: (address) => {
+      const p = pattern(address);
+      return sorted.filter((d) => addressMatches(p, pciFunction(d.address)));
+    },
+    groupMembers: (group) => byGroup.get(group) ?? [],
+    domain: (name) => domains.get(name),
+    usersOf: (address) => users.get(address) ?? [],
+    covers: (patterns, address) => {
+      const fn = pciFunction(address);
+      return patterns.some((p) => addressMatches(pattern(p), fn));
+    },
+  };
+}
+
+/** `0000:07:00.0 (Intel Corporation I350 Gigabit Network Connection, igb)` — how messages name a device. */
+export function describeDevice(d: PciDevice): string {
+  const name = d.productName ? `${d.vendorName ? `${d.vendorName} ` : ''}${d.productName}` : `${d.vendor}:${d.product}`;
+  return `${d.address} (${name}, ${d.driver ? `driver ${d.driver}` : 'no driver'})`;
+}

@@ -1,0 +1,309 @@
+import { describe, expect, it } from 'vitest';
+import {
+  at,
+  bridge,
+  bridgeNic,
+  byAddress,
+  byMatch,
+  desired,
+  device,
+  domain,
+  hostdev,
+  removeNic,
+  snapshot,
+  vm,
+} from '../../test/helpers/builders.js';
+import type { Action, HostPlan } from '../model/plan.js';
+import { planHost } from './plan-host.js';
+
+const steps = (p: HostPlan) =>
+  p.actions.map((a: Action) => {
+    const target = a.kind === 'remove-interface' ? `${a.vm} ${a.type}:${a.source}` : `${'vm' in a ? `${a.vm} ` : ''}${a.address}`;
+    const where = 'config' in a ? ` ${a.config ? 'config' : ''}${a.live ? '+live' : ''}` : '';
+    return `${a.kind} ${target}${where}`;
+  });
+const codes = (p: HostPlan) => p.problems.map((x) => `${x.severity}:${x.code}`);
+
+const nic = device('0000:07:00.0', { iommuGroup: 17 });
+const seedVm = () =>
+  domain('rhel7.3', { interfaces: [bridgeNic('br0', '52:54:00:aa:bb:cc'), bridgeNic('br1', '52:54:00:aa:bb:dd')] });
+
+describe('planHost: the seed scenario', () => {
+  it('detaches the NIC, attaches it to the VM and removes the bridge NIC, in SPEC order', () => {
+    const plan = planHost(
+      desired([vm('rhel7.3', [byAddress('0000:07:00.0')], { removeInterfaces: [removeNic('bridge', 'br0')] })]),
+      snapshot([nic], [seedVm()]),
+    );
+    expect(steps(plan)).toEqual([
+      'nodedev-detach 0000:07:00.0',
+      'attach-hostdev rhel7.3 0000:07:00.0 config',
+      'remove-interface rhel7.3 bridge:br0 config',
+    ]);
+    expect(plan.problems).toEqual([]);
+    expect(plan.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('is empty once converged (idempotent), and stays empty when the managed device is back on igb with the VM off', () => {
+    const converged = domain('rhel7.3', { hostdevs: [hostdev('0000:07:00.0')], interfaces: [bridgeNic('br1', 'x')] });
+    const want = desired([vm('rhel7.3', [byAddress('0000:07:00.0')], { removeInterfaces: [removeNic('bridge', 'br0')] })]);
+    expect(steps(planHost(want, snapshot([{ ...nic, driver: 'vfio-pci' }], [converged])))).toEqual([]);
+    expect(steps(planHost(want, snapshot([nic], [converged])))).toEqual([]);
+  });
+});
+
+describe('planHost: bindings', () => {
+  it('requires vfio-pci for a device of a running VM and for managed: false', () => {
+    const running = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0')] });
+    expect(steps(planHost(desired([vm('a', [byAddress('0000:07:00.0')])]), snapshot([nic], [running])))).toEqual([
+      'nodedev-detach 0000:07:00.0',
+    ]);
+    const unmanaged = domain('a', { hostdevs: [hostdev('0000:07:00.0', { managed: false })] });
+    expect(
+      steps(planHost(desired([vm('a', [byAddress('0000:07:00.0', { managed: false })])]), snapshot([nic], [unmanaged]))),
+    ).toEqual(['nodedev-detach 0000:07:00.0']);
+  });
+
+  it('reattaches a pruned device that is on vfio-pci, but not one that moves to another VM', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { hostdevs: [hostdev('0000:07:00.0')] });
+    const b = domain('b');
+    expect(steps(planHost(desired([vm('a', []), vm('b', [])]), snapshot([dev], [a, b])))).toEqual([
+      'detach-hostdev a 0000:07:00.0 config',
+      'nodedev-reattach 0000:07:00.0',
+    ]);
+    expect(steps(planHost(desired([vm('a', []), vm('b', [byAddress('0000:07:00.0')])]), snapshot([dev], [a, b])))).toEqual([
+      'detach-hostdev a 0000:07:00.0 config',
+      'attach-hostdev b 0000:07:00.0 config',
+    ]);
+  });
+
+  it('releases devices listed under release that sit on vfio-pci, and nothing that is already on a host driver', () => {
+    const devs = [device('0000:07:00.0', { driver: 'vfio-pci' }), device('0000:07:00.1', { iommuGroup: 18 })];
+    const plan = planHost(desired([], { release: [at('0000:07:00')] }), snapshot(devs, []));
+    expect(steps(plan)).toEqual(['nodedev-reattach 0000:07:00.0']);
+  });
+
+  it('does not reattach a device that a running VM still uses when live is false, and says when it will be released', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0')] });
+    const plan = planHost(desired([vm('a', [])]), snapshot([dev], [a]));
+    expect(steps(plan)).toEqual(['detach-hostdev a 0000:07:00.0 config']);
+    expect(codes(plan)).toEqual(['warn:takes-effect-at-next-start', 'warn:takes-effect-at-next-start']);
+  });
+});
+
+describe('planHost: live domains', () => {
+  it('hot-plugs and hot-unplugs when live: true and the VM runs', () => {
+    const devs = [nic, device('0000:08:00.0', { iommuGroup: 20, driver: 'vfio-pci' })];
+    const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:08:00.0')], interfaces: [bridgeNic('br0', 'm1')] });
+    const plan = planHost(
+      desired([vm('a', [byAddress('0000:07:00.0')], { live: true, removeInterfaces: [removeNic('bridge', null)] })]),
+      snapshot(devs, [a]),
+    );
+    expect(steps(plan)).toEqual([
+      'detach-hostdev a 0000:08:00.0 config+live',
+      'nodedev-reattach 0000:08:00.0',
+      'nodedev-detach 0000:07:00.0',
+      'attach-hostdev a 0000:07:00.0 config+live',
+      'remove-interface a bridge:br0 config+live',
+    ]);
+    expect(plan.problems).toEqual([]);
+  });
+
+  it('plugs a configured device that is missing from the running domain', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0')], liveHostdevs: [] });
+    expect(steps(planHost(desired([vm('a', [byAddress('0000:07:00.0')], { live: true })]), snapshot([dev], [a])))).toEqual([
+      'attach-hostdev a 0000:07:00.0 +live',
+    ]);
+  });
+
+  it('warns that a config-only change to a running VM takes effect at next start', () => {
+    const a = domain('a', { state: 'running' });
+    const plan = planHost(desired([vm('a', [byAddress('0000:07:00.0')])]), snapshot([nic], [a]));
+    expect(steps(plan)).toEqual(['nodedev-detach 0000:07:00.0', 'attach-hostdev a 0000:07:00.0 config']);
+    expect(codes(plan)).toEqual(['warn:takes-effect-at-next-start']);
+  });
+
+  it('replaces a hostdev whose managed flag differs', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { hostdevs: [hostdev('0000:07:00.0', { managed: false })] });
+    expect(steps(planHost(desired([vm('a', [byAddress('0000:07:00.0')])]), snapshot([dev], [a])))).toEqual([
+      'detach-hostdev a 0000:07:00.0 config',
+      'attach-hostdev a 0000:07:00.0 config',
+    ]);
+  });
+});
+
+describe('planHost: claims', () => {
+  it('expands a whole slot to all of its functions (GPU + audio)', () => {
+    const gpu = device('0000:01:00.0', { vendor: '10de', product: '2330', class: '030000', driver: 'nouveau', iommuGroup: 1 });
+    const audio = device('0000:01:00.1', { vendor: '10de', product: '22bb', class: '040300', driver: 'snd_hda_intel', iommuGroup: 1 });
+    const plan = planHost(desired([vm('g', [byAddress('0000:01:00')])]), snapshot([gpu, audio], [domain('g')]));
+    expect(steps(plan)).toEqual([
+      'nodedev-detach 0000:01:00.0',
+      'nodedev-detach 0000:01:00.1',
+      'attach-hostdev g 0000:01:00.0 config',
+      'attach-hostdev g 0000:01:00.1 config',
+    ]);
+    expect(plan.problems).toEqual([]);
+  });
+
+  it('resolves selectors lowest address first and keeps what a VM already has (sticky)', () => {
+    const gpus = ['0000:41:00.0', '0000:21:00.0', '0000:61:00.0'].map((a, i) =>
+      device(a, { vendor: '10de', product: '2330', class: '030200', driver: 'vfio-pci', iommuGroup: 40 + i }),
+    );
+    const fresh = planHost(desired([vm('g', [byMatch('10de', '2330', 2)])]), snapshot(gpus, [domain('g')]));
+    expect(steps(fresh)).toEqual(['attach-hostdev g 0000:21:00.0 config', 'attach-hostdev g 0000:41:00.0 config']);
+    const sticky = planHost(
+      desired([vm('g', [byMatch('10de', '2330', 2)])]),
+      snapshot(gpus, [domain('g', { hostdevs: [hostdev('0000:61:00.0')] })]),
+    );
+    expect(steps(sticky)).toEqual(['attach-hostdev g 0000:21:00.0 config']);
+  });
+
+  it('never picks a device that another VM not in the file uses, and reports a shortfall', () => {
+    const gpu = device('0000:21:00.0', { vendor: '10de', product: '2330', iommuGroup: 40 });
+    const other = domain('other', { hostdevs: [hostdev('0000:21:00.0')] });
+    const plan = planHost(desired([vm('g', [byMatch('10de', '2330', 1)])]), snapshot([gpu], [domain('g'), other]));
+    expect(steps(plan)).toEqual([]);
+    expect(codes(plan)).toEqual(['block:selector-shortfall']);
+  });
+
+  it('prunes hostdevs the file does not claim, including <interface type=hostdev> (by MAC)', () => {
+    const vf = device('0000:03:10.0', { driver: 'vfio-pci', iommuGroup: 60, physFunction: '0000:03:00.0' });
+    const a = domain('a', { hostdevs: [hostdev('0000:03:10.0', { source: 'interface', mac: '52:54:00:00:00:01' })] });
+    const plan = planHost(desired([vm('a', [])]), snapshot([vf], [a]));
+    expect(plan.actions[0]).toMatchObject({ kind: 'detach-hostdev', source: 'interface', mac: '52:54:00:00:00:01' });
+    expect(steps(plan)).toEqual(['detach-hostdev a 0000:03:10.0 config', 'nodedev-reattach 0000:03:10.0']);
+  });
+
+  it('never touches VMs the file does not list', () => {
+    const other = domain('other', { hostdevs: [hostdev('0000:07:00.0')], interfaces: [bridgeNic('br0', 'm')] });
+    expect(steps(planHost(desired([]), snapshot([{ ...nic, driver: 'vfio-pci' }], [other])))).toEqual([]);
+  });
+});
+
+describe('planHost: safety (SPEC 3)', () => {
+  const block = (plan: HostPlan, code: string) => {
+    const p = plan.problems.find((x) => x.code === code);
+    expect(p, `expected a ${code} problem, got ${codes(plan).join(', ')}`).toBeDefined();
+    expect(p!.severity).toBe('block');
+    return p!;
+  };
+
+  it('blocks when the IOMMU is off, with the remedy', () => {
+    const plan = planHost(
+      desired([vm('rhel7.3', [byAddress('0000:07:00.0')])]),
+      snapshot([{ ...nic, iommuGroup: null }], [seedVm()], {
+        iommu: { groupsPresent: false, dmarTable: false, ivrsTable: false, cmdline: 'ro quiet' },
+      }),
+    );
+    const p = block(plan, 'iommu-disabled');
+    expect(p.message).toContain('ro quiet');
+    expect(p.hint).toContain('intel_iommu=on');
+    expect(p.hint).toContain('/proc/cmdline');
+  });
+
+  it('blocks a group that is not viable, naming the sibling, its driver and the fix', () => {
+    const f0 = device('0000:02:00.0', { iommuGroup: 12, driver: 'e1000e' });
+    const f1 = device('0000:02:00.1', { iommuGroup: 12, driver: 'e1000e' });
+    const rp = bridge('0000:00:1c.0', 12);
+    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')])]), snapshot([rp, f0, f1], [domain('a')]));
+    const p = block(plan, 'iommu-group-not-viable');
+    expect(p.message).toContain('0000:02:00.1');
+    expect(p.message).toContain('e1000e');
+    expect(p.hint).toContain('0000:02:00');
+    expect(codes(plan)).toEqual(['block:iommu-group-not-viable']);
+    // the whole slot is viable; the bridge in the group is exempt; an unbound sibling is fine too
+    expect(codes(planHost(desired([vm('a', [byAddress('0000:02:00')])]), snapshot([rp, f0, f1], [domain('a')])))).toEqual([]);
+    expect(
+      codes(planHost(desired([vm('a', [byAddress('0000:02:00.0')])]), snapshot([rp, f0, { ...f1, driver: null }], [domain('a')]))),
+    ).toEqual([]);
+  });
+
+  it('blocks a group split between two VMs', () => {
+    const f0 = device('0000:02:00.0', { iommuGroup: 12 });
+    const f1 = device('0000:02:00.1', { iommuGroup: 12 });
+    const plan = planHost(
+      desired([vm('a', [byAddress('0000:02:00.0')]), vm('b', [byAddress('0000:02:00.1')])]),
+      snapshot([f0, f1], [domain('a'), domain('b')]),
+    );
+    block(plan, 'iommu-group-split');
+  });
+
+  it('blocks host-critical devices unless forced, and says why the host needs them', () => {
+    const mgmt = device('0000:00:1f.6', {
+      driver: 'e1000e',
+      iommuGroup: 9,
+      hostUse: [{ kind: 'default-route', detail: 'eth0 carries the default route' }],
+    });
+    const plan = planHost(desired([vm('a', [byAddress('0000:00:1f.6')])]), snapshot([mgmt], [domain('a')]));
+    expect(block(plan, 'host-critical').message).toContain('eth0 carries the default route');
+    expect(block(plan, 'host-critical').hint).toContain('force: true');
+    expect(codes(planHost(desired([vm('a', [byAddress('0000:00:1f.6', { force: true })])]), snapshot([mgmt], [domain('a')])))).toEqual([]);
+  });
+
+  it('never touches protected devices, not even to prune them', () => {
+    const dev = device('0000:00:1f.6', { driver: 'vfio-pci', iommuGroup: 9 });
+    const a = domain('a', { hostdevs: [hostdev('0000:00:1f.6')] });
+    const plan = planHost(desired([vm('a', [])], { protect: [at('0000:00:1f.6')] }), snapshot([dev], [a]));
+    expect(steps(plan)).toEqual([]);
+    block(plan, 'protected');
+  });
+
+  it.each([
+    ['unknown VM', desired([vm('nope', [byAddress('0000:07:00.0')])]), snapshot([nic], []), 'unknown-vm'],
+    ['absent address', desired([vm('a', [byAddress('0000:09:00.0')])]), snapshot([nic], [domain('a')]), 'device-not-found'],
+    [
+      'identity mismatch',
+      desired([vm('a', [byAddress('0000:07:00.0', { expect: { vendor: '8086', product: '10fb' } })])]),
+      snapshot([nic], [domain('a')]),
+      'identity-mismatch',
+    ],
+    ['a bridge', desired([vm('a', [byAddress('0000:00:1c.0')])]), snapshot([bridge('0000:00:1c.0', 3)], [domain('a')]), 'not-an-endpoint'],
+    [
+      'a device used by a VM the file does not list',
+      desired([vm('a', [byAddress('0000:07:00.0')])]),
+      snapshot([nic], [domain('a'), domain('other', { hostdevs: [hostdev('0000:07:00.0')] })]),
+      'device-in-use',
+    ],
+    [
+      'PF and VF both assigned',
+      desired([vm('a', [byAddress('0000:03:00.0')]), vm('b', [byAddress('0000:03:10.0')])]),
+      snapshot(
+        [
+          device('0000:03:00.0', { iommuGroup: 30, virtualFunctions: ['0000:03:10.0'] }),
+          device('0000:03:10.0', { iommuGroup: 31, driver: 'igbvf', physFunction: '0000:03:00.0' }),
+        ],
+        [domain('a'), domain('b')],
+      ),
+      'pf-and-vf-assigned',
+    ],
+    [
+      'release of a device a foreign VM holds',
+      desired([], { release: [at('0000:07:00.0')] }),
+      snapshot([nic], [domain('other', { hostdevs: [hostdev('0000:07:00.0')] })]),
+      'release-in-use',
+    ],
+  ])('blocks %s', (_name, want, observed, code) => {
+    block(planHost(want, observed), code);
+  });
+
+  it('warns (does not block) when SELinux virt_use_sysfs is off or host use is unknown', () => {
+    const plan = planHost(
+      desired([vm('rhel7.3', [byAddress('0000:07:00.0')])]),
+      snapshot([nic], [seedVm()], { selinux: { enabled: true, virtUseSysfs: false }, hostUseKnown: false }),
+    );
+    expect(codes(plan)).toEqual(['warn:selinux-virt-use-sysfs', 'warn:host-use-unknown']);
+    expect(plan.problems[0]!.hint).toBe('setsebool -P virt_use_sysfs 1');
+  });
+});
+
+describe('planHost from two JSON values', () => {
+  it('needs nothing but plain data', () => {
+    const want = JSON.parse(JSON.stringify(desired([vm('rhel7.3', [byAddress('0000:07:00.0')])])));
+    const have = JSON.parse(JSON.stringify(snapshot([nic], [seedVm()])));
+    expect(steps(planHost(want, have))).toEqual(['nodedev-detach 0000:07:00.0', 'attach-hostdev rhel7.3 0000:07:00.0 config']);
+  });
+});

@@ -1,0 +1,286 @@
+/**
+ * The planner: a pure function from (desired state of one host, observed snapshot of it) to the ordered actions
+ * that converge the two and the problems that block or qualify them. No I/O, no clock: two JSON values in, one out.
+ *
+ * Ownership (SPEC 2): passthru owns the PCI hostdev set of the VMs the file lists and the driver binding of the
+ * devices it names. VMs the file does not list are never changed, but their hostdevs count when checking that a
+ * device is free.
+ */
+import type { DesiredHostState, DesiredVm, InterfaceSelector } from '../model/desired.js';
+import type { Action, HostPlan, Problem } from '../model/plan.js';
+import { ACTION_ORDER } from '../model/plan.js';
+import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot } from '../model/snapshot.js';
+import { fingerprintSnapshot } from './fingerprint.js';
+import { hostView, type HostView } from './host-view.js';
+import { resolveClaims, type Assignment } from './resolve-claims.js';
+import { checkAssignedDevices, checkHostWarnings, checkIommu } from './safety.js';
+
+const VFIO = 'vfio-pci';
+
+/** Computes the plan for one host. */
+export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): HostPlan {
+  const view = hostView(snapshot);
+  const { assignments, problems } = resolveClaims(desired, view);
+  problems.push(...checkIommu(view, assignments), ...checkAssignedDevices(desired, view, assignments));
+  problems.push(...checkHostWarnings(view, assignments));
+
+  const actions: Action[] = [];
+  const pruned: { address: string; vm: DomainSnapshot; stillLive: boolean }[] = [];
+  for (const vm of desired.vms) {
+    const dom = view.domain(vm.name);
+    if (!dom) {
+      problems.push({
+        severity: 'block',
+        code: 'unknown-vm',
+        message: `VM "${vm.name}" (${vm.pos.file}:${vm.pos.line}:${vm.pos.col}) is not defined on host ${desired.host.name}`,
+        hint: 'names are case-sensitive: check `virsh list --all --name`, or define the VM first',
+        vm: vm.name,
+      });
+      continue;
+    }
+    const mine = assignments.filter((a) => a.vm === vm);
+    const vmActions = [...planVmHostdevs(vm, dom, mine, pruned), ...planInterfaces(vm, dom)];
+    if (dom.active && !vm.live && vmActions.length > 0) {
+      problems.push({
+        severity: 'warn',
+        code: 'takes-effect-at-next-start',
+        message: `VM "${vm.name}" is running: its config changes take effect at the next VM start (\`live: false\`)`,
+        hint: 'restart the VM when convenient, or set `live: true` to also hot-plug/unplug on the running domain',
+        vm: vm.name,
+      });
+    }
+    actions.push(...vmActions);
+  }
+  actions.push(...planBindings(desired, view, assignments, pruned, problems));
+
+  const guarded = dropProtected(actions, desired, view, problems);
+  return {
+    name: desired.host.name,
+    uri: desired.host.uri,
+    fingerprint: fingerprintSnapshot(snapshot),
+    actions: sortActions(guarded),
+    problems: sortProblems(problems),
+  };
+}
+
+/** Hostdev adds and prunes for one listed VM. */
+function planVmHostdevs(
+  vm: DesiredVm,
+  dom: DomainSnapshot,
+  mine: Assignment[],
+  pruned: { address: string; vm: DomainSnapshot; stillLive: boolean }[],
+): Action[] {
+  const actions: Action[] = [];
+  const liveToo = vm.live && dom.active;
+  const live = new Map((dom.live?.hostdevs ?? []).map((h) => [h.address, h]));
+  const persistent = new Map(dom.persistent.hostdevs.map((h) => [h.address, h]));
+  const wanted = new Map(mine.map((a) => [a.device.address, a]));
+  const vmRef = { vm: dom.name, vmUuid: dom.uuid };
+
+  const detach = (h: DomainHostdev, config: boolean, reason: string) => {
+    const inLive = liveToo && live.has(h.address);
+    actions.push({
+      kind: 'detach-hostdev',
+      ...vmRef,
+      address: h.address,
+      managed: h.managed,
+      source: h.source,
+      ...(h.mac ? { mac: h.mac } : {}),
+      config,
+      live: inLive,
+      reason,
+    });
+  };
+  const attach = (a: Assignment, config: boolean, reason: string) =>
+    actions.push({ kind: 'attach-hostdev', ...vmRef, address: a.device.address, managed: a.managed, config, live: liveToo, reason });
+
+  for (const h of persistent.values()) {
+    const want = wanted.get(h.address);
+    if (!want) {
+      detach(h, true, `not claimed for ${vm.name} in ${vm.pos.file}`);
+      pruned.push({ address: h.address, vm: dom, stillLive: dom.active && live.has(h.address) && !liveToo });
+    } else if (h.source === 'hostdev' && h.managed !== want.managed) {
+      const change = `managed changes from ${yesNo(h.managed)} to ${yesNo(want.managed)}`;
+      detach(h, true, change);
+      attach(want, true, change);
+    }
+  }
+  if (liveToo) {
+    for (const h of live.values()) {
+      if (!persistent.has(h.address) && !wanted.has(h.address)) {
+        detach(h, false, `hot-plugged into running ${vm.name} but not claimed`);
+        pruned.push({ address: h.address, vm: dom, stillLive: false });
+      }
+    }
+  }
+  for (const a of wanted.values()) {
+    const where = `${a.pos.file}:${a.pos.line}:${a.pos.col}`;
+    if (!persistent.has(a.device.address)) {
+      attach(a, true, `claimed for ${vm.name} at ${where}`);
+    } else if (liveToo && !live.has(a.device.address)) {
+      actions.push({
+        kind: 'attach-hostdev',
+        ...vmRef,
+        address: a.device.address,
+        managed: a.managed,
+        config: false,
+        live: true,
+        reason: `in ${vm.name}'s config but missing from the running domain (${where})`,
+      });
+    }
+  }
+  return actions;
+}
+
+const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+
+function interfaceMatches(sel: InterfaceSelector, i: DomainInterface): boolean {
+  return (
+    sel.type === i.type &&
+    (sel.source === null || sel.source === i.source) &&
+    (sel.mac === null || sel.mac.toLowerCase() === i.mac?.toLowerCase())
+  );
+}
+
+/** Guest NICs that a passed-through NIC replaces (the seed's step 15). */
+function planInterfaces(vm: DesiredVm, dom: DomainSnapshot): Action[] {
+  const liveToo = vm.live && dom.active;
+  const liveMacs = new Set((dom.live?.interfaces ?? []).map((i) => i.mac));
+  return dom.persistent.interfaces.flatMap((i) => {
+    const sel = vm.removeInterfaces.find((s) => interfaceMatches(s, i));
+    if (!sel) return [];
+    return [
+      {
+        kind: 'remove-interface' as const,
+        vm: dom.name,
+        vmUuid: dom.uuid,
+        interfaceXml: i.xml,
+        type: i.type,
+        source: i.source,
+        mac: i.mac,
+        config: true,
+        live: liveToo && liveMacs.has(i.mac),
+        reason: `replaced by a passed-through device (removeInterfaces at ${sel.pos.file}:${sel.pos.line}:${sel.pos.col})`,
+      },
+    ];
+  });
+}
+
+/**
+ * Driver bindings (SPEC 2): newly assigned devices go to vfio-pci; devices of running VMs and `managed: false`
+ * devices must stay there; devices that leave every VM go back to a host driver. A device moving between VMs is
+ * not reattached in between.
+ */
+function planBindings(
+  desired: DesiredHostState,
+  view: HostView,
+  assignments: Assignment[],
+  pruned: { address: string; vm: DomainSnapshot; stillLive: boolean }[],
+  problems: Problem[],
+): Action[] {
+  const actions: Action[] = [];
+  const assigned = new Set(assignments.map((a) => a.device.address));
+  for (const a of assignments) {
+    const d = a.device;
+    if (d.driver === VFIO || d.isBridge) continue;
+    const dom = view.domain(a.vm.name);
+    if (!dom) continue;
+    const inConfig = dom.persistent.hostdevs.some((h) => h.address === d.address);
+    const from = d.driver ? `from ${d.driver}` : 'unbound';
+    let reason: string | null = null;
+    if (!inConfig) reason = `newly assigned to ${a.vm.name}: ${from} → ${VFIO}`;
+    else if (!a.managed) reason = `managed: false — libvirt will not bind it itself, so it must stay on ${VFIO} (now ${from})`;
+    else if (dom.live?.hostdevs.some((h) => h.address === d.address)) {
+      reason = `${a.vm.name} is running with it, but it is ${from} instead of ${VFIO}`;
+    }
+    if (reason) actions.push({ kind: 'nodedev-detach', address: d.address, fromDriver: d.driver, reason });
+  }
+
+  const releases = new Map<string, string>();
+  for (const p of pruned) {
+    if (assigned.has(p.address)) continue;
+    if (p.stillLive) {
+      problems.push({
+        severity: 'warn',
+        code: 'takes-effect-at-next-start',
+        message: `${p.address} stays in use by running VM "${p.vm.name}" until it stops; it is returned to its host driver by the next apply after that`,
+        address: p.address,
+        vm: p.vm.name,
+      });
+      continue;
+    }
+    releases.set(p.address, `removed from ${p.vm.name} and claimed by no VM`);
+  }
+  const listed = new Set(desired.vms.map((v) => v.name));
+  for (const r of desired.release) {
+    const found = view.devicesAt(r.address);
+    if (found.length === 0) {
+      problems.push({
+        severity: 'block',
+        code: 'device-not-found',
+        message: `${r.address} (released at ${r.pos.file}:${r.pos.line}:${r.pos.col}) does not exist on host ${desired.host.name}`,
+        hint: 'check the address with `lspci -Dnn`, or drop the entry',
+        address: r.address,
+      });
+    }
+    for (const d of found) {
+      const holders = view.usersOf(d.address).filter((dom) => !listed.has(dom.name));
+      for (const dom of holders) {
+        problems.push({
+          severity: 'block',
+          code: 'release-in-use',
+          message: `${d.address} is listed under \`release\` but VM "${dom.name}" (not in the file) uses it`,
+          hint: `detach it from "${dom.name}" first, or add "${dom.name}" to the file`,
+          address: d.address,
+          vm: dom.name,
+        });
+      }
+      if (holders.length === 0 && !releases.has(d.address)) releases.set(d.address, 'listed under `release`');
+    }
+  }
+  for (const [address, why] of releases) {
+    const d = view.device(address);
+    if (d?.driver !== VFIO) continue;
+    actions.push({ kind: 'nodedev-reattach', address, fromDriver: d.driver, reason: `${why}: ${VFIO} → host driver` });
+  }
+  return actions;
+}
+
+/** `protect` wins over everything: an action on a protected device is dropped and reported instead. */
+function dropProtected(actions: Action[], desired: DesiredHostState, view: HostView, problems: Problem[]): Action[] {
+  const patterns = desired.protect.map((p) => p.address);
+  if (patterns.length === 0) return actions;
+  return actions.filter((a) => {
+    if (a.kind === 'remove-interface' || !view.covers(patterns, a.address)) return true;
+    if (a.kind !== 'attach-hostdev' && a.kind !== 'nodedev-detach') {
+      problems.push({
+        severity: 'block',
+        code: 'protected',
+        message: `${a.address} is under \`protect\`, but the plan would ${a.kind} it (${a.reason})`,
+        hint: 'claim it for that VM explicitly, detach it by hand, or remove it from `protect`',
+        address: a.address,
+        ...('vm' in a ? { vm: a.vm } : {}),
+      });
+    }
+    return false;
+  });
+}
+
+const actionKey = (a: Action) => `${'vm' in a ? a.vm : ''}\u0000${'address' in a ? a.address : (a.mac ?? '')}`;
+
+function sortActions(actions: Action[]): Action[] {
+  return actions
+    .map((a, i) => ({ a, i }))
+    .sort(
+      (x, y) =>
+        ACTION_ORDER.indexOf(x.a.kind) - ACTION_ORDER.indexOf(y.a.kind) ||
+        (actionKey(x.a) < actionKey(y.a) ? -1 : actionKey(x.a) > actionKey(y.a) ? 1 : 0) ||
+        x.i - y.i,
+    )
+    .map(({ a }) => a);
+}
+
+function sortProblems(problems: Problem[]): Problem[] {
+  const rank = (p: Problem) => (p.severity === 'block' ? 0 : 1);
+  return problems.map((p, i) => ({ p, i })).sort((x, y) => rank(x.p) - rank(y.p) || x.i - y.i).map(({ p }) => p);
+}

@@ -1,0 +1,116 @@
+/**
+ * Turns each VM's claims (addresses, whole slots, selectors) into concrete PCI functions on one host.
+ *
+ * Selectors are sticky (SPEC 1): a matching device already attached to that VM stays chosen, and only the
+ * shortfall is picked anew, lowest address first. Address claims are resolved before any selector so that a
+ * selector never takes a device another entry names explicitly.
+ */
+import type { DesiredHostState, DesiredVm, DeviceClaim, MatchClaim, SourcePos } from '../model/desired.js';
+import type { Problem } from '../model/plan.js';
+import type { PciDevice } from '../model/snapshot.js';
+import type { HostView } from './host-view.js';
+
+/** One PCI function that the desired state gives to one VM. */
+export interface Assignment {
+  vm: DesiredVm;
+  device: PciDevice;
+  managed: boolean;
+  force: boolean;
+  /** Where the claim was written, for messages. */
+  pos: SourcePos;
+}
+
+const at = (pos: SourcePos) => `${pos.file}:${pos.line}:${pos.col}`;
+const identity = (d: { vendor: string; product: string }) => `${d.vendor}:${d.product}`;
+
+export function resolveClaims(desired: DesiredHostState, view: HostView): { assignments: Assignment[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const assignments: Assignment[] = [];
+  const taken = new Set<string>();
+  const protectedAddresses = desired.protect.map((p) => p.address);
+  const released = desired.release.map((r) => r.address);
+
+  const assign = (vm: DesiredVm, claim: DeviceClaim, device: PciDevice) => {
+    taken.add(device.address);
+    assignments.push({ vm, device, managed: claim.managed, force: claim.force, pos: claim.pos });
+  };
+
+  for (const vm of desired.vms) {
+    for (const claim of vm.devices) {
+      if (claim.kind !== 'address') continue;
+      const found = view.devicesAt(claim.address);
+      if (found.length === 0) {
+        problems.push({
+          severity: 'block',
+          code: 'device-not-found',
+          message: `${claim.address} (claimed for ${vm.name} at ${at(claim.pos)}) does not exist on host ${desired.host.name}`,
+          hint: 'list the host\'s PCI devices with `lspci -Dnn` or `virsh nodedev-list --cap pci` and correct the address',
+          address: claim.address,
+          vm: vm.name,
+        });
+        continue;
+      }
+      for (const device of found) {
+        if (claim.expect && (claim.expect.vendor !== device.vendor || claim.expect.product !== device.product)) {
+          problems.push({
+            severity: 'block',
+            code: 'identity-mismatch',
+            message: `${device.address} is ${identity(device)}, but ${at(claim.pos)} expects ${identity(claim.expect)}`,
+            hint: 'the hardware differs from what the file was written for (a moved or replaced card?): fix the address or the `expect` guard',
+            address: device.address,
+            vm: vm.name,
+          });
+          continue;
+        }
+        assign(vm, claim, device);
+      }
+    }
+  }
+
+  // Selectors: first keep what each VM already has (sticky), then fill shortfalls in file order.
+  const selectors = desired.vms.flatMap((vm) =>
+    vm.devices.filter((c): c is MatchClaim => c.kind === 'match').map((claim) => ({ vm, claim, chosen: [] as PciDevice[] })),
+  );
+  const eligible = (device: PciDevice, claim: MatchClaim, vm: DesiredVm) =>
+    device.vendor === claim.match.vendor &&
+    device.product === claim.match.product &&
+    !device.isBridge &&
+    !taken.has(device.address) &&
+    !view.covers(protectedAddresses, device.address) &&
+    !view.covers(released, device.address) &&
+    (claim.force || device.hostUse.length === 0) &&
+    view.usersOf(device.address).every((d) => d.name === vm.name || desired.vms.some((v) => v.name === d.name));
+  for (const s of selectors) {
+    const attached = new Set(view.domain(s.vm.name)?.persistent.hostdevs.map((h) => h.address) ?? []);
+    for (const device of view.snapshot.devices) {
+      if (s.chosen.length >= s.claim.count) break;
+      if (attached.has(device.address) && eligible(device, s.claim, s.vm)) {
+        s.chosen.push(device);
+        taken.add(device.address);
+      }
+    }
+  }
+  const lowestFirst = [...view.snapshot.devices].sort((a, b) => (a.address < b.address ? -1 : 1));
+  for (const s of selectors) {
+    for (const device of lowestFirst) {
+      if (s.chosen.length >= s.claim.count) break;
+      if (eligible(device, s.claim, s.vm)) {
+        s.chosen.push(device);
+        taken.add(device.address);
+      }
+    }
+    for (const device of s.chosen) assign(s.vm, s.claim, device);
+    if (s.chosen.length < s.claim.count) {
+      problems.push({
+        severity: 'block',
+        code: 'selector-shortfall',
+        message:
+          `${at(s.claim.pos)} wants ${s.claim.count} × ${identity(s.claim.match)} for ${s.vm.name}, ` +
+          `but only ${s.chosen.length} free device(s) match on host ${desired.host.name}`,
+        hint: 'lower `count`, or free a matching device (one used by another VM, protected, released or host-critical is never picked)',
+        vm: s.vm.name,
+      });
+    }
+  }
+  return { assignments, problems };
+}

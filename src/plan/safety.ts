@@ -1,0 +1,172 @@
+/**
+ * The plan-time safety rules of SPEC 3. Each rule reads the resolved assignments and the host and returns
+ * diagnostics; none throws, so an operator sees every reason a plan is blocked at once.
+ */
+import type { DesiredHostState } from '../model/desired.js';
+import type { Problem } from '../model/plan.js';
+import type { HostView } from './host-view.js';
+import { describeDevice } from './host-view.js';
+import type { Assignment } from './resolve-claims.js';
+
+/** Drivers that leave a group viable for VFIO: the device is not in use by the host. */
+const VFIO_SAFE_DRIVERS = new Set(['vfio-pci', 'pci-stub']);
+
+const IOMMU_HINT =
+  'enable VT-d (Intel) or AMD-Vi/IOMMU in the BIOS/UEFI setup, add `intel_iommu=on` (Intel; AMD is on by default) to ' +
+  'GRUB_CMDLINE_LINUX in /etc/default/grub, run `update-grub` (Debian/Ubuntu) or `grub2-mkconfig -o /boot/grub2/grub.cfg` ' +
+  '(RHEL), reboot, then check `cat /proc/cmdline` and `ls /sys/kernel/iommu_groups`; `passthru doctor` checks it all';
+
+/** IOMMU off or absent: nothing can be passed through safely. */
+export function checkIommu(view: HostView, assignments: Assignment[]): Problem[] {
+  const { iommu } = view.snapshot;
+  if (iommu.groupsPresent || assignments.length === 0) return [];
+  const tables = iommu.dmarTable || iommu.ivrsTable ? 'the ACPI DMAR/IVRS table is present' : 'no ACPI DMAR/IVRS table was found';
+  const cmdline = iommu.cmdline === null ? '' : `; the kernel command line is: ${iommu.cmdline}`;
+  return [
+    {
+      severity: 'block',
+      code: 'iommu-disabled',
+      message: `the IOMMU is off on host ${view.snapshot.host}: /sys/kernel/iommu_groups is empty and ${tables}${cmdline}`,
+      hint: IOMMU_HINT,
+    },
+  ];
+}
+
+/** Per-device rules: endpoints only, protected, host-critical, used by a VM the file does not list, IOMMU group. */
+export function checkAssignedDevices(desired: DesiredHostState, view: HostView, assignments: Assignment[]): Problem[] {
+  const problems: Problem[] = [];
+  const listed = new Set(desired.vms.map((v) => v.name));
+  const protectedAddresses = desired.protect.map((p) => p.address);
+  const vmOf = new Map(assignments.map((a) => [a.device.address, a.vm.name]));
+  const reportedGroups = new Set<string>();
+
+  for (const a of assignments) {
+    const d = a.device;
+    const base = { address: d.address, vm: a.vm.name };
+    if (d.isBridge) {
+      problems.push({
+        ...base,
+        severity: 'block',
+        code: 'not-an-endpoint',
+        message: `${describeDevice(d)} is a PCI bridge, not an endpoint device; it cannot be passed through`,
+        hint: 'claim the device(s) behind the bridge instead (`lspci -t` shows what sits behind it)',
+      });
+      continue;
+    }
+    if (view.covers(protectedAddresses, d.address)) {
+      problems.push({
+        ...base,
+        severity: 'block',
+        code: 'protected',
+        message: `${d.address} is listed under \`protect\` and is never detached or assigned`,
+        hint: `remove it from ${a.vm.name}'s devices, or from \`protect\` if the host no longer needs it`,
+      });
+      continue;
+    }
+    if (d.hostUse.length > 0 && !a.force) {
+      problems.push({
+        ...base,
+        severity: 'block',
+        code: 'host-critical',
+        message: `${describeDevice(d)} is in use by the host: ${d.hostUse.map((u) => u.detail).join('; ')}`,
+        hint:
+          'detaching it would cut the host off (network, disk or console). Move that use elsewhere first; if you are ' +
+          `sure, add \`force: true\` to the entry at ${a.pos.file}:${a.pos.line}:${a.pos.col}`,
+      });
+    }
+    for (const other of view.usersOf(d.address).filter((dom) => !listed.has(dom.name))) {
+      problems.push({
+        ...base,
+        severity: 'block',
+        code: 'device-in-use',
+        message: `${d.address} is already assigned to VM "${other.name}", which passthrough.yaml does not list`,
+        hint: `remove it from "${other.name}" (\`virsh detach-device\`), or add "${other.name}" to the file so that passthru manages it`,
+      });
+    }
+    if (d.iommuGroup === null) {
+      if (view.snapshot.iommu.groupsPresent) {
+        problems.push({
+          ...base,
+          severity: 'block',
+          code: 'no-iommu-group',
+          message: `${d.address} is in no IOMMU group although the IOMMU is on; the kernel cannot isolate it`,
+          hint: 'check `dmesg | grep -i -e DMAR -e IOMMU` for why this device was left out (a broken DMAR scope or a quirk)',
+        });
+      }
+      continue;
+    }
+    for (const m of view.groupMembers(d.iommuGroup)) {
+      if (m.address === d.address || m.isBridge) continue;
+      const owner = vmOf.get(m.address);
+      if (owner === a.vm.name) continue;
+      const key = `${d.iommuGroup}/${m.address}/${a.vm.name}`;
+      if (reportedGroups.has(key)) continue;
+      if (owner !== undefined) {
+        reportedGroups.add(key);
+        problems.push({
+          ...base,
+          severity: 'block',
+          code: 'iommu-group-split',
+          message: `IOMMU group ${d.iommuGroup} is split: ${d.address} goes to ${a.vm.name} but ${m.address} goes to ${owner}`,
+          hint: 'a group is isolated only as a whole: give all its endpoint devices to the same VM',
+        });
+      } else if (m.driver !== null && !VFIO_SAFE_DRIVERS.has(m.driver)) {
+        reportedGroups.add(key);
+        problems.push({
+          ...base,
+          severity: 'block',
+          code: 'iommu-group-not-viable',
+          message:
+            `IOMMU group ${d.iommuGroup} is not viable for ${d.address}: ${describeDevice(m)} is in the same group ` +
+            `and stays bound to host driver ${m.driver}`,
+          hint:
+            `assign ${m.address} to ${a.vm.name} too (or claim the whole slot "${m.address.slice(0, -2)}" when it is ` +
+            'another function of the same card); the group can only be given to one VM as a whole',
+        });
+      }
+    }
+  }
+  return problems.concat(checkPfAndVf(assignments));
+}
+
+/** A PF and one of its VFs in VMs at once: the VF's VM could be disrupted by whoever holds the PF. */
+function checkPfAndVf(assignments: Assignment[]): Problem[] {
+  const assigned = new Map(assignments.map((a) => [a.device.address, a]));
+  return assignments.flatMap((vf) => {
+    const pf = vf.device.physFunction === null ? undefined : assigned.get(vf.device.physFunction);
+    if (!pf) return [];
+    return [
+      {
+        severity: 'block' as const,
+        code: 'pf-and-vf-assigned' as const,
+        message: `${pf.device.address} (SR-IOV PF, to ${pf.vm.name}) and its VF ${vf.device.address} (to ${vf.vm.name}) are both assigned`,
+        hint: 'assign either the physical function or its virtual functions, not both',
+        address: vf.device.address,
+        vm: vf.vm.name,
+      },
+    ];
+  });
+}
+
+/** Warnings about the host as a whole: SELinux, and host use that could not be checked (remote hosts). */
+export function checkHostWarnings(view: HostView, assignments: Assignment[]): Problem[] {
+  if (assignments.length === 0) return [];
+  const problems: Problem[] = [];
+  if (view.snapshot.selinux.virtUseSysfs === false) {
+    problems.push({
+      severity: 'warn',
+      code: 'selinux-virt-use-sysfs',
+      message: 'SELinux boolean virt_use_sysfs is off: QEMU may be denied access to the device\'s sysfs files',
+      hint: 'setsebool -P virt_use_sysfs 1',
+    });
+  }
+  if (!view.snapshot.hostUseKnown) {
+    problems.push({
+      severity: 'warn',
+      code: 'host-use-unknown',
+      message: `cannot tell which devices host ${view.snapshot.host} itself uses (routes, mounts): it is observed through libvirt only`,
+      hint: 'list the host\'s own NICs and disk controllers under `protect` so that they are never taken',
+    });
+  }
+  return problems;
+}
