@@ -1,0 +1,60 @@
+/**
+ * Glue for `passthru doctor`: read the facts of a host tree, judge them, and say what the exit code and the text
+ * report are. Kept apart from `checks.ts` so that the judging stays pure.
+ */
+import { ExitCode } from '../errors.js';
+import type { DoctorFacts } from '../observe/platform.js';
+import { readDoctorFacts } from '../observe/platform.js';
+import type { DoctorCheck, DoctorStatus } from './checks.js';
+import { doctorChecks } from './checks.js';
+
+/** What doctor found on one host. */
+export interface DoctorReport {
+  facts: DoctorFacts;
+  checks: DoctorCheck[];
+}
+
+/** Reads the local host under `root` (read-only) and judges it. */
+export async function runDoctor(root: string): Promise<DoctorReport> {
+  const facts = await readDoctorFacts(root);
+  return { facts, checks: doctorChecks(facts) };
+}
+
+/**
+ * Facts for a host whose files cannot be read (a remote `qemu+ssh://` host: libvirt does not expose them). Every
+ * check then says `skip`; callers may fill in what they learn another way.
+ */
+export function unobservableDoctorFacts(): DoctorFacts {
+  return {
+    iommu: { groupsPresent: false, dmarTable: null, ivrsTable: null, cmdline: null },
+    iommuGroupCount: null,
+    selinux: null,
+    cpuVendor: null,
+    cpuVirtualization: null,
+    kernelRelease: null,
+    vfioPci: { state: null, source: 'not observable on a remote host' },
+    interruptRemapping: { state: null, source: 'not observable on a remote host' },
+    allowUnsafeInterrupts: false,
+    devVfio: null,
+    devKvm: null,
+  };
+}
+
+/** 1 when any check failed, else 0: warnings and skips do not fail a preflight. */
+export function doctorExitCode(checks: readonly DoctorCheck[]): ExitCode {
+  return checks.some((c) => c.status === 'fail') ? ExitCode.error : ExitCode.ok;
+}
+
+const LABEL: Record<DoctorStatus, string> = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' };
+
+/** Plain-text report: one line per check, its remedy indented below, then a one-line summary. No colour. */
+export function formatDoctorText(checks: readonly DoctorCheck[]): string {
+  const lines: string[] = [];
+  for (const c of checks) {
+    lines.push(`${LABEL[c.status]}  ${c.title}: ${c.detail}`);
+    if (c.remedy !== undefined) lines.push(`      fix: ${c.remedy}`);
+  }
+  const count = (s: DoctorStatus) => checks.filter((c) => c.status === s).length;
+  lines.push('', `${count('pass')} passed, ${count('fail')} failed, ${count('warn')} warnings, ${count('skip')} skipped`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,103 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { Virsh, VirshBatchResult } from '../io/virsh.js';
+import { observeNodedevDevices } from './nodedev-devices.js';
+
+const dir = new URL('../../test/fixtures/virsh/', import.meta.url);
+
+/** Recorded `nodedev-dumpxml` output by node device name (the name is the file name's tail). */
+const dumps = new Map(
+  readdirSync(dir)
+    .filter((f) => /nodedev-.*(pci|net)_.*\.xml$/.test(f))
+    .map((f) => [/((?:pci|net)_[^.]+)\.xml$/.exec(f)?.[1] as string, readFileSync(new URL(f, dir), 'utf8')]),
+);
+
+/** A Virsh serving the recorded node devices, plus `extra` answers (`error: ...` for a failure). */
+function fakeVirsh(extra: Record<string, string> = {}): Virsh & { batches: number } {
+  const names = [...dumps.keys()];
+  const answers: Record<string, string> = {
+    'nodedev-list --cap pci': `${names.filter((n) => n.startsWith('pci_')).join('\n')}\n\n`,
+    'nodedev-list --cap net': `${names.filter((n) => n.startsWith('net_')).join('\n')}\n\n`,
+    ...Object.fromEntries([...dumps].map(([name, xml]) => [`nodedev-dumpxml --device ${name}`, xml])),
+    ...extra,
+  };
+  const fake = {
+    batches: 0,
+    async batch(_uri: string, commands: string[][]): Promise<VirshBatchResult[]> {
+      fake.batches++;
+      return commands.map((c) => {
+        const answer = answers[c.join(' ')] ?? `error: no answer recorded for ${c.join(' ')}`;
+        return answer.startsWith('error: ')
+          ? { ok: false, output: '', error: answer.slice(7) }
+          : { ok: true, output: answer, error: null };
+      });
+    },
+    async run(): Promise<never> {
+      throw new Error('observeNodedevDevices must batch');
+    },
+  };
+  return fake;
+}
+
+describe('observeNodedevDevices', () => {
+  it('reads every PCI function in two batches, sorted, with its network interfaces', async () => {
+    const virsh = fakeVirsh();
+    const devices = await observeNodedevDevices(virsh, 'qemu+ssh://root@hv2/system');
+    expect(virsh.batches).toBe(2);
+    expect(devices.map((d) => d.address)).toEqual([
+      '0000:00:00.0',
+      '0000:00:01.0',
+      '0000:00:02.0',
+      '0000:00:03.0',
+      '0000:00:04.0',
+      '0000:00:05.0',
+      '0000:00:1c.0',
+      '0000:01:00.0',
+      '0000:01:00.1',
+      '0000:07:00.0',
+      '0000:07:00.1',
+      '0000:08:10.1',
+      '0000:08:10.5',
+    ]);
+    const byAddress = new Map(devices.map((d) => [d.address, d]));
+    expect(byAddress.get('0000:00:03.0')?.netInterfaces).toEqual(['eth0']);
+    expect(byAddress.get('0000:07:00.1')).toEqual({
+      address: '0000:07:00.1',
+      vendor: '8086',
+      product: '1521',
+      class: '020000',
+      vendorName: 'Intel Corporation',
+      productName: 'I350 Gigabit Network Connection',
+      driver: 'igb',
+      driverOverride: null,
+      iommuGroup: 18,
+      isBridge: false,
+      physFunction: null,
+      virtualFunctions: ['0000:08:10.1', '0000:08:10.5'],
+      netInterfaces: ['enp7s0f1'],
+      hostUse: [],
+    });
+    // libvirt before 1.2.x prints no <class>: reported as all ones, like unreadable config space.
+    expect(byAddress.get('0000:07:00.0')?.class).toBe('ffffff');
+    expect(byAddress.get('0000:00:1c.0')?.isBridge).toBe(true);
+  });
+
+  it('leaves out a device that vanished between listing and dumping', async () => {
+    const names = [...dumps.keys()].filter((n) => n.startsWith('pci_'));
+    const virsh = fakeVirsh({
+      'nodedev-list --cap pci': `${[...names, 'pci_0000_09_00_0'].join('\n')}\n`,
+      'nodedev-dumpxml --device pci_0000_09_00_0':
+        "error: Could not find matching device 'pci_0000_09_00_0'\nNode device not found: no node device with matching name 'pci_0000_09_00_0'",
+    });
+    expect(await observeNodedevDevices(virsh, 'x')).toHaveLength(names.length);
+  });
+
+  it('fails when the host cannot list or read node devices', async () => {
+    await expect(
+      observeNodedevDevices(fakeVirsh({ 'nodedev-list --cap pci': 'error: Failed to list node devices' }), 'x'),
+    ).rejects.toThrow(/cannot list the node devices of x: Failed to list node devices/);
+    await expect(
+      observeNodedevDevices(fakeVirsh({ 'nodedev-dumpxml --device pci_0000_00_03_0': '<device>' }), 'x'),
+    ).rejects.toThrow(/cannot read node device pci_0000_00_03_0 on x: malformed device XML/);
+  });
+});

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { HostError } from '../errors.js';
+import { parseNodeDeviceXml } from './nodedev-xml.js';
+
+const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/virsh/${name}`, import.meta.url), 'utf8');
+
+describe('parseNodeDeviceXml on real libvirt 9.0 output', () => {
+  it('reads a bound virtio NIC (no IOMMU on the recording machine)', () => {
+    expect(parseNodeDeviceXml(fixture('nodedev-pci_0000_00_03_0.xml'))).toEqual({
+      name: 'pci_0000_00_03_0',
+      address: '0000:00:03.0',
+      parent: 'computer',
+      driver: 'virtio-pci',
+      vendor: '1af4',
+      product: '1041',
+      class: '020000',
+      vendorName: 'Red Hat, Inc.',
+      productName: 'Virtio 1.0 network device',
+      iommuGroup: null,
+      iommuGroupMembers: [],
+      physFunction: null,
+      virtualFunctions: [],
+      isBridge: false,
+    });
+  });
+
+  it('reads an unbound host bridge without product name; a host bridge (0600) is not a PCI bridge', () => {
+    const d = parseNodeDeviceXml(fixture('nodedev-pci_0000_00_00_0.xml'));
+    expect(d).toMatchObject({ address: '0000:00:00.0', driver: null, class: '060000', product: '0d57', isBridge: false });
+    expect(d).not.toHaveProperty('productName');
+  });
+
+  it.each(['nodedev-net_eth0_02_fc_00_00_00_01.xml', 'nodedev-computer.xml', 'nodedev-block_vda.xml'])(
+    'returns null for a device that is not PCI (%s)',
+    (file) => {
+      expect(parseNodeDeviceXml(fixture(file))).toBeNull();
+    },
+  );
+});
+
+describe('parseNodeDeviceXml on hand-written libvirt 9.0 format', () => {
+  it('reads the seed runbook device: no <class> printed, an SR-IOV PF with no VF enabled', () => {
+    expect(parseNodeDeviceXml(fixture('hand-written-nodedev-seed-runbook-pci_0000_07_00_0.xml'))).toEqual({
+      name: 'pci_0000_07_00_0',
+      address: '0000:07:00.0',
+      parent: 'pci_0000_00_1c_0',
+      driver: 'igb',
+      vendor: '8086',
+      product: '1521',
+      class: null,
+      vendorName: 'Intel Corporation',
+      productName: 'I350 Gigabit Network Connection',
+      iommuGroup: 17,
+      iommuGroupMembers: ['0000:07:00.0'],
+      physFunction: null,
+      virtualFunctions: [],
+      isBridge: false,
+    });
+  });
+
+  it('reads an SR-IOV PF with its VFs and a VF with its PF', () => {
+    expect(parseNodeDeviceXml(fixture('hand-written-nodedev-sriov-pf-pci_0000_07_00_1.xml'))).toMatchObject({
+      address: '0000:07:00.1',
+      virtualFunctions: ['0000:08:10.1', '0000:08:10.5'],
+      physFunction: null,
+      iommuGroup: 18,
+    });
+    expect(parseNodeDeviceXml(fixture('hand-written-nodedev-sriov-vf-pci_0000_08_10_1.xml'))).toMatchObject({
+      address: '0000:08:10.1',
+      driver: 'igbvf',
+      product: '1520',
+      physFunction: '0000:07:00.1',
+      virtualFunctions: [],
+      iommuGroup: 40,
+      iommuGroupMembers: ['0000:08:10.1'],
+    });
+    expect(parseNodeDeviceXml(fixture('hand-written-nodedev-vf-vfio-pci_0000_08_10_5.xml'))).toMatchObject({
+      driver: 'vfio-pci',
+      physFunction: '0000:07:00.1',
+    });
+  });
+
+  it('reads both functions of a multifunction GPU sharing a group with its root port', () => {
+    const gpu = parseNodeDeviceXml(fixture('hand-written-nodedev-multifunction-gpu-pci_0000_01_00_0.xml'));
+    const audio = parseNodeDeviceXml(fixture('hand-written-nodedev-multifunction-audio-pci_0000_01_00_1.xml'));
+    const members = ['0000:00:01.0', '0000:01:00.0', '0000:01:00.1'];
+    expect(gpu).toMatchObject({ address: '0000:01:00.0', class: '030000', vendor: '10de', product: '2330', iommuGroup: 1, iommuGroupMembers: members });
+    expect(audio).toMatchObject({ address: '0000:01:00.1', class: '040300', driver: 'snd_hda_intel', iommuGroup: 1, iommuGroupMembers: members });
+    expect(audio).not.toHaveProperty('productName');
+  });
+
+  it('recognises a PCIe root port as a bridge, by class and by capability', () => {
+    const xml = fixture('hand-written-nodedev-pci-bridge-pci_0000_00_1c_0.xml');
+    expect(parseNodeDeviceXml(xml)).toMatchObject({ address: '0000:00:1c.0', class: '060400', isBridge: true });
+    expect(parseNodeDeviceXml(xml.replace('<class>0x060400</class>', ''))).toMatchObject({ class: null, isBridge: true });
+    expect(parseNodeDeviceXml(xml.replace("<capability type='pci-bridge'/>", ''))).toMatchObject({ isBridge: true });
+  });
+
+  it.each(['hand-written-nodedev-usb_1_2.xml', 'hand-written-nodedev-net_enp7s0f1_a0_36_9f_00_00_01.xml'])(
+    'returns null for %s',
+    (file) => {
+      expect(parseNodeDeviceXml(fixture(file))).toBeNull();
+    },
+  );
+
+  it.each([
+    ['<device><name>x</name>', /malformed device XML/],
+    ['<domain><name>x</name></domain>', /not a libvirt device XML/],
+    ["<device><name>p</name><capability type='pci'><domain>0</domain><bus>0x7</bus><slot>0</slot><function>0</function></capability></device>", /<bus> is "0x7", not a decimal/],
+    ["<device><name>p</name><capability type='pci'><domain>0</domain><bus>7</bus><slot>32</slot><function>0</function></capability></device>", /slot 0x20 is above 0x1f/],
+    ["<device><name>p</name><capability type='pci'><domain>0</domain><bus>7</bus><slot>0</slot><function>0</function><vendor id='0x8086'/></capability></device>", /node device p: no product id/],
+  ])('throws a HostError for %j', (xml, message) => {
+    expect(() => parseNodeDeviceXml(xml)).toThrow(HostError);
+    expect(() => parseNodeDeviceXml(xml)).toThrow(message);
+  });
+});
