@@ -1,0 +1,130 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVirshShim, findRealVirsh, type VirshShim } from '../../test/helpers/virsh-shim.js';
+import { HostError } from '../errors.js';
+import { createVirsh } from './execa-virsh.js';
+
+const real = findRealVirsh();
+const URI = 'test:///default';
+/** The one domain of libvirt's built-in test driver. */
+const TEST_UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f';
+
+describe('createVirsh without a virsh binary', () => {
+  it('rejects batch and run with a HostError that says what to install', async () => {
+    const virsh = createVirsh({ binary: '/nonexistent/virsh' });
+    const batch = virsh.batch(URI, [['list']]);
+    await expect(batch).rejects.toBeInstanceOf(HostError);
+    await expect(batch).rejects.toMatchObject({ message: expect.stringMatching(/not found/), hint: expect.stringMatching(/libvirt-clients/) });
+    await expect(virsh.run(URI, ['list'])).rejects.toMatchObject({ hint: expect.stringMatching(/--virsh/) });
+  });
+
+  it('starts no process for an empty batch', async () => {
+    await expect(createVirsh({ binary: '/nonexistent/virsh' }).batch(URI, [])).resolves.toEqual([]);
+  });
+});
+
+describe.skipIf(real === null)('createVirsh against real virsh (test driver)', () => {
+  let shim: VirshShim;
+  let scratch: string;
+  beforeAll(async () => {
+    shim = await createVirshShim(real as string);
+    scratch = await mkdtemp(path.join(tmpdir(), 'passthru-virsh-test-'));
+  });
+  afterAll(async () => {
+    await shim.cleanup();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('runs a batch in one process and returns one result per command, errors included', async () => {
+    await shim.reset();
+    const debug: string[] = [];
+    const virsh = createVirsh({ binary: shim.binary, debug: (l) => debug.push(l) });
+    const results = await virsh.batch(URI, [
+      ['domstate', '--domain', TEST_UUID],
+      ['domname', '--domain', 'no such domain'],
+      ['domname', '--domain', TEST_UUID],
+      ['dumpxml', '--domain', TEST_UUID],
+    ]);
+    expect(await shim.count()).toBe(1);
+    expect(results.map((r) => [r.ok, r.error])).toEqual([
+      [true, null],
+      [false, "failed to get domain 'no such domain'"],
+      [true, null],
+      [true, null],
+    ]);
+    expect(results[0]?.output).toBe('running\n');
+    expect(results[1]?.output).toBe('');
+    expect(results[2]?.output).toBe('test\n');
+    expect(results[3]?.output).toMatch(/^<domain type='test' id='1'>\n[\s\S]*<\/domain>\n$/);
+    expect(debug).toContain(`  [1] domname --domain 'no such domain'`);
+  });
+
+  it('attributes every error to its own command, under load', async () => {
+    // Large outputs between failures: with two pipes (execa's `all`) errors drift into neighbouring segments.
+    const commands = Array.from({ length: 400 }, (_, i) =>
+      i % 2 === 0 ? ['domstate', '--domain', `missing-${i}`] : ['dumpxml', '--domain', TEST_UUID],
+    );
+    const virsh = createVirsh({ binary: real as string });
+    for (let round = 0; round < 3; round++) {
+      const results = await virsh.batch(URI, commands);
+      results.forEach((r, i) => {
+        if (i % 2 === 0) expect(r).toEqual({ ok: false, output: '', error: `failed to get domain 'missing-${i}'` });
+        else expect(r.ok && r.output.endsWith('</domain>\n')).toBe(true);
+      });
+    }
+  });
+
+  it('rejects a batch that virsh refuses to parse, naming the command (nothing ran)', async () => {
+    const virsh = createVirsh({ binary: real as string });
+    const bad = virsh.batch(URI, [
+      ['domstate', '--domain', TEST_UUID],
+      ['domstate', '--bogus', '--domain', TEST_UUID],
+    ]);
+    await expect(bad).rejects.toBeInstanceOf(HostError);
+    await expect(bad).rejects.toThrow(/doesn't support option --bogus \(in: domstate --bogus --domain/);
+    await expect(virsh.batch(URI, [['no-such-command']])).rejects.toThrow(/unknown command: 'no-such-command'/);
+  });
+
+  it('rejects with a connection hint when virsh cannot connect', async () => {
+    const virsh = createVirsh({ binary: real as string });
+    const bad = virsh.batch('test:///nonexistent/node.xml', [['list']]);
+    await expect(bad).rejects.toThrow(/cannot connect to test:\/\/\/nonexistent\/node.xml: .*failed to parse xml/);
+    await expect(bad).rejects.toMatchObject({ hint: expect.stringMatching(/check the URI/) });
+  });
+
+  it('cuts a batch too long for one argument into as few processes as the kernel allows', async () => {
+    await shim.reset();
+    const virsh = createVirsh({ binary: shim.binary });
+    const results = await virsh.batch(
+      URI,
+      Array.from({ length: 3000 }, () => ['domstate', '--domain', TEST_UUID]),
+    );
+    expect(results).toHaveLength(3000);
+    expect(results.every((r) => r.ok && r.output === 'running\n')).toBe(true);
+    // ~100 bytes per command against a 120 kB budget.
+    expect(await shim.count()).toBe(3);
+  });
+
+  it('run returns the exit code and both streams, and never rejects for a failing command', async () => {
+    const virsh = createVirsh({ binary: real as string });
+    const ok = await virsh.run(URI, ['domstate', '--domain', TEST_UUID]);
+    expect(ok).toMatchObject({ exitCode: 0, stdout: 'running\n\n', stderr: '', timedOut: false });
+    expect(ok.command).toEqual([real, '-c', URI, 'domstate', '--domain', TEST_UUID]);
+    const failed = await virsh.run(URI, ['domstate', '--domain', 'nope']);
+    expect(failed).toMatchObject({ exitCode: 1, timedOut: false });
+    expect(failed.stderr).toBe("error: failed to get domain 'nope'\n");
+  });
+
+  it('times out: run reports it, batch rejects', async () => {
+    const slow = path.join(scratch, 'slow-virsh');
+    await writeFile(slow, '#!/bin/sh\nsleep 10\n');
+    await chmod(slow, 0o755);
+    const virsh = createVirsh({ binary: slow, timeoutMs: 200 });
+    const r = await virsh.run(URI, ['list']);
+    expect(r).toMatchObject({ timedOut: true, exitCode: -1 });
+    expect(r.durationMs).toBeLessThan(5000);
+    await expect(virsh.batch(URI, [['list']])).rejects.toThrow(/timed out after 200 ms/);
+  });
+});

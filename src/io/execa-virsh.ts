@@ -1,0 +1,297 @@
+/**
+ * The real {@link Virsh}: runs the `virsh` binary through execa, always with an argv (never a shell), `LC_ALL=C`
+ * (so that messages are the English ones matched here) and a timeout.
+ *
+ * A batch is many commands in ONE virsh process (SPEC 8), passed as one argument of `;`-separated commands, each
+ * preceded by `echo <nonce>-<i>:` so that the output can be cut back into one result per command. virsh writes
+ * data on stdout and `error: ...` on stderr; to know which command an error belongs to, both must arrive in the
+ * order virsh wrote them. Two pipes cannot give that — the parent reads them independently, and execa's `all`
+ * interleaves by arrival: measured with virsh 9.0, a batch alternating 300 `dumpxml` with 300 failing `domstate`
+ * misattributed ~140 errors per run. So the child gets ONE open file description (an unlinked temporary file) as
+ * both fd 1 and fd 2: every write lands in order, and virsh flushes stdout before it prints an error.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { HostError } from '../errors.js';
+import type { Virsh, VirshBatchResult, VirshRunResult } from './virsh.js';
+import { virshCommandText } from './virsh-quote.js';
+
+/** How `createVirsh` finds and runs virsh. */
+export interface CreateVirshOptions {
+  /** The virsh binary: a name looked up on PATH or a path (`--virsh`). Default: `$PASSTHRU_VIRSH`, else `virsh`. */
+  binary?: string;
+  /** Receives one line per process started and per command of a batch (`--debug`). */
+  debug?: (line: string) => void;
+  /** Timeout of one process when a call gives none. Default 60 s. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** How long a timed-out virsh gets between SIGTERM and SIGKILL. */
+const KILL_GRACE_MS = 2_000;
+
+/**
+ * Linux refuses a single argv element longer than MAX_ARG_STRLEN (128 KiB, E2BIG), which observing ~380 domains
+ * (3 commands each) reaches. Longer batches are cut into several processes of at most this many bytes; each is a
+ * batch of its own, so a parse error in a later one is only found after the earlier ones ran — harmless for the
+ * read-only batches observation sends.
+ */
+const MAX_BATCH_ARG_BYTES = 120_000;
+
+/** LC_ALL=C: the `error:` prefix and the messages matched by callers are the untranslated ones. */
+const ENV = { LC_ALL: 'C' };
+
+const MISSING_HINT =
+  'install libvirt-clients (Debian/Ubuntu) or libvirt-client (RHEL/Fedora), or point --virsh / PASSTHRU_VIRSH ' +
+  'at the virsh binary';
+
+const CONNECT_HINT =
+  'check the URI (-c/--connect or hosts.<name>.uri), that libvirtd (or virtqemud) runs on that host and that this ' +
+  'user may connect to it (root, or a member of the libvirt group)';
+
+/** Creates the {@link Virsh} that runs the real binary. */
+export function createVirsh(options: CreateVirshOptions = {}): Virsh {
+  const binary = options.binary ?? process.env.PASSTHRU_VIRSH ?? 'virsh';
+  const debug = options.debug ?? (() => {});
+  const defaultTimeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+
+  return {
+    async batch(uri, commands, callOptions) {
+      const results: VirshBatchResult[] = [];
+      for (const chunk of chunkCommands(commands)) {
+        results.push(...(await runBatch(binary, uri, chunk, callOptions?.timeoutMs ?? defaultTimeout, debug)));
+      }
+      return results;
+    },
+    async run(uri, args, callOptions) {
+      return runOne(binary, uri, args, callOptions?.timeoutMs ?? defaultTimeout, debug);
+    },
+  };
+}
+
+async function runOne(
+  binary: string,
+  uri: string,
+  args: string[],
+  timeoutMs: number,
+  debug: (line: string) => void,
+): Promise<VirshRunResult> {
+  const argv = ['-c', uri, ...args];
+  const command = [binary, ...argv];
+  debug(`$ ${command.join(' ')}`);
+  const { result: r, timedOut } = await withTimeout(
+    execa(binary, argv, { stdin: 'ignore', env: ENV, reject: false, stripFinalNewline: false, detached: true }),
+    timeoutMs,
+  );
+  throwIfNotStarted(r, binary);
+  debug(`  exit ${r.exitCode ?? r.signal ?? '?'} in ${Math.round(r.durationMs)} ms${timedOut ? ' (timed out)' : ''}`);
+  return {
+    // -1: killed by a signal (the timeout), so there is no exit code.
+    exitCode: r.exitCode ?? -1,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    timedOut,
+    command,
+    durationMs: r.durationMs,
+  };
+}
+
+/**
+ * Awaits a virsh started `detached` (its own process group) and, past `timeoutMs`, kills the whole group: SIGTERM,
+ * then SIGKILL. Killing virsh alone is not enough — over `qemu+ssh://` its ssh child inherits virsh's stdout and
+ * stderr, and a pipe held open by a hung ssh keeps the result pending long after virsh died. Being its own group,
+ * virsh also does not get the terminal's Ctrl-C: a step that was started runs to its end (or its timeout).
+ */
+async function withTimeout<R>(
+  subprocess: Promise<R> & { pid?: number | undefined },
+  timeoutMs: number,
+): Promise<{ result: R; timedOut: boolean }> {
+  let timedOut = false;
+  let forceKill: NodeJS.Timeout | undefined;
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (subprocess.pid !== undefined) process.kill(-subprocess.pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup('SIGTERM');
+    forceKill = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+  }, timeoutMs);
+  try {
+    return { result: await subprocess, timedOut };
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(forceKill);
+  }
+}
+
+/** Throws when the binary could not be started at all (missing, not executable). */
+function throwIfNotStarted(
+  r: { failed: boolean; exitCode?: number | undefined; signal?: string | undefined; code?: string; message?: string },
+  binary: string,
+): void {
+  if (!r.failed || r.exitCode !== undefined || r.signal !== undefined) return;
+  if (r.code === 'ENOENT') {
+    throw new HostError(`cannot run virsh: "${binary}" was not found`, { hint: MISSING_HINT });
+  }
+  throw new HostError(`cannot run virsh ("${binary}"): ${r.code ?? r.message ?? 'unknown error'}`, { hint: MISSING_HINT });
+}
+
+/** Splits the commands into runs whose batch argument stays under the kernel's per-argument limit. */
+function chunkCommands(commands: string[][]): { first: number; commands: string[][] }[] {
+  const chunks: { first: number; commands: string[][] }[] = [];
+  let current: { first: number; commands: string[][] } | null = null;
+  let bytes = 0;
+  commands.forEach((argv, i) => {
+    // Plus `echo <24-char nonce>-<index>: ; ` and the ` ; ` separator: at most 48 bytes for 7-digit indexes.
+    const size = Buffer.byteLength(virshCommandText(argv)) + 48;
+    if (size > MAX_BATCH_ARG_BYTES) {
+      throw new HostError(`virsh command too long for one argument (${size} bytes): ${argv.slice(0, 2).join(' ')} ...`);
+    }
+    if (current === null || bytes + size > MAX_BATCH_ARG_BYTES) {
+      current = { first: i, commands: [] };
+      chunks.push(current);
+      bytes = 0;
+    }
+    current.commands.push(argv);
+    bytes += size;
+  });
+  return chunks;
+}
+
+async function runBatch(
+  binary: string,
+  uri: string,
+  chunk: { first: number; commands: string[][] },
+  timeoutMs: number,
+  debug: (line: string) => void,
+): Promise<VirshBatchResult[]> {
+  const { commands } = chunk;
+  const nonce = randomBytes(12).toString('hex');
+  const script = commands.map((argv, i) => `echo ${nonce}-${i}: ; ${virshCommandText(argv)}`).join(' ; ');
+  // -q: no blank line after each command and no "Domain ... started" chatter, so a segment is exactly the
+  // command's own output (and `echo` prints the marker without a newline).
+  const argv = ['-q', '-c', uri, script];
+  debug(`$ ${binary} -q -c ${uri} <batch of ${commands.length} commands>`);
+  commands.forEach((c, i) => debug(`  [${chunk.first + i}] ${virshCommandText(c)}`));
+
+  const file = path.join(tmpdir(), `passthru-virsh-${nonce}.out`);
+  const handle = await open(file, 'wx+', 0o600);
+  let text: string;
+  try {
+    // Unlinked at once: nothing is left behind if we crash, and no other process can open it.
+    await unlink(file);
+    // execa's types admit only the literals 3-9 as a file descriptor; at runtime any open fd is passed to the
+    // child as is (execa docs, "stdout: integer").
+    const fd = handle.fd as 3;
+    const { result: r, timedOut } = await withTimeout(
+      execa(binary, argv, { stdin: 'ignore', stdout: fd, stderr: fd, env: ENV, reject: false, detached: true }),
+      timeoutMs,
+    );
+    throwIfNotStarted(r, binary);
+    debug(`  exit ${r.exitCode ?? r.signal ?? '?'} in ${Math.round(r.durationMs)} ms`);
+    const { size } = await handle.stat();
+    const buffer = Buffer.alloc(size);
+    // Read from offset 0: the shared file position is at the end, where virsh's last write left it.
+    await handle.read(buffer, 0, size, 0);
+    text = buffer.toString('utf8');
+    if (timedOut) {
+      throw new HostError(`virsh timed out after ${timeoutMs} ms on ${uri} (a batch of ${commands.length} commands)`, {
+        hint: CONNECT_HINT,
+      });
+    }
+  } finally {
+    await handle.close();
+  }
+  return splitBatchOutput(text, nonce, commands, uri);
+}
+
+/** Cuts the merged output of a batch into one result per command; throws when the batch did not run through. */
+function splitBatchOutput(text: string, nonce: string, commands: string[][], uri: string): VirshBatchResult[] {
+  const marker = new RegExp(`${nonce}-(\\d+):`, 'g');
+  const found = [...text.matchAll(marker)];
+  if (found.length === 0) throw batchNotRun(text, commands, uri);
+
+  const results: VirshBatchResult[] = [];
+  found.forEach((m, k) => {
+    const start = (m.index ?? 0) + m[0].length;
+    const end = found[k + 1]?.index ?? text.length;
+    results.push(splitSegment(text.slice(start, end)));
+  });
+  if (results.length !== commands.length || found.some((m, k) => m[1] !== String(k))) {
+    const last = results.length - 1;
+    throw new HostError(
+      `virsh stopped after ${results.length} of ${commands.length} commands on ${uri}` +
+        (last >= 0 ? ` (last: ${virshCommandText(commands[last] ?? [])}): ${results[last]?.error ?? ''}` : ''),
+      { hint: CONNECT_HINT },
+    );
+  }
+  return results;
+}
+
+/**
+ * One command's output. virsh prints a command's error after everything the command wrote on stdout, so the error
+ * is the trailing run of `error: ` lines — or the whole segment when it starts with `error: ` (a multi-line
+ * message, or a command that failed before printing). An `error: ` line in the middle of the output is data: a
+ * domain `<description>` may contain one.
+ */
+function splitSegment(segment: string): VirshBatchResult {
+  if (segment.startsWith('error: ')) return { ok: false, output: '', error: errorText(segment) };
+  const lines = segment.split('\n');
+  const end = lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
+  let start = end;
+  while (start > 0 && (lines[start - 1] as string).startsWith('error: ')) start--;
+  if (start === end) return { ok: true, output: segment, error: null };
+  return {
+    ok: false,
+    output: lines.slice(0, start).join('\n') + '\n',
+    error: errorText(lines.slice(start, end).join('\n')),
+  };
+}
+
+/** The message of `error: ` lines, prefixes removed. */
+function errorText(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => (l.startsWith('error: ') ? l.slice('error: '.length) : l))
+    .join('\n')
+    .trim();
+}
+
+/**
+ * No marker at all: virsh ran none of the commands. Either it could not connect, or its parser rejected the batch
+ * — a parse error (unknown command or option, missing argument) aborts the whole batch before anything runs.
+ */
+function batchNotRun(text: string, commands: string[][], uri: string): HostError {
+  const message = errorText(
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('error: '))
+      .join('\n'),
+  );
+  if (/failed to connect to the hypervisor/i.test(text)) {
+    return new HostError(`cannot connect to ${uri}: ${message.replace(/^failed to connect to the hypervisor\n?/i, '')}`, {
+      hint: CONNECT_HINT,
+    });
+  }
+  const culprit = findCulprit(text, commands);
+  return new HostError(
+    `virsh rejected the batch on ${uri}: ${message || text.trim() || 'no output'}` +
+      (culprit ? ` (in: ${virshCommandText(culprit)})` : ''),
+  );
+}
+
+/** The command a virsh parse error names, when it can be told from the message. */
+function findCulprit(text: string, commands: string[][]): string[] | undefined {
+  const option = /command '([^']+)' doesn't support option (--\S+)/.exec(text);
+  if (option) return commands.find((c) => c[0] === option[1] && c.includes(option[2] as string));
+  const named = /(?:unknown command: |command )'([^']+)'/.exec(text);
+  return named ? commands.find((c) => c[0] === named[1]) : undefined;
+}

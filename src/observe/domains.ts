@@ -1,0 +1,86 @@
+/**
+ * Every libvirt domain of a host, with its persistent and live hostdevs, in two virsh processes whatever the number
+ * of domains (SPEC 5): one lists the UUIDs, one batch reads state and both XMLs of each. Domains are addressed by
+ * UUID: names may hold any character and a numeric name would be looked up as an ID first.
+ *
+ * Transient domains (`virsh create`, no persistent config) are observed like the others: `dumpxml --inactive` of
+ * one prints its running definition, so `persistent` is what it runs with. They must be seen — their hostdevs make a
+ * device busy — but `attach-device --config` fails on them; the snapshot does not flag them.
+ */
+import { HostError } from '../errors.js';
+import type { Virsh } from '../io/virsh.js';
+import type { DomainSnapshot, DomainState, ParsedDomain } from '../model/snapshot.js';
+import { parseDomainXml } from './domain-xml.js';
+
+/** `domstate` words → DomainState. `idle` (blocked) and `in shutdown` still run: their live XML is real. */
+const STATES: Record<string, { state: DomainState; active: boolean }> = {
+  running: { state: 'running', active: true },
+  idle: { state: 'other', active: true },
+  paused: { state: 'paused', active: true },
+  'in shutdown': { state: 'other', active: true },
+  'shut off': { state: 'shut off', active: false },
+  crashed: { state: 'crashed', active: false },
+  pmsuspended: { state: 'pmsuspended', active: true },
+};
+
+/** What virsh says when a UUID no longer names a domain: it was undefined between our two processes. */
+const VANISHED = /failed to get domain|domain not found|no domain with matching/i;
+
+const PER_DOMAIN = 3;
+
+/**
+ * Observes every domain (`list --all`) of the host at `uri`, sorted by name. A domain undefined between the
+ * listing and the reading is left out; any other failure to read one is a HostError, because a domain we cannot
+ * see may hold the very device a plan would hand out.
+ */
+export async function observeDomains(virsh: Virsh, uri: string): Promise<DomainSnapshot[]> {
+  const [list] = await virsh.batch(uri, [['list', '--all', '--uuid']]);
+  if (!list?.ok) throw new HostError(`cannot list the domains of ${uri}: ${list?.error ?? 'no output'}`);
+  const uuids = list.output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  if (uuids.length === 0) return [];
+
+  const results = await virsh.batch(
+    uri,
+    uuids.flatMap((uuid) => [
+      ['domstate', '--domain', uuid],
+      ['dumpxml', '--inactive', '--domain', uuid],
+      ['dumpxml', '--domain', uuid],
+    ]),
+  );
+  const domains: DomainSnapshot[] = [];
+  uuids.forEach((uuid, i) => {
+    const [state, inactive, live] = results.slice(i * PER_DOMAIN, (i + 1) * PER_DOMAIN);
+    if (state === undefined || inactive === undefined || live === undefined) {
+      throw new HostError(`virsh returned too few results observing the domains of ${uri}`);
+    }
+    const failed = [state, inactive, live].find((r) => !r.ok);
+    if (failed) {
+      if (VANISHED.test(failed.error ?? '')) return;
+      throw new HostError(`cannot observe domain ${uuid} on ${uri}: ${failed.error}`);
+    }
+    const word = state.output.trim();
+    const known = STATES[word] ?? { state: 'other' as const, active: false };
+    const persistent = parseXml(inactive.output, uuid, uri);
+    domains.push({
+      name: persistent.name,
+      uuid,
+      state: known.state,
+      active: known.active,
+      persistent,
+      live: known.active ? parseXml(live.output, uuid, uri) : null,
+      persistentXml: inactive.output,
+    });
+  });
+  return domains.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.uuid < b.uuid ? -1 : 1));
+}
+
+function parseXml(xml: string, uuid: string, uri: string): ParsedDomain {
+  try {
+    return parseDomainXml(xml);
+  } catch (error) {
+    throw new HostError(`cannot read the XML of domain ${uuid} on ${uri}: ${(error as Error).message}`, { cause: error });
+  }
+}
