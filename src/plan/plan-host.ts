@@ -186,12 +186,11 @@ function planBindings(
     const dom = view.domain(a.vm.name);
     if (!dom) continue;
     const inConfig = dom.persistent.hostdevs.some((h) => h.address === d.address);
-    const from = d.driver ? `from ${d.driver}` : 'unbound';
     let reason: string | null = null;
-    if (!inConfig) reason = `newly assigned to ${a.vm.name}: ${from} → ${VFIO}`;
-    else if (!a.managed) reason = `managed: false — libvirt will not bind it itself, so it must stay on ${VFIO} (now ${from})`;
+    if (!inConfig) reason = `newly assigned to ${a.vm.name}`;
+    else if (!a.managed) reason = `assigned to ${a.vm.name} with managed: false, so libvirt will not bind it to ${VFIO} itself`;
     else if (dom.live?.hostdevs.some((h) => h.address === d.address)) {
-      reason = `${a.vm.name} is running with it, but it is ${from} instead of ${VFIO}`;
+      reason = `running VM ${a.vm.name} uses it, but it is not on ${VFIO} (drift)`;
     }
     if (reason) actions.push({ kind: 'nodedev-detach', address: d.address, fromDriver: d.driver, reason });
   }
@@ -241,7 +240,7 @@ function planBindings(
   for (const [address, why] of releases) {
     const d = view.device(address);
     if (d?.driver !== VFIO) continue;
-    actions.push({ kind: 'nodedev-reattach', address, fromDriver: d.driver, reason: `${why}: ${VFIO} → host driver` });
+    actions.push({ kind: 'nodedev-reattach', address, fromDriver: d.driver, reason: why });
   }
   return actions;
 }

@@ -1,0 +1,72 @@
+/**
+ * What most commands do first: read the desired state, get one snapshot per host (observed live, or read from
+ * `--snapshot`), and build the Virsh. Kept here so that the commands themselves stay a few lines of glue.
+ */
+import { readFile } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { createVirsh } from '../io/execa-virsh.js';
+import type { Virsh } from '../io/virsh.js';
+import { systemClock } from '../io/clock.js';
+import { loadDesiredState } from '../desired/load.js';
+import { withConnectUri } from '../desired/connect.js';
+import type { DesiredState } from '../model/desired.js';
+import type { HostSnapshot } from '../model/snapshot.js';
+import { observeHost } from '../observe/observe-host.js';
+import { parseSnapshotFile } from '../observe/snapshot-file.js';
+import type { Invocation } from './args.js';
+import type { Terminal } from './terminal.js';
+
+/** Reads a file a user named, turning "not there" into a positioned error with a hint. */
+export async function readUserFile(path: string, what: string, hint: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError([{ file: path, line: 1, col: 1, message: `cannot read ${what}: ${code ?? (e as Error).message}`, hint }]);
+  }
+}
+
+export async function loadDesired(inv: Invocation): Promise<DesiredState> {
+  const text = await readUserFile(
+    inv.common.file,
+    'the desired state',
+    'create passthrough.yaml (see examples/), pass -f FILE, or write one from the host with `passthru import`',
+  );
+  const state = loadDesiredState(text, inv.common.file);
+  return inv.common.connect ? withConnectUri(state, inv.common.connect) : state;
+}
+
+export function makeVirsh(inv: Invocation, term: Terminal): Virsh {
+  return createVirsh({
+    binary: inv.common.virsh,
+    ...(inv.common.debug ? { debug: (line: string) => term.err(`[virsh] ${line}\n`) } : {}),
+  });
+}
+
+/**
+ * One snapshot per declared host: read from `--snapshot` (offline) or observed now. Hosts are observed in
+ * parallel: they are independent machines.
+ */
+export async function snapshotsFor(desired: DesiredState, inv: Invocation, term: Terminal): Promise<Map<string, HostSnapshot>> {
+  if (inv.snapshot) {
+    const file = inv.snapshot;
+    const snapshots = parseSnapshotFile(await readUserFile(file, 'the snapshot', 'write one with `passthru observe -o FILE`'), file);
+    const only = snapshots.length === 1 && desired.hosts.length === 1 ? snapshots[0] : undefined;
+    return new Map(
+      desired.hosts.map((h) => {
+        const s = only ?? snapshots.find((x) => x.host === h.name);
+        if (!s) {
+          throw new InputError([
+            { file, line: 1, col: 1, message: `the snapshot has no host "${h.name}" (it has: ${snapshots.map((x) => x.host).join(', ')})` },
+          ]);
+        }
+        return [h.name, s];
+      }),
+    );
+  }
+  const virsh = makeVirsh(inv, term);
+  const observed = await Promise.all(
+    desired.hosts.map((h) => observeHost(h, { virsh, root: inv.common.root, clock: systemClock, warn: (m) => term.err(`warning: ${m}\n`) })),
+  );
+  return new Map(observed.map((s) => [s.host, s]));
+}

@@ -1,0 +1,40 @@
+/**
+ * Reading a snapshot file (`plan --snapshot`, saved plans): JSON validated against schemas/snapshot.schema.json
+ * so that a hand-edited or outdated capture fails with a clear message instead of a confusing plan.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { InputError } from '../errors.js';
+import type { HostSnapshot } from '../model/snapshot.js';
+
+const schema = JSON.parse(readFileSync(new URL('../../schemas/snapshot.schema.json', import.meta.url), 'utf8')) as object;
+const validate = new Ajv2020({ allErrors: false, strict: true }).compile(schema);
+
+/** Parses and validates snapshot JSON (one host, or an array of hosts). */
+export function parseSnapshotFile(text: string, file: string): HostSnapshot[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new InputError([{ file, line: 1, col: 1, message: `not JSON: ${(e as Error).message}`, hint: 'write snapshots with `passthru observe -o FILE`' }]);
+  }
+  const version = (Array.isArray(value) ? value[0] : value) as { format_version?: unknown } | undefined;
+  if (version?.format_version !== '1') {
+    throw new InputError([
+      {
+        file,
+        line: 1,
+        col: 1,
+        message: `unsupported snapshot format_version ${JSON.stringify(version?.format_version)} (this passthru reads "1")`,
+        hint: 'observe the host again with this version of passthru',
+      },
+    ]);
+  }
+  if (!validate(value)) {
+    const e = validate.errors?.[0];
+    throw new InputError([
+      { file, line: 1, col: 1, message: `not a valid snapshot: ${e?.instancePath || '/'} ${e?.message ?? ''}`, hint: 'see schemas/snapshot.schema.json' },
+    ]);
+  }
+  return Array.isArray(value) ? (value as HostSnapshot[]) : [value as HostSnapshot];
+}
