@@ -54,8 +54,8 @@ describe('passthru plan on the bundled example', () => {
   it('renders the persistent-XML diff and the equivalent virsh commands', async () => {
     const diff = await runCli(['plan', ...example, '--format', 'diff']);
     expect(diff.stdout).toContain('--- a/local/rhel7.3.xml');
-    expect(diff.stdout).toMatch(/^-    <interface type='bridge'>$/m);
-    expect(diff.stdout).toMatch(/^\+    <hostdev mode="subsystem" type="pci" managed="yes">$/m);
+    expect(diff.stdout).toMatch(/^- {4}<interface type='bridge'>$/m);
+    expect(diff.stdout).toMatch(/^\+ {4}<hostdev mode="subsystem" type="pci" managed="yes">$/m);
     const sh = await runCli(['plan', ...example, '--format', 'sh']);
     expect(sh.stdout).toContain('virsh -c qemu:///system nodedev-detach pci_0000_07_00_0');
     expect(sh.stdout).toContain('attach-device --domain 7b4f6a2c-1d3e-4c5b-9a8f-0e1d2c3b4a57 --file "$xml" --config');

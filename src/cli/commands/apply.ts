@@ -70,7 +70,7 @@ async function savedOrFreshPlan(inv: Invocation, term: Terminal): Promise<{ desi
   }
   const saved = parseSavedPlan(await readUserFile(inv.planFile, 'the saved plan', 'write one with `passthru plan -o FILE`'), inv.planFile);
   const snapshots = await snapshotsFor(saved.desired, inv, term);
-  const stale = staleHosts(saved, [...snapshots.values()]);
+  const stale = staleHosts(saved.snapshots, [...snapshots.values()]);
   if (stale.length > 0) {
     throw new PassthruError(
       `Saved plan is stale: the host changed since ${inv.planFile} was made:\n` +
@@ -126,8 +126,8 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
           },
           onStaleLock: (o) => term.err(style.yellow(`${h.name}: took over the lock of apply PID ${o.pid} (started ${o.startedAt}), which is gone; check the journal ${journalPath}\n`)),
           precheck: async () => {
-            const [fresh] = [...(await snapshotsFor({ ...desired, hosts: [host] }, { ...inv, snapshot: null }, term)).values()];
-            return fresh ? staleHosts({ format_version: '1', plan, snapshots: [...snapshots.values()], desired }, [fresh]).flatMap((s) => s.changes) : [];
+            const fresh = await observeHost(host, { virsh, root: inv.common.root, clock: systemClock });
+            return staleHosts([...snapshots.values()], [fresh]).flatMap((s) => s.changes);
           },
           finalCheck: remainingWork(desired, host, inv, term),
         });

@@ -32,7 +32,7 @@ export async function computePlan(inv: Invocation, term: Terminal): Promise<Comp
 }
 
 export async function runPlan(inv: Invocation, term: Terminal): Promise<number> {
-  const { plan, snapshots } = await computePlan(inv, term);
+  const { plan, snapshots, desired } = await computePlan(inv, term);
   const style = styleFor(term.outStream, term.env, inv.common.noColor);
   const render = {
     text: () => renderPlanText(plan, snapshots, style),
@@ -42,7 +42,7 @@ export async function runPlan(inv: Invocation, term: Terminal): Promise<number> 
   }[inv.format as 'text' | 'json' | 'diff' | 'sh'];
   term.out(render());
   if (inv.out) {
-    await writeFile(inv.out, serializeSavedPlan({ format_version: SAVED_PLAN_FORMAT_VERSION, plan, snapshots: [...snapshots.values()] }));
+    await writeFile(inv.out, serializeSavedPlan({ format_version: SAVED_PLAN_FORMAT_VERSION, plan, snapshots: [...snapshots.values()], desired }));
     if (!inv.common.quiet) term.err(`Saved the plan to ${inv.out}; apply it with: passthru apply ${inv.out}\n`);
   }
   if (!plan.applyable) return ExitCode.error;

@@ -1,0 +1,150 @@
+/**
+ * Executor logic against an in-memory host (no processes): the paths the real-libvirtd matrix cannot reach, such
+ * as hot-plug to a running domain, a device no host driver claims, and the final whole-host check.
+ */
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { InternalError } from '../errors.js';
+import type { Virsh, VirshRunResult } from '../io/virsh.js';
+import type { Action, HostPlan } from '../model/plan.js';
+import type { ParsedDomain } from '../model/snapshot.js';
+import { parseDomainXml } from '../observe/domain-xml.js';
+import { applyExitCode, executeHostPlan } from './execute.js';
+import type { ExecuteDeps } from './execute.js';
+import type { JournalRecord } from './journal.js';
+import type { TargetObserver } from './target.js';
+
+const UUID = '00000000-0000-4000-8000-000000000001';
+const empty = (): ParsedDomain => ({ name: 'vm1', uuid: UUID, hostdevs: [], interfaces: [] });
+
+/** A host in memory: drivers, and one domain's persistent and live XML (live null = shut off). */
+function memoryHost(init: { drivers?: Record<string, string | null>; live?: boolean; hostDrivers?: Record<string, string | null> }) {
+  const drivers: Record<string, string | null> = { ...init.drivers };
+  const dom = { persistent: empty(), live: init.live ? empty() : null };
+  const calls: string[][] = [];
+  const result = (args: string[], exitCode: number, stderr = ''): VirshRunResult => ({ exitCode, stdout: '', stderr, timedOut: false, command: args, durationMs: 1 });
+  const virsh: Virsh = {
+    batch: () => Promise.reject(new Error('not used')),
+    async run(_uri, args) {
+      calls.push(args);
+      const [verb, ...rest] = args;
+      const address = rest[0]?.replace(/^pci_(\w{4})_(\w\w)_(\w\w)_(\d)$/, '$1:$2:$3.$4') ?? '';
+      if (verb === 'nodedev-detach') drivers[address] = 'vfio-pci';
+      else if (verb === 'nodedev-reattach') drivers[address] = init.hostDrivers?.[address] ?? null;
+      else {
+        const file = rest[rest.indexOf('--file') + 1] as string;
+        const dev = parseDomainXml(`<domain><name>x</name><devices>${await readFile(file, 'utf8')}</devices></domain>`);
+        const scopes = [rest.includes('--config') ? 'persistent' : null, rest.includes('--live') ? 'live' : null];
+        if (scopes.includes('live') && !dom.live) return result(args, 1, 'error: Failed\nerror: Requested operation is not valid: domain is not running');
+        for (const scope of scopes) {
+          const d = scope === 'persistent' ? dom.persistent : scope === 'live' ? dom.live : null;
+          if (!d) continue;
+          if (verb === 'attach-device') d.hostdevs.push(...dev.hostdevs);
+          else d.hostdevs = d.hostdevs.filter((h) => !dev.hostdevs.some((x) => x.address === h.address));
+        }
+      }
+      return result(args, 0);
+    },
+  };
+  const target: TargetObserver = {
+    deviceDriver: async (a) => drivers[a] ?? null,
+    domain: async (_uuid, which) => structuredClone(which === 'persistent' ? dom.persistent : dom.live),
+  };
+  return { drivers, dom, calls, virsh, target };
+}
+
+function setup(host: ReturnType<typeof memoryHost>, over: Partial<ExecuteDeps> = {}) {
+  const lines: JournalRecord[] = [];
+  const deps: ExecuteDeps = { virsh: host.virsh, target: host.target, clock: { now: () => new Date(0) }, journal: { record: async (e) => void lines.push(e) }, ...over };
+  return { deps, lines };
+}
+
+const plan = (actions: Action[]): HostPlan => ({ name: 'hv1', uri: 'qemu:///system', fingerprint: 'x', actions, problems: [] });
+const attach = (live: boolean): Action => ({ kind: 'attach-hostdev', vm: 'vm1', vmUuid: UUID, address: '0000:07:00.0', managed: true, config: true, live, reason: '' });
+const detach: Action = { kind: 'nodedev-detach', address: '0000:07:00.0', fromDriver: 'igb', reason: '' };
+
+describe('executeHostPlan', () => {
+  it('hot-plugs into a running domain and verifies both the persistent and the live XML', async () => {
+    const host = memoryHost({ drivers: { '0000:07:00.0': 'igb' }, live: true });
+    const { deps } = setup(host);
+    const report = await executeHostPlan(plan([detach, attach(true)]), deps);
+    expect(report.ok).toBe(true);
+    expect(host.calls[1]).toEqual(['attach-device', '--domain', UUID, '--file', expect.stringMatching(/step-1\.xml$/), '--config', '--live']);
+    expect(host.dom.live?.hostdevs.map((h) => h.address)).toEqual(['0000:07:00.0']);
+  });
+
+  it('fails a live change to a domain that is not running, and rolls back the detach', async () => {
+    const host = memoryHost({ drivers: { '0000:07:00.0': 'igb' }, live: false, hostDrivers: { '0000:07:00.0': 'igb' } });
+    const { deps } = setup(host);
+    const report = await executeHostPlan(plan([detach, attach(true)]), deps);
+    expect(report.failure).toMatchObject({ step: 2, error: 'Requested operation is not valid: domain is not running' });
+    expect(report.rollback.map((u) => [u.label, u.ok, u.note])).toEqual([
+      ['detach-hostdev 0000:07:00.0 from "vm1"', true, 'nothing to undo'],
+      ['nodedev-reattach 0000:07:00.0', true, null],
+    ]);
+    expect(report.restored).toBe(true);
+    expect(host.drivers['0000:07:00.0']).toBe('igb');
+  });
+
+  it('counts a reattach that leaves the device unbound as released, with a note', async () => {
+    const host = memoryHost({ drivers: { '0000:01:00.0': 'vfio-pci' } });
+    const { deps } = setup(host);
+    const report = await executeHostPlan(plan([{ kind: 'nodedev-reattach', address: '0000:01:00.0', fromDriver: 'vfio-pci', reason: '' }]), deps);
+    expect(report.ok).toBe(true);
+    expect(report.steps[0]?.note).toBe('no host driver claimed 0000:01:00.0; it is unbound');
+  });
+
+  it('rolls everything back when the host still differs after the last step', async () => {
+    const host = memoryHost({ drivers: { '0000:07:00.0': 'igb' }, hostDrivers: { '0000:07:00.0': 'igb' } });
+    const { deps, lines } = setup(host, { finalCheck: async () => ['attach-hostdev 0000:07:00.1 to "vm1"'] });
+    const report = await executeHostPlan(plan([detach, attach(false)]), deps);
+    expect(report.failure).toEqual({ step: null, action: null, error: 'after the last step the host still differs: attach-hostdev 0000:07:00.1 to "vm1"' });
+    expect(report.rollback.map((u) => u.label)).toEqual(['detach-hostdev 0000:07:00.0 from "vm1"', 'nodedev-reattach 0000:07:00.0']);
+    expect(applyExitCode(report)).toBe(1);
+    expect(host.dom.persistent.hostdevs).toEqual([]);
+    expect(lines.filter((l) => l.phase === 'verify')).toMatchObject([{ kind: 'final-check', result: 'failed' }]);
+  });
+
+  it('re-adds a removed VF interface with its MAC on rollback', async () => {
+    const host = memoryHost({});
+    host.dom.persistent.hostdevs.push({ address: '0000:07:10.1', managed: true, driver: null, source: 'interface', mac: '52:54:00:11:22:33' });
+    const { deps } = setup(host);
+    const unplug: Action = { kind: 'detach-hostdev', vm: 'vm1', vmUuid: UUID, address: '0000:07:10.1', managed: true, source: 'interface', mac: '52:54:00:11:22:33', config: true, live: false, reason: '' };
+    // The domain is shut off, so the live attach of step 2 fails.
+    const report = await executeHostPlan(plan([unplug, attach(true)]), deps);
+    expect(report.failure?.step).toBe(2);
+    expect(report.restored).toBe(true);
+    expect(host.dom.persistent.hostdevs).toMatchObject([{ address: '0000:07:10.1', source: 'interface', mac: '52:54:00:11:22:33', managed: true }]);
+  });
+
+  it('fails a step whose target cannot be observed', async () => {
+    const host = memoryHost({});
+    const { deps } = setup(host, { target: { ...host.target, deviceDriver: () => Promise.reject(new Error('EACCES')) } });
+    const report = await executeHostPlan(plan([detach]), deps);
+    expect(report.failure?.error).toBe('could not verify: EACCES');
+    expect(report.leftovers).toEqual(['unknown whether nodedev-reattach 0000:07:00.0 is needed: EACCES']);
+    expect(applyExitCode(report)).toBe(3);
+  });
+
+  it('refuses a malformed plan before touching the host', async () => {
+    const host = memoryHost({});
+    const { deps } = setup(host);
+    const nic: Action = { kind: 'remove-interface', vm: 'vm1', vmUuid: UUID, interfaceXml: '<interface/>', type: 'bridge', source: 'br0', mac: null, config: true, live: false, reason: '' };
+    await expect(executeHostPlan(plan([detach, nic]), deps)).rejects.toBeInstanceOf(InternalError);
+    expect(host.calls).toEqual([]);
+  });
+});
+
+describe('executeHostPlan when virsh cannot run', () => {
+  it('fails the step and still rolls back what was done', async () => {
+    const host = memoryHost({ drivers: { '0000:07:00.0': 'igb' }, hostDrivers: { '0000:07:00.0': 'igb' } });
+    let calls = 0;
+    const flaky = { ...host.virsh, run: (uri: string, args: string[]) => (++calls === 2 ? Promise.reject(new Error('cannot run virsh')) : host.virsh.run(uri, args)) };
+    const { deps } = setup(host, { virsh: flaky });
+    const report = await executeHostPlan(plan([detach, attach(false)]), deps);
+    expect(report.failure).toMatchObject({ step: 2, error: 'cannot run virsh' });
+    expect(report.steps[1]?.exitCode).toBeNull();
+    expect(report.restored).toBe(true);
+    expect(host.drivers['0000:07:00.0']).toBe('igb');
+  });
+});

@@ -1,0 +1,220 @@
+/**
+ * One apply per host at a time. Two applies interleaving their detach/attach steps on one host would each verify
+ * and roll back against state the other is changing, so the second waits for the first, or gives up naming it.
+ *
+ * The lock is a file per host holding its owner's JSON. It is created complete and atomically: the content is
+ * written to a private file first, then hard-linked to the lock name (`link` fails with EEXIST like `open(wx)`,
+ * but a reader can never see a half-written lock). A lock whose owner process is gone from this machine is stale
+ * and is taken over.
+ */
+import { hostname as osHostname } from 'node:os';
+import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PassthruError, UsageError } from '../errors.js';
+import { systemClock } from '../io/clock.js';
+import type { Clock } from '../io/clock.js';
+import { errorCode } from '../observe/sysfs.js';
+
+/** Default directory of lock files; `PASSTHRU_STATE_DIR` overrides it. */
+export const DEFAULT_STATE_DIR = '/run/passthru';
+
+/** The lock directory for this environment. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PASSTHRU_STATE_DIR || DEFAULT_STATE_DIR;
+}
+
+/** Who holds a host's lock: the content of the lock file. */
+export interface LockOwner {
+  pid: number;
+  /** The machine the owner runs on: a PID is only meaningful there. */
+  hostname: string;
+  /** ISO time the owner took the lock. */
+  startedAt: string;
+  /** The passthru host name (the lock's subject). */
+  host: string;
+}
+
+/** A held lock. */
+export interface HostLock {
+  readonly path: string;
+  readonly owner: LockOwner;
+  /** The owner of the stale lock this one replaced, for the "taken over" message; null when there was none. */
+  readonly tookOverFrom: LockOwner | null;
+  /** Removes the lock file, if it is still ours. Safe to call twice. */
+  release(): Promise<void>;
+}
+
+/** How long to wait and where the locks live. */
+export interface LockOptions {
+  /** Give up after this long; 0 = try once. */
+  timeoutMs: number;
+  /** How often to look again while waiting (default 200 ms). */
+  pollMs?: number;
+  /** Default `defaultStateDir()`. */
+  dir?: string;
+  clock?: Clock;
+  /** Called once, when the lock is found held by a live owner and waiting begins (the CLI prints it). */
+  onWait?: (owner: LockOwner) => void;
+}
+
+/** The lock is held by another apply and did not come free within the timeout. */
+export class LockTimeoutError extends PassthruError {
+  /** The holder, or null when the lock file could not be read (not passthru's JSON). */
+  readonly owner: LockOwner | null;
+  readonly lockPath: string;
+  constructor(host: string, lockPath: string, owner: LockOwner | null, waitedMs: number) {
+    const who = owner
+      ? `PID ${owner.pid} on ${owner.hostname}, started ${owner.startedAt}`
+      : `an owner passthru cannot read (${lockPath} is not a passthru lock)`;
+    super(`another apply holds the lock of host "${host}": ${who}; gave up after ${formatDuration(waitedMs)}`, {
+      hint: owner
+        ? `wait for it to finish (--lock-timeout 5m), or, if that process is gone, remove ${lockPath}`
+        : `if no apply is running, remove ${lockPath}`,
+    });
+    this.owner = owner;
+    this.lockPath = lockPath;
+  }
+}
+
+/** The lock file of `host` in `dir`: the host name is encoded, so any name is one safe file name. */
+export function lockPath(dir: string, host: string): string {
+  return path.join(dir, `${encodeURIComponent(host).replace(/^\./, '%2E')}.lock`);
+}
+
+/**
+ * Takes the lock of `host`, waiting up to `timeoutMs` for a live owner to release it. A stale lock (owner PID gone
+ * from this machine) is taken over at once and reported in `tookOverFrom`. Throws LockTimeoutError on timeout.
+ */
+export async function acquireLock(host: string, options: LockOptions): Promise<HostLock> {
+  const dir = options.dir ?? defaultStateDir();
+  const clock = options.clock ?? systemClock;
+  const file = lockPath(dir, host);
+  await mkdir(dir, { recursive: true });
+  const owner: LockOwner = { pid: process.pid, hostname: osHostname(), startedAt: clock.now().toISOString(), host };
+  const content = `${JSON.stringify(owner)}\n`;
+  const started = Date.now();
+  let tookOverFrom: LockOwner | null = null;
+  let waiting = false;
+  for (;;) {
+    if (await tryCreate(file, content)) {
+      return { path: file, owner, tookOverFrom, release: () => releaseIfOurs(file, content) };
+    }
+    const held = await readOwner(file);
+    if (held === 'gone') continue;
+    if (held !== null && isStale(held)) {
+      if (await removeStale(file, held)) tookOverFrom = held;
+      continue;
+    }
+    const waited = Date.now() - started;
+    if (waited >= options.timeoutMs) throw new LockTimeoutError(host, file, held, waited);
+    if (!waiting && held !== null) options.onWait?.(held);
+    waiting = true;
+    await sleep(Math.min(options.pollMs ?? 200, options.timeoutMs - waited));
+  }
+}
+
+/** Creates `file` with `content` unless it exists. */
+async function tryCreate(file: string, content: string): Promise<boolean> {
+  const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  await writeFile(temp, content, { flag: 'wx' });
+  try {
+    await link(temp, file);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(temp);
+  }
+}
+
+/** The owner in a lock file; 'gone' when it vanished meanwhile; null when it is not passthru's JSON. */
+async function readOwner(file: string): Promise<LockOwner | 'gone' | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return 'gone';
+    throw err;
+  }
+  try {
+    const o = JSON.parse(text) as Partial<LockOwner>;
+    return typeof o.pid === 'number' && typeof o.hostname === 'string' && typeof o.startedAt === 'string'
+      ? { pid: o.pid, hostname: o.hostname, startedAt: o.startedAt, host: String(o.host) }
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True when the owner is provably dead: it ran on this machine and its PID no longer exists. An owner on another
+ * machine (a shared state dir) cannot be checked and is never stale. A reused PID keeps the lock held: the
+ * timeout error then names it, and the operator decides.
+ */
+export function isStale(owner: LockOwner): boolean {
+  if (owner.hostname !== osHostname()) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (err) {
+    return errorCode(err) === 'ESRCH';
+  }
+}
+
+/**
+ * Removes a stale lock, unless another process replaced it since it was read: the file is first moved aside
+ * (atomic), and put back if what was moved is not the stale owner's. Returns whether the stale lock was removed.
+ */
+async function removeStale(file: string, stale: LockOwner): Promise<boolean> {
+  const aside = `${file}.stale.${process.pid}`;
+  try {
+    await rename(file, aside);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+  const moved = await readOwner(aside);
+  const same = moved !== null && moved !== 'gone' && moved.pid === stale.pid && moved.startedAt === stale.startedAt;
+  if (same) {
+    await unlink(aside);
+    return true;
+  }
+  // A live lock was taken meanwhile: give it back (link, so a newer lock is never overwritten).
+  await link(aside, file).catch(() => undefined);
+  await unlink(aside);
+  return false;
+}
+
+/** Removes `file` when it still holds exactly our content (a takeover by someone else is theirs to release). */
+async function releaseIfOurs(file: string, content: string): Promise<void> {
+  try {
+    if ((await readFile(file, 'utf8')) === content) await unlink(file);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+  }
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/**
+ * Parses `--lock-timeout` style durations to milliseconds: `30s`, `5m`, `1h`, `1m30s`, `250ms`, `0`. A bare
+ * number is seconds. Throws a UsageError naming the accepted forms.
+ */
+export function parseDuration(text: string): number {
+  const s = text.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  const parts = [...s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (s === '' || parts.map((p) => p[0]).join('') !== s) {
+    throw new UsageError(`invalid duration "${text}"`, { hint: 'write it as 30s, 5m, 1h, 1m30s, 250ms or 0' });
+  }
+  return Math.round(parts.reduce((ms, p) => ms + Number(p[1]) * UNIT_MS[p[2] as keyof typeof UNIT_MS], 0));
+}
+
+/** `1.5s`, `2m`, `250ms`: durations in messages. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(2))}s`;
+  return `${Number((ms / 60_000).toFixed(1))}m`;
+}

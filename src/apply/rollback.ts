@@ -1,0 +1,139 @@
+/**
+ * Undoing a partial apply. Every action has an inverse that is itself a verified step; undos run in reverse order,
+ * and afterwards the host is observed once more so that the report states where it really stands, not where the
+ * undo commands claimed to leave it.
+ */
+import type { Action } from '../model/plan.js';
+import { nodedevName, pciFunction } from '../model/pci-address.js';
+import { domainHostdevXml, hostdevXml } from '../render/hostdev-xml.js';
+import type { ProgressHooks, StepResult, StepRunner } from './execute.js';
+import { deviceCommand, interfaceLabel, opSubject, requireMac, verify } from './steps.js';
+import type { Op } from './steps.js';
+
+/** The rollback part of an ApplyReport. */
+export interface RollbackOutcome {
+  rollback: StepResult[];
+  restored: boolean;
+  leftovers: string[];
+}
+
+/**
+ * The step that puts back what `action` changed: the device on the driver it had, the hostdev or NIC in the VM as
+ * it was (a re-added hostdev keeps its managed/source/MAC; libvirt picks its guest address anew).
+ */
+export function undoOp(action: Action): Op {
+  switch (action.kind) {
+    case 'nodedev-detach':
+      return {
+        kind: 'nodedev-reattach',
+        label: `nodedev-reattach ${action.address}`,
+        address: action.address,
+        args: ['nodedev-reattach', nodedevName(pciFunction(action.address))],
+        expect: { what: 'driver', address: action.address, is: action.fromDriver },
+        retries: 0,
+      };
+    case 'nodedev-reattach':
+      return {
+        kind: 'nodedev-detach',
+        label: `nodedev-detach ${action.address}`,
+        address: action.address,
+        args: ['nodedev-detach', nodedevName(pciFunction(action.address))],
+        expect: { what: 'driver', address: action.address, is: action.fromDriver },
+        retries: 1,
+      };
+    case 'attach-hostdev': {
+      const { args, scopes } = deviceCommand('detach-device', action);
+      return {
+        kind: 'detach-hostdev',
+        label: `detach-hostdev ${action.address} from "${action.vm}"`,
+        address: action.address,
+        vm: action.vm,
+        args,
+        xml: hostdevXml(action.address, action.managed),
+        expect: { what: 'hostdev', uuid: action.vmUuid, vm: action.vm, address: action.address, scopes, shape: null },
+        retries: 0,
+      };
+    }
+    case 'detach-hostdev': {
+      const { args, scopes } = deviceCommand('attach-device', action);
+      const shape = { managed: action.managed, source: action.source, ...(action.mac ? { mac: action.mac } : {}) };
+      return {
+        kind: 'attach-hostdev',
+        label: `attach-hostdev ${action.address} to "${action.vm}"`,
+        address: action.address,
+        vm: action.vm,
+        args,
+        xml: domainHostdevXml({ address: action.address, ...shape }),
+        expect: { what: 'hostdev', uuid: action.vmUuid, vm: action.vm, address: action.address, scopes, shape },
+        retries: 0,
+      };
+    }
+    case 'remove-interface': {
+      const { args, scopes } = deviceCommand('attach-device', action);
+      return {
+        kind: 'restore-interface',
+        label: `restore-interface ${interfaceLabel(action)} to "${action.vm}"`,
+        vm: action.vm,
+        args,
+        xml: action.interfaceXml,
+        expect: { what: 'interface', uuid: action.vmUuid, vm: action.vm, mac: requireMac(action), scopes, present: true },
+        retries: 0,
+      };
+    }
+  }
+}
+
+/**
+ * Undoes `touched` (the completed steps and the failed one, in plan order) in reverse. An undo whose target is
+ * already as before is skipped: that is how a failed step that changed nothing is told from a half-done one.
+ */
+export async function rollback(touched: readonly Action[], runner: StepRunner, hooks?: ProgressHooks): Promise<RollbackOutcome> {
+  const results: StepResult[] = [];
+  const m = touched.length;
+  for (let k = m - 1; k >= 0; k--) {
+    const op = undoOp(touched[k] as Action);
+    const j = m - k;
+    hooks?.preUndo?.(j, m, op.label);
+    const result = (await alreadyUndone(op, k + 1, runner)) ?? (await runner.run(op, k + 1, 'rollback'));
+    results.push(result);
+    hooks?.postUndo?.(j, m, result);
+  }
+  const leftovers = await whatIsLeft(touched, runner);
+  return { rollback: results, restored: leftovers.length === 0, leftovers };
+}
+
+/** A result for an undo with nothing to do, journaled; null when there is something to undo (or it is unknown). */
+async function alreadyUndone(op: Op, step: number, runner: StepRunner): Promise<StepResult | null> {
+  const started = runner.now();
+  const verdict = await verify(op.expect, runner.target).catch(() => null);
+  if (!verdict?.holds) return null;
+  const durationMs = runner.elapsed(started);
+  await runner.journal.record({
+    step,
+    of: runner.total,
+    phase: 'rollback',
+    ...opSubject(op),
+    attempt: 0,
+    command: null,
+    result: 'ok',
+    exitCode: null,
+    error: null,
+    durationMs,
+  });
+  return { step, kind: op.kind, label: op.label, ok: true, attempts: 0, command: null, exitCode: null, error: null, note: 'nothing to undo', durationMs };
+}
+
+/** Observes the target of every touched step again; each one not back in its old state is a line. */
+async function whatIsLeft(touched: readonly Action[], runner: StepRunner): Promise<string[]> {
+  const lines: string[] = [];
+  for (const action of touched) {
+    const op = undoOp(action);
+    try {
+      const v = await verify(op.expect, runner.target);
+      if (!v.holds) lines.push(`${v.observed} (was ${v.expected})`);
+    } catch (err) {
+      lines.push(`unknown whether ${op.label} is needed: ${(err as Error).message}`);
+    }
+  }
+  return lines;
+}

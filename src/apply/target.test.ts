@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { HostError } from '../errors.js';
+import type { Virsh, VirshBatchResult } from '../io/virsh.js';
+import { hostTarget, virshError } from './target.js';
+
+const NODEDEV = `<device>
+  <name>pci_0000_07_00_0</name>
+  <path>/sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.0</path>
+  <parent>pci_0000_00_1c_0</parent>
+  <driver>
+    <name>igb</name>
+  </driver>
+  <capability type='pci'><domain>0</domain><bus>7</bus><slot>0</slot><function>0</function></capability>
+</device>`;
+const DOMAIN = `<domain type='kvm'><name>vm1</name><uuid>00000000-0000-4000-8000-000000000001</uuid><devices>
+  <hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x07' slot='0x00' function='0x0'/></source></hostdev>
+</devices></domain>`;
+
+/** A virsh that answers from a table keyed by the command's first word. */
+function scripted(run: Record<string, { exitCode: number; stdout?: string; stderr?: string }>, batch: VirshBatchResult[] = []): Virsh & { seen: string[][] } {
+  const seen: string[][] = [];
+  return {
+    seen,
+    batch: async (_uri, commands) => {
+      seen.push(...commands);
+      return batch;
+    },
+    run: async (_uri, args) => {
+      seen.push(args);
+      const r = run[args[0] as string] ?? { exitCode: 1, stderr: 'error: unexpected' };
+      return { exitCode: r.exitCode, stdout: r.stdout ?? '', stderr: r.stderr ?? '', timedOut: false, command: args, durationMs: 1 };
+    },
+  };
+}
+
+describe('hostTarget', () => {
+  it('reads a remote device driver from nodedev-dumpxml', async () => {
+    const virsh = scripted({ 'nodedev-dumpxml': { exitCode: 0, stdout: NODEDEV } });
+    const t = hostTarget({ uri: 'qemu+ssh://hv2/system', virsh, root: null });
+    expect(await t.deviceDriver('0000:07:00.0')).toBe('igb');
+    expect(virsh.seen).toEqual([['nodedev-dumpxml', '--device', 'pci_0000_07_00_0']]);
+    const unbound = scripted({ 'nodedev-dumpxml': { exitCode: 0, stdout: NODEDEV.replace(/<driver>[\s\S]*<\/driver>/, '') } });
+    expect(await hostTarget({ uri: 'x', virsh: unbound, root: null }).deviceDriver('0000:07:00.0')).toBeNull();
+  });
+
+  it('parses the persistent XML, and says null for a domain that is gone', async () => {
+    const t = hostTarget({ uri: 'x', virsh: scripted({ dumpxml: { exitCode: 0, stdout: DOMAIN } }), root: null });
+    expect((await t.domain('u', 'persistent'))?.hostdevs.map((h) => h.address)).toEqual(['0000:07:00.0']);
+    const gone = scripted({ dumpxml: { exitCode: 1, stderr: "error: failed to get domain 'u'\n" } });
+    expect(await hostTarget({ uri: 'x', virsh: gone, root: null }).domain('u', 'persistent')).toBeNull();
+    const broken = scripted({ dumpxml: { exitCode: 1, stderr: 'error: failed to connect to the hypervisor\nerror: no socket\n' } });
+    await expect(hostTarget({ uri: 'x', virsh: broken, root: null }).domain('u', 'persistent')).rejects.toThrow(
+      new HostError('virsh dumpxml --inactive --domain u failed: no socket'),
+    );
+  });
+
+  it('has no live XML for a domain that is not running', async () => {
+    const ok = (output: string): VirshBatchResult => ({ ok: true, output, error: null });
+    const running = hostTarget({ uri: 'x', virsh: scripted({}, [ok('running\n'), ok(DOMAIN)]), root: null });
+    expect((await running.domain('u', 'live'))?.name).toBe('vm1');
+    const off = hostTarget({ uri: 'x', virsh: scripted({}, [ok('shut off\n'), ok(DOMAIN)]), root: null });
+    expect(await off.domain('u', 'live')).toBeNull();
+  });
+});
+
+describe('virshError', () => {
+  it('keeps the telling last error line', () => {
+    expect(virshError('error: Failed to attach device from /tmp/x.xml\nerror: Requested operation is not valid: device is already in the domain configuration\n')).toBe(
+      'Requested operation is not valid: device is already in the domain configuration',
+    );
+    expect(virshError('segfault\n')).toBe('segfault');
+    expect(virshError('')).toBeNull();
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * What `apply` looks at to verify a step: the one device's driver, or the one domain's XML. A full observation per
+ * step would cost a whole-host sweep; verifying needs only the target, read fresh.
+ */
+import { XMLParser } from 'fast-xml-parser';
+import { HostError } from '../errors.js';
+import type { Virsh } from '../io/virsh.js';
+import { nodedevName, pciFunction } from '../model/pci-address.js';
+import type { ParsedDomain } from '../model/snapshot.js';
+import { parseDomainXml } from '../observe/domain-xml.js';
+import { HostFs } from '../observe/sysfs.js';
+
+/** Reads back the target of a step. Both methods observe the host anew on every call (no caching). */
+export interface TargetObserver {
+  /** The driver bound to a PCI function (`igb`, `vfio-pci`), or null when none is. */
+  deviceDriver(address: string): Promise<string | null>;
+  /**
+   * A domain's persistent (`dumpxml --inactive`) or live XML, parsed; null when the domain does not exist or, for
+   * `live`, is not running.
+   */
+  domain(uuid: string, which: 'persistent' | 'live'): Promise<ParsedDomain | null>;
+}
+
+/** How to reach the host whose steps are verified. */
+export interface HostTargetOptions {
+  uri: string;
+  virsh: Virsh;
+  /**
+   * The local host's file tree (`--root`): drivers are read from its sysfs. Null for a remote host, whose drivers
+   * come from `nodedev-dumpxml` (one virsh process per check).
+   */
+  root: string | null;
+  /** Timeout of each virsh process. */
+  timeoutMs?: number;
+}
+
+const nodedevParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false });
+
+/** The real observer: sysfs (or node devices) for drivers, `virsh dumpxml` for domains. */
+export function hostTarget(options: HostTargetOptions): TargetObserver {
+  const { uri, virsh, root, timeoutMs } = options;
+  /** stdout of one virsh command; null when `missingDomain` and the domain does not exist. */
+  const run = async (args: string[], missingDomain = false): Promise<string | null> => {
+    const r = await virsh.run(uri, args, { timeoutMs });
+    if (r.exitCode === 0 && !r.timedOut) return r.stdout;
+    if (missingDomain && /failed to get domain|domain not found/i.test(r.stderr)) return null;
+    const why = r.timedOut ? `timed out after ${timeoutMs} ms` : (virshError(r.stderr) ?? `exit ${r.exitCode}`);
+    throw new HostError(`virsh ${args.join(' ')} failed: ${why}`);
+  };
+  return {
+    async deviceDriver(address) {
+      if (root !== null) {
+        // A fresh HostFs: its link cache must not outlive this one reading.
+        const link = await new HostFs(root).readlink(`/sys/bus/pci/devices/${address}/driver`);
+        return link === null ? null : (link.split('/').pop() ?? null);
+      }
+      const xml = await run(['nodedev-dumpxml', '--device', nodedevName(pciFunction(address))]);
+      const name: unknown = nodedevParser.parse(xml ?? '')?.device?.driver?.name;
+      return typeof name === 'string' && name !== '' ? name : null;
+    },
+    async domain(uuid, which) {
+      if (which === 'persistent') {
+        const xml = await run(['dumpxml', '--inactive', '--domain', uuid], true);
+        return xml === null ? null : parseDomainXml(xml);
+      }
+      // `dumpxml` of a shut-off domain prints its inactive XML, so ask for the state in the same process.
+      const [state, xml] = await virsh.batch(uri, [['domstate', '--domain', uuid], ['dumpxml', '--domain', uuid]], { timeoutMs });
+      if (!state?.ok || !xml?.ok) return null;
+      return /^(running|paused)\b/.test(state.output.trim()) ? parseDomainXml(xml.output) : null;
+    },
+  };
+}
+
+/** virsh's own short message: its last `error:` line without the prefix (the first one is generic: "Failed to ..."). */
+export function virshError(stderr: string): string | null {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('error:'))
+    .map((l) => l.slice('error:'.length).trim());
+  return lines.at(-1) ?? (stderr.trim() || null);
+}

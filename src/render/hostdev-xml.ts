@@ -1,0 +1,68 @@
+/**
+ * The device XML passthru hands to `virsh attach-device` / `detach-device`, built structurally so that no value
+ * (a MAC read from a domain, an address from the user's file) can break out of its attribute. Shared by `apply`
+ * and the `--format sh` / `diff` renderers, so the commands a user is shown are the ones that run.
+ */
+import { XMLBuilder } from 'fast-xml-parser';
+import { InternalError } from '../errors.js';
+import { pciFunction } from '../model/pci-address.js';
+import type { DomainHostdev } from '../model/snapshot.js';
+
+// Attribute values are entity-escaped by the builder (`'`, `"`, `<`, `&`), so any string is safe inside them.
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', suppressEmptyNode: true });
+
+const hex = (n: number, width: number) => `0x${n.toString(16).padStart(width, '0')}`;
+
+/** libvirt's `<address>` attributes for a host PCI function, in the zero-padded hex libvirt itself prints. */
+function addressAttributes(address: string, withType: boolean): Record<string, string> {
+  const a = pciFunction(address);
+  return {
+    ...(withType ? { '@type': 'pci' } : {}),
+    '@domain': hex(a.domain, 4),
+    '@bus': hex(a.bus, 2),
+    '@slot': hex(a.slot, 2),
+    '@function': hex(a.fn ?? 0, 1),
+  };
+}
+
+const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+
+/**
+ * `<hostdev mode='subsystem' type='pci' managed='yes|no'>` for one host PCI function (canonical or any accepted
+ * spelling). libvirt's `detach-device` matches such an element by its source address alone.
+ */
+export function hostdevXml(address: string, managed: boolean): string {
+  return builder.build({
+    hostdev: {
+      '@mode': 'subsystem',
+      '@type': 'pci',
+      '@managed': yesNo(managed),
+      source: { address: addressAttributes(address, false) },
+    },
+  }) as string;
+}
+
+/**
+ * `<interface type='hostdev'>` for an SR-IOV VF given to a guest as a NIC. libvirt matches it by MAC on
+ * `detach-device`, and insists on the source address there too (libvirt 9: "missing source address type").
+ */
+export function interfaceHostdevXml(address: string, managed: boolean, mac: string): string {
+  return builder.build({
+    interface: {
+      '@type': 'hostdev',
+      '@managed': yesNo(managed),
+      mac: { '@address': mac },
+      source: { address: addressAttributes(address, true) },
+    },
+  }) as string;
+}
+
+/**
+ * The element that declares `dev` in a domain: `<hostdev>`, or `<interface type='hostdev'>` for a VF NIC. Throws
+ * an InternalError for a VF NIC without a MAC: libvirt always prints one, and could not match the element without.
+ */
+export function domainHostdevXml(dev: Pick<DomainHostdev, 'address' | 'managed' | 'source' | 'mac'>): string {
+  if (dev.source === 'hostdev') return hostdevXml(dev.address, dev.managed);
+  if (dev.mac === undefined) throw new InternalError(`<interface type='hostdev'> for ${dev.address} has no MAC`);
+  return interfaceHostdevXml(dev.address, dev.managed, dev.mac);
+}

@@ -1,0 +1,82 @@
+/**
+ * Test-side handle on the scripted virsh (`virsh.mjs` beside this file): writes a per-test wrapper executable that
+ * carries the fake's environment, so tests running in parallel never share a control directory or a process env.
+ */
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT = fileURLToPath(new URL('./virsh.mjs', import.meta.url));
+
+/** A fault to inject: at the N-th state-changing call and/or on every call of a subcommand. */
+export interface Fault {
+  /** 1-based count of state-changing commands (nodedev-*, attach-device, detach-device) since the last reset. */
+  call?: number;
+  command?: string;
+  /** fail: print an error, exit 1, change nothing; hang: sleep past any timeout; leave-driver: claim success only. */
+  mode: 'fail' | 'hang' | 'leave-driver';
+}
+
+/** One recorded invocation. */
+export interface FakeCall {
+  /** Its number among state-changing calls, or null for a read. */
+  call: number | null;
+  sub: string;
+  argv: string[];
+}
+
+/** A scripted virsh bound to one fake sysfs tree. */
+export interface FakeVirsh {
+  /** The executable to hand to `createVirsh({ binary })`. */
+  binary: string;
+  /** Replaces the injected faults and restarts the call count. */
+  setFaults(faults: Fault[]): Promise<void>;
+  /** What a reattach binds for devices the fake never saw leave their host driver (the kernel's reprobe). */
+  setHostDrivers(drivers: Record<string, string>): Promise<void>;
+  /** Every invocation so far, in order. */
+  calls(): Promise<FakeCall[]>;
+}
+
+/**
+ * Creates the fake in `dir` (a fresh directory of the test) acting on the tree at `sysfsRoot`; `realVirsh` is what
+ * domain commands are passed to.
+ */
+export async function createFakeVirsh(dir: string, sysfsRoot: string, realVirsh = '/usr/bin/virsh'): Promise<FakeVirsh> {
+  await mkdir(dir, { recursive: true });
+  const binary = path.join(dir, 'virsh');
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  await writeFile(
+    binary,
+    [
+      '#!/bin/sh',
+      `FAKE_VIRSH_DIR=${q(dir)} FAKE_VIRSH_SYSFS=${q(sysfsRoot)} FAKE_VIRSH_REAL=${q(realVirsh)}`,
+      'export FAKE_VIRSH_DIR FAKE_VIRSH_SYSFS FAKE_VIRSH_REAL',
+      `exec ${q(process.execPath)} ${q(SCRIPT)} "$@"`,
+      '',
+    ].join('\n'),
+  );
+  await chmod(binary, 0o755);
+  const controlFile = path.join(dir, 'control.json');
+  const control = { faults: [] as Fault[], hostDrivers: {} as Record<string, string> };
+  const save = () => writeFile(controlFile, JSON.stringify(control));
+  await save();
+  return {
+    binary,
+    async setFaults(faults) {
+      control.faults = faults;
+      await writeFile(path.join(dir, 'counter'), '0');
+      await save();
+    },
+    async setHostDrivers(drivers) {
+      control.hostDrivers = drivers;
+      await save();
+    },
+    async calls() {
+      const text = await readFile(path.join(dir, 'calls.jsonl'), 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as FakeCall);
+    },
+  };
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+/**
+ * A scripted `virsh` for apply tests. Node-device commands (`nodedev-detach`, `nodedev-reattach`) NEVER reach the
+ * real virsh: they re-point the driver symlink of the device in a fake sysfs tree. Every other command is passed to
+ * the real virsh, so domain steps run against a real (private) libvirtd.
+ *
+ * Environment (set by the wrapper `createFakeVirsh` writes):
+ *   FAKE_VIRSH_DIR    control directory: control.json (faults, host drivers), calls.jsonl (log), counter
+ *   FAKE_VIRSH_SYSFS  root of the fake host tree (holds sys/bus/pci/devices/...); must not be `/`
+ *   FAKE_VIRSH_REAL   the real virsh (default /usr/bin/virsh)
+ *
+ * control.json: { "faults": [{ "call"?: N, "command"?: "attach-device", "mode": "fail" | "hang" | "leave-driver" }],
+ *                 "hostDrivers": { "0000:07:00.1": "igb" } }
+ * `call` counts only state-changing commands (1-based, across the test); a fault applies when all its given
+ * fields match. `hostDrivers` says which driver a reattach binds (what the kernel's reprobe would pick) for a
+ * device this fake did not see leave its host driver.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout } from 'node:timers';
+
+const MUTATING = new Set(['nodedev-detach', 'nodedev-dettach', 'nodedev-reattach', 'nodedev-reset', 'attach-device', 'detach-device']);
+const NODEDEV = /nodedev-(det+ach|reattach|reset)/;
+
+const dir = mustEnv('FAKE_VIRSH_DIR');
+const sysfs = path.resolve(mustEnv('FAKE_VIRSH_SYSFS'));
+const realVirsh = process.env.FAKE_VIRSH_REAL || '/usr/bin/virsh';
+// The marker fake-host.ts writes: without it this could be a real /sys, which this script must never write to.
+if (sysfs === '/' || !fs.existsSync(path.join(sysfs, '.passthru-fake-host'))) die(`fake virsh: ${sysfs} is not a fake host tree`, 2);
+
+const argv = process.argv.slice(2);
+const sub = subcommand(argv);
+const control = readJson(path.join(dir, 'control.json'), { faults: [], hostDrivers: {} });
+const call = MUTATING.has(sub) ? bumpCounter() : null;
+fs.appendFileSync(path.join(dir, 'calls.jsonl'), `${JSON.stringify({ call, sub, argv })}\n`);
+
+const fault = call === null ? undefined : control.faults.find((f) => (f.call ?? call) === call && (f.command ?? sub) === sub);
+if (fault?.mode === 'hang') {
+  setTimeout(() => {}, 3_600_000);
+} else if (fault?.mode === 'fail') {
+  die(`error: Failed to ${sub}\nerror: injected fault at call ${call}`, 1);
+} else if (sub.startsWith('nodedev-')) {
+  nodedev(sub, argv, fault?.mode === 'leave-driver');
+} else if (argv.some((a) => NODEDEV.test(a))) {
+  die('error: fake virsh refuses node-device commands it does not emulate (batch or unknown form)', 2);
+} else {
+  const child = spawn(realVirsh, argv, { stdio: 'inherit' });
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
+}
+
+/** The command name: the first argument that is not a global option (`-c URI`, `-q`, ...). */
+function subcommand(args) {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '-c' || a === '--connect' || a === '-l' || a === '--log' || a === '-k' || a === '-K' || a === '-e') i++;
+    else if (!a.startsWith('-')) return a.trim().split(/\s+/)[0];
+  }
+  return '';
+}
+
+function nodedev(cmd, args, leaveDriver) {
+  const name = args.find((a) => /^pci_[0-9a-f]{4}_[0-9a-f]{2}_[0-9a-f]{2}_[0-7]$/.test(a));
+  if (!name) die(`error: fake virsh: no pci_* device name in: ${args.join(' ')}`, 1);
+  const [, d, b, s, f] = name.split('_');
+  const address = `${d}:${b}:${s}.${f}`;
+  const devDir = path.join(sysfs, 'sys/bus/pci/devices', address);
+  if (!fs.existsSync(devDir)) die(`error: Could not find matching device '${name}'\nerror: Node device not found`, 1);
+  const real = fs.realpathSync(devDir);
+  if (!real.startsWith(`${fs.realpathSync(sysfs)}/`)) die(`fake virsh: ${devDir} resolves outside the fake tree`, 2);
+  const current = driverOf(real);
+  const remembered = readJson(path.join(dir, 'host-drivers.json'), {});
+  if (cmd === 'nodedev-reset') {
+    process.stdout.write(`Device ${name} reset\n\n`);
+    return;
+  }
+  if (cmd === 'nodedev-reattach') {
+    if (!leaveDriver) {
+      bind(real, remembered[address] ?? control.hostDrivers?.[address] ?? null);
+      writeOverride(real, '(null)');
+    }
+    process.stdout.write(`Device ${name} re-attached\n\n`);
+    return;
+  }
+  if (current !== 'vfio-pci' && current !== null) {
+    remembered[address] = current;
+    fs.writeFileSync(path.join(dir, 'host-drivers.json'), JSON.stringify(remembered));
+  }
+  if (!leaveDriver) {
+    writeOverride(real, 'vfio-pci');
+    bind(real, 'vfio-pci');
+  }
+  process.stdout.write(`Device ${name} detached\n\n`);
+}
+
+function driverOf(devDir) {
+  try {
+    return path.basename(fs.readlinkSync(path.join(devDir, 'driver')));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Unbinds and binds like the kernel (and fake-host.ts `bind`): the device's `driver` link and the driver
+ * directory's link back to the device, both relative. null leaves the device unbound.
+ */
+function bind(devDir, driver) {
+  const address = path.basename(devDir);
+  const link = path.join(devDir, 'driver');
+  const old = driverOf(devDir);
+  if (old !== null) fs.rmSync(path.join(sysfs, 'sys/bus/pci/drivers', old, address), { force: true });
+  fs.rmSync(link, { force: true });
+  if (driver === null) return;
+  const driverDir = path.join(sysfs, 'sys/bus/pci/drivers', driver);
+  fs.mkdirSync(driverDir, { recursive: true });
+  fs.symlinkSync(path.relative(driverDir, devDir), path.join(driverDir, address));
+  fs.symlinkSync(path.relative(devDir, driverDir), link);
+}
+
+function writeOverride(devDir, value) {
+  const file = path.join(devDir, 'driver_override');
+  if (fs.existsSync(file)) fs.writeFileSync(file, `${value}\n`);
+}
+
+function bumpCounter() {
+  const file = path.join(dir, 'counter');
+  const n = Number(readJson(file, 0)) + 1;
+  fs.writeFileSync(file, String(n));
+  return n;
+}
+
+function readJson(file, fallback) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return fallback;
+  }
+}
+
+function mustEnv(name) {
+  const v = process.env[name];
+  if (!v) die(`fake virsh: ${name} is not set`, 2);
+  return v;
+}
+
+function die(message, code) {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
