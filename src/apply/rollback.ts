@@ -4,10 +4,9 @@
  * undo commands claimed to leave it.
  */
 import type { Action } from '../model/plan.js';
-import { nodedevName, pciFunction } from '../model/pci-address.js';
 import { domainHostdevXml, hostdevXml } from '../render/hostdev-xml.js';
 import type { ProgressHooks, StepResult, StepRunner } from './execute.js';
-import { deviceCommand, interfaceLabel, opSubject, requireMac, verify } from './steps.js';
+import { hostdevOp, interfaceOp, nodedevOp, opSubject, verify } from './steps.js';
 import type { Op } from './steps.js';
 
 /** The rollback part of an ApplyReport. */
@@ -23,63 +22,19 @@ export interface RollbackOutcome {
  */
 export function undoOp(action: Action): Op {
   switch (action.kind) {
+    // Undoing a binding change must restore exactly the driver the device had, not just "a host driver".
     case 'nodedev-detach':
-      return {
-        kind: 'nodedev-reattach',
-        label: `nodedev-reattach ${action.address}`,
-        address: action.address,
-        args: ['nodedev-reattach', nodedevName(pciFunction(action.address))],
-        expect: { what: 'driver', address: action.address, is: action.fromDriver },
-        retries: 0,
-      };
+      return nodedevOp('nodedev-reattach', action.address, { what: 'driver', address: action.address, is: action.fromDriver });
     case 'nodedev-reattach':
-      return {
-        kind: 'nodedev-detach',
-        label: `nodedev-detach ${action.address}`,
-        address: action.address,
-        args: ['nodedev-detach', nodedevName(pciFunction(action.address))],
-        expect: { what: 'driver', address: action.address, is: action.fromDriver },
-        retries: 1,
-      };
-    case 'attach-hostdev': {
-      const { args, scopes } = deviceCommand('detach-device', action);
-      return {
-        kind: 'detach-hostdev',
-        label: `detach-hostdev ${action.address} from "${action.vm}"`,
-        address: action.address,
-        vm: action.vm,
-        args,
-        xml: hostdevXml(action.address, action.managed),
-        expect: { what: 'hostdev', uuid: action.vmUuid, vm: action.vm, address: action.address, scopes, shape: null },
-        retries: 0,
-      };
-    }
+      return nodedevOp('nodedev-detach', action.address, { what: 'driver', address: action.address, is: action.fromDriver });
+    case 'attach-hostdev':
+      return hostdevOp(action, null, hostdevXml(action.address, action.managed));
     case 'detach-hostdev': {
-      const { args, scopes } = deviceCommand('attach-device', action);
       const shape = { managed: action.managed, source: action.source, ...(action.mac ? { mac: action.mac } : {}) };
-      return {
-        kind: 'attach-hostdev',
-        label: `attach-hostdev ${action.address} to "${action.vm}"`,
-        address: action.address,
-        vm: action.vm,
-        args,
-        xml: domainHostdevXml({ address: action.address, ...shape }),
-        expect: { what: 'hostdev', uuid: action.vmUuid, vm: action.vm, address: action.address, scopes, shape },
-        retries: 0,
-      };
+      return hostdevOp(action, shape, domainHostdevXml({ address: action.address, ...shape }));
     }
-    case 'remove-interface': {
-      const { args, scopes } = deviceCommand('attach-device', action);
-      return {
-        kind: 'restore-interface',
-        label: `restore-interface ${interfaceLabel(action)} to "${action.vm}"`,
-        vm: action.vm,
-        args,
-        xml: action.interfaceXml,
-        expect: { what: 'interface', uuid: action.vmUuid, vm: action.vm, mac: requireMac(action), scopes, present: true },
-        retries: 0,
-      };
-    }
+    case 'remove-interface':
+      return interfaceOp(action, true);
   }
 }
 

@@ -4,7 +4,7 @@
  * `rollback.ts`. Verification is by that expectation, never by trusting virsh's exit code.
  */
 import { InternalError } from '../errors.js';
-import type { Action } from '../model/plan.js';
+import type { Action, InterfaceRemove } from '../model/plan.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { DomainHostdev, ParsedDomain } from '../model/snapshot.js';
 import { domainHostdevXml, hostdevXml } from '../render/hostdev-xml.js';
@@ -77,68 +77,71 @@ export function deviceCommand(verb: 'attach-device' | 'detach-device', a: { vmUu
 const ALREADY_ATTACHED = /already in the domain configuration/;
 const ALREADY_DETACHED = /device not found|not present in (the )?domain configuration/;
 
+/** `virsh nodedev-detach|nodedev-reattach` of one device, and the driver state it must leave. */
+export function nodedevOp(
+  verb: 'nodedev-detach' | 'nodedev-reattach',
+  address: string,
+  expect: Extract<Expectation, { what: 'driver' | 'released' }>,
+): Op {
+  return {
+    kind: verb,
+    label: `${verb} ${address}`,
+    address,
+    args: [verb, nodedevName(pciFunction(address))],
+    expect,
+    // The seed's step 13: a detach that did not land on vfio-pci is tried once more.
+    retries: verb === 'nodedev-detach' ? 1 : 0,
+  };
+}
+
+type DomainChange = { vm: string; vmUuid: string; address: string; config: boolean; live: boolean };
+
+/** Adds (`shape`) or removes (null) the hostdev of `a.address` in a VM. */
+export function hostdevOp(a: DomainChange, shape: HostdevShape | null, xml: string): Op {
+  const verb = shape ? 'attach-device' : 'detach-device';
+  const { args, scopes } = deviceCommand(verb, a);
+  return {
+    kind: shape ? 'attach-hostdev' : 'detach-hostdev',
+    label: shape ? `attach-hostdev ${a.address} to "${a.vm}"` : `detach-hostdev ${a.address} from "${a.vm}"`,
+    address: a.address,
+    vm: a.vm,
+    args,
+    xml,
+    expect: { what: 'hostdev', uuid: a.vmUuid, vm: a.vm, address: a.address, scopes, shape },
+    retries: 0,
+    alreadyDone: shape ? ALREADY_ATTACHED : ALREADY_DETACHED,
+  };
+}
+
+/** Removes (`present: false`) or re-adds a guest NIC, given as the element libvirt printed. */
+export function interfaceOp(a: InterfaceRemove, present: boolean): Op {
+  const { args, scopes } = deviceCommand(present ? 'attach-device' : 'detach-device', a);
+  const kind = present ? 'restore-interface' : 'remove-interface';
+  return {
+    kind,
+    label: `${kind} ${interfaceLabel(a)} ${present ? 'to' : 'from'} "${a.vm}"`,
+    vm: a.vm,
+    args,
+    xml: a.interfaceXml,
+    expect: { what: 'interface', uuid: a.vmUuid, vm: a.vm, mac: requireMac(a), scopes, present },
+    retries: 0,
+    ...(present ? {} : { alreadyDone: ALREADY_DETACHED }),
+  };
+}
+
 /** The step that carries out a plan action. */
 export function forwardOp(action: Action): Op {
   switch (action.kind) {
     case 'nodedev-detach':
-      return {
-        kind: action.kind,
-        label: `nodedev-detach ${action.address}`,
-        address: action.address,
-        args: ['nodedev-detach', nodedevName(pciFunction(action.address))],
-        expect: { what: 'driver', address: action.address, is: 'vfio-pci' },
-        retries: 1,
-      };
+      return nodedevOp('nodedev-detach', action.address, { what: 'driver', address: action.address, is: 'vfio-pci' });
     case 'nodedev-reattach':
-      return {
-        kind: action.kind,
-        label: `nodedev-reattach ${action.address}`,
-        address: action.address,
-        args: ['nodedev-reattach', nodedevName(pciFunction(action.address))],
-        expect: { what: 'released', address: action.address },
-        retries: 0,
-      };
-    case 'attach-hostdev': {
-      const { args, scopes } = deviceCommand('attach-device', action);
-      return {
-        kind: action.kind,
-        label: `attach-hostdev ${action.address} to "${action.vm}"`,
-        address: action.address,
-        vm: action.vm,
-        args,
-        xml: hostdevXml(action.address, action.managed),
-        expect: { what: 'hostdev', uuid: action.vmUuid, vm: action.vm, address: action.address, scopes, shape: { managed: action.managed, source: 'hostdev' } },
-        retries: 0,
-        alreadyDone: ALREADY_ATTACHED,
-      };
-    }
-    case 'detach-hostdev': {
-      const { args, scopes } = deviceCommand('detach-device', action);
-      return {
-        kind: action.kind,
-        label: `detach-hostdev ${action.address} from "${action.vm}"`,
-        address: action.address,
-        vm: action.vm,
-        args,
-        xml: domainHostdevXml(action),
-        expect: { what: 'hostdev', uuid: action.vmUuid, vm: action.vm, address: action.address, scopes, shape: null },
-        retries: 0,
-        alreadyDone: ALREADY_DETACHED,
-      };
-    }
-    case 'remove-interface': {
-      const { args, scopes } = deviceCommand('detach-device', action);
-      return {
-        kind: action.kind,
-        label: `remove-interface ${interfaceLabel(action)} from "${action.vm}"`,
-        vm: action.vm,
-        args,
-        xml: action.interfaceXml,
-        expect: { what: 'interface', uuid: action.vmUuid, vm: action.vm, mac: requireMac(action), scopes, present: false },
-        retries: 0,
-        alreadyDone: ALREADY_DETACHED,
-      };
-    }
+      return nodedevOp('nodedev-reattach', action.address, { what: 'released', address: action.address });
+    case 'attach-hostdev':
+      return hostdevOp(action, { managed: action.managed, source: 'hostdev' }, hostdevXml(action.address, action.managed));
+    case 'detach-hostdev':
+      return hostdevOp(action, null, domainHostdevXml(action));
+    case 'remove-interface':
+      return interfaceOp(action, false);
   }
 }
 
