@@ -7,6 +7,7 @@ import type { DoctorFacts } from '../observe/platform.js';
 import { readDoctorFacts } from '../observe/platform.js';
 import type { DoctorCheck, DoctorStatus } from './checks.js';
 import { doctorChecks } from './checks.js';
+import { plainStyle, type Style } from '../render/style.js';
 
 /** What doctor found on one host. */
 export interface DoctorReport {
@@ -45,13 +46,17 @@ export function doctorExitCode(checks: readonly DoctorCheck[]): ExitCode {
   return checks.some((c) => c.status === 'fail') ? ExitCode.error : ExitCode.ok;
 }
 
-const LABEL: Record<DoctorStatus, string> = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' };
-
-/** Plain-text report: one line per check, its remedy indented below, then a one-line summary. No colour. */
-export function formatDoctorText(checks: readonly DoctorCheck[]): string {
+/** Text report: one line per check, its remedy indented below, then a one-line summary. */
+export function formatDoctorText(checks: readonly DoctorCheck[], style: Style = plainStyle): string {
+  const label: Record<DoctorStatus, string> = {
+    pass: style.green('PASS'),
+    fail: style.red('FAIL'),
+    warn: style.yellow('WARN'),
+    skip: style.dim('SKIP'),
+  };
   const lines: string[] = [];
   for (const c of checks) {
-    lines.push(`${LABEL[c.status]}  ${c.title}: ${c.detail}`);
+    lines.push(`${label[c.status]}  ${c.title}: ${c.detail}`);
     if (c.remedy !== undefined) lines.push(`      fix: ${c.remedy}`);
   }
   const count = (s: DoctorStatus) => checks.filter((c) => c.status === s).length;
