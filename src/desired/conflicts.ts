@@ -4,11 +4,9 @@
  * addresses numerically and see whole-slot claims overlap their functions, and so that `-c URI`, which puts several
  * hosts' entries on one host, can run them again.
  */
-import { InternalError } from '../errors.js';
 import type { InputDiagnostic } from '../errors.js';
 import type { AddressClaim, DesiredState, HostAddress, SourcePos } from '../model/desired.js';
-import { addressMatches, parsePciAddress } from '../model/pci-address.js';
-import type { PciAddress } from '../model/pci-address.js';
+import { canonicalOverlaps, slotOf } from '../model/pci-address.js';
 import { describePath } from './source.js';
 
 interface PlacedClaim {
@@ -26,18 +24,8 @@ function describeAddress(address: string): string {
   return address.includes('.') ? address : `${address} (every function of slot ${address.slice(5)})`;
 }
 
-// Normalised addresses always parse; a failure here is a bug upstream.
-function parsed(address: string): PciAddress {
-  const result = parsePciAddress(address);
-  if (!result.ok) throw new InternalError(`unnormalised address in desired state: ${address}`);
-  return result.address;
-}
-
-function overlaps(a: string, b: string): boolean {
-  const x = parsed(a);
-  const y = parsed(b);
-  return addressMatches(x, y) || addressMatches(y, x);
-}
+// Normalised addresses are canonical; comparing them needs no parsing.
+const overlaps = canonicalOverlaps;
 
 /**
  * Every conflict between entries of `state`, in file order: one diagnostic per offending entry, positioned at the
@@ -55,10 +43,15 @@ export function findConflicts(state: DesiredState): InputDiagnostic[] {
         ),
       )
       .sort((a, b) => comesBefore(a.claim.pos, b.claim.pos));
-    claims.forEach((later, i) => {
-      const earlier = claims.slice(0, i).find((c) => overlaps(c.claim.address, later.claim.address));
+    // Only claims in the same slot can overlap: index earlier claims by slot instead of comparing all pairs.
+    const earlierInSlot = new Map<string, PlacedClaim[]>();
+    for (const later of claims) {
+      const slot = slotOf(later.claim.address);
+      const seen = earlierInSlot.get(slot) ?? [];
+      const earlier = seen.find((c) => overlaps(c.claim.address, later.claim.address));
       if (earlier) diagnostics.push(claimedTwice(earlier, later, host.name));
-    });
+      earlierInSlot.set(slot, [...seen, later]);
+    }
 
     const onHost = (list: HostAddress[]) => list.filter((entry) => entry.host === host.name);
     const protect = onHost(state.protect);

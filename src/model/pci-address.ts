@@ -126,3 +126,16 @@ export function addressMatches(pattern: PciAddress, fnAddress: PciAddress): bool
     (pattern.fn === null || pattern.fn === fnAddress.fn)
   );
 }
+
+/** The slot part (`0000:07:00`) of a canonical function or slot address. */
+export function slotOf(canonical: string): string {
+  return canonical.slice(0, 10);
+}
+
+/**
+ * Whether two canonical addresses (function or whole slot) name a common function. A string comparison: the
+ * canonical form is fixed-width, so this needs no parsing (the planner and the loader call it for every pair).
+ */
+export function canonicalOverlaps(a: string, b: string): boolean {
+  return slotOf(a) === slotOf(b) && (a.length === 10 || b.length === 10 || a === b);
+}

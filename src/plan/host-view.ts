@@ -2,7 +2,7 @@
  * Indexes over one host snapshot that every planning rule asks for: devices by address, IOMMU group members,
  * which domain uses which device. Built once per plan so that rules stay simple lookups.
  */
-import { addressMatches, pciFunction, parsePciAddress } from '../model/pci-address.js';
+import { canonicalOverlaps, slotOf } from '../model/pci-address.js';
 import type { DomainSnapshot, PciDevice, HostSnapshot } from '../model/snapshot.js';
 
 /** Read-only lookups over a snapshot. */
@@ -33,25 +33,16 @@ export function hostView(snapshot: HostSnapshot): HostView {
     const addresses = new Set([...dom.persistent.hostdevs, ...(dom.live?.hostdevs ?? [])].map((h) => h.address));
     for (const a of addresses) users.set(a, [...(users.get(a) ?? []), dom]);
   }
-  const pattern = (text: string) => {
-    const r = parsePciAddress(text);
-    if (!r.ok) throw new Error(`planner got a non-canonical address: ${text}`);
-    return r.address;
-  };
+  const bySlot = new Map<string, PciDevice[]>();
+  for (const d of sorted) bySlot.set(slotOf(d.address), [...(bySlot.get(slotOf(d.address)) ?? []), d]);
   return {
     snapshot,
     device: (address) => byAddress.get(address),
-    devicesAt: (address) => {
-      const p = pattern(address);
-      return sorted.filter((d) => addressMatches(p, pciFunction(d.address)));
-    },
+    devicesAt: (address) => (bySlot.get(slotOf(address)) ?? []).filter((d) => canonicalOverlaps(address, d.address)),
     groupMembers: (group) => byGroup.get(group) ?? [],
     domain: (name) => domains.get(name),
     usersOf: (address) => users.get(address) ?? [],
-    covers: (patterns, address) => {
-      const fn = pciFunction(address);
-      return patterns.some((p) => addressMatches(pattern(p), fn));
-    },
+    covers: (patterns, address) => patterns.some((p) => canonicalOverlaps(p, address)),
   };
 }
 
