@@ -89,6 +89,7 @@ export type ProblemCode =
   | 'host-critical'
   | 'protected'
   | 'unknown-vm'
+  | 'transient-vm'
   | 'device-not-found'
   | 'identity-mismatch'
   | 'not-an-endpoint'

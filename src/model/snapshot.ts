@@ -84,6 +84,8 @@ export interface DomainSnapshot {
   state: DomainState;
   /** True when the domain has a running (or paused) instance whose live XML was read. */
   active: boolean;
+  /** Started with `virsh create`, no persistent config: `--config` changes are impossible. */
+  transient: boolean;
   /** From `dumpxml --inactive`: what the next start uses. */
   persistent: ParsedDomain;
   /** From `dumpxml` of the running instance; null when the domain is not active. */

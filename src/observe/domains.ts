@@ -5,7 +5,7 @@
  *
  * Transient domains (`virsh create`, no persistent config) are observed like the others: `dumpxml --inactive` of
  * one prints its running definition, so `persistent` is what it runs with. They must be seen — their hostdevs make a
- * device busy — but `attach-device --config` fails on them; the snapshot does not flag them.
+ * device busy — but `attach-device --config` fails on them, so they are flagged `transient` for the planner.
  */
 import { HostError } from '../errors.js';
 import type { Virsh } from '../io/virsh.js';
@@ -34,12 +34,18 @@ const PER_DOMAIN = 3;
  * see may hold the very device a plan would hand out.
  */
 export async function observeDomains(virsh: Virsh, uri: string): Promise<DomainSnapshot[]> {
-  const [list] = await virsh.batch(uri, [['list', '--all', '--uuid']]);
+  const [list, transientList] = await virsh.batch(uri, [
+    ['list', '--all', '--uuid'],
+    ['list', '--transient', '--uuid'],
+  ]);
   if (!list?.ok) throw new HostError(`cannot list the domains of ${uri}: ${list?.error ?? 'no output'}`);
-  const uuids = list.output
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
+  const lines = (text: string) =>
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+  const uuids = lines(list.output);
+  const transient = new Set(transientList?.ok ? lines(transientList.output) : []);
   if (uuids.length === 0) return [];
 
   const results = await virsh.batch(
@@ -69,6 +75,7 @@ export async function observeDomains(virsh: Virsh, uri: string): Promise<DomainS
       uuid,
       state: known.state,
       active: known.active,
+      transient: transient.has(uuid),
       persistent,
       live: known.active ? parseXml(live.output, uuid, uri) : null,
       persistentXml: inactive.output,

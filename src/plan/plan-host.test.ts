@@ -254,6 +254,7 @@ describe('planHost: safety (SPEC 3)', () => {
 
   it.each([
     ['unknown VM', desired([vm('nope', [byAddress('0000:07:00.0')])]), snapshot([nic], []), 'unknown-vm'],
+    ['a transient VM', desired([vm('t', [byAddress('0000:07:00.0')])]), snapshot([nic], [domain('t', { state: 'running', transient: true })]), 'transient-vm'],
     ['absent address', desired([vm('a', [byAddress('0000:09:00.0')])]), snapshot([nic], [domain('a')]), 'device-not-found'],
     [
       'identity mismatch',

@@ -38,6 +38,16 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
       });
       continue;
     }
+    if (dom.transient) {
+      problems.push({
+        severity: 'block',
+        code: 'transient-vm',
+        message: `VM "${vm.name}" is transient (started with \`virsh create\`): it has no persistent config for passthru to manage`,
+        hint: `make it persistent first: virsh dumpxml '${vm.name}' > vm.xml && virsh define vm.xml`,
+        vm: vm.name,
+      });
+      continue;
+    }
     const mine = assignments.filter((a) => a.vm === vm);
     const vmActions = [...planVmHostdevs(vm, dom, mine, pruned), ...planInterfaces(vm, dom)];
     if (dom.active && !vm.live && vmActions.length > 0) {

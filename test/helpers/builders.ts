@@ -49,6 +49,7 @@ export interface DomainOptions {
   liveHostdevs?: DomainHostdev[];
   interfaces?: DomainInterface[];
   uuid?: string;
+  transient?: boolean;
 }
 
 export function domain(name: string, o: DomainOptions = {}): DomainSnapshot {
@@ -61,6 +62,7 @@ export function domain(name: string, o: DomainOptions = {}): DomainSnapshot {
     uuid,
     state,
     active,
+    transient: o.transient ?? false,
     persistent,
     live: active ? { ...persistent, hostdevs: o.liveHostdevs ?? persistent.hostdevs } : null,
     persistentXml: `<domain><name>${name}</name></domain>`,
