@@ -6,7 +6,7 @@ import { ExitCode, PassthruError, UsageError } from '../../errors.js';
 import { applyHost } from '../../apply/apply-host.js';
 import { applyExitCode, type ApplyReport, type ProgressHooks } from '../../apply/execute.js';
 import { defaultJournalPath } from '../../apply/journal.js';
-import { formatDuration, parseDuration } from '../../apply/lock.js';
+import { defaultStateDir, formatDuration, parseDuration } from '../../apply/lock.js';
 import { parseSavedPlan, staleHosts } from '../../apply/saved-plan.js';
 import { hostTarget } from '../../apply/target.js';
 import { desiredForHost } from '../../desired/slice.js';
@@ -108,32 +108,49 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
   const virsh = makeVirsh(inv, term);
   const journalPath = inv.journal ?? defaultJournalPath(term.env);
   const multi = plan.hosts.length > 1;
-  const reports = await Promise.all(
-    plan.hosts
-      .filter((h: HostPlan) => h.actions.length > 0)
-      .map((h) => {
-        const host = desired.hosts.find((x) => x.name === h.name);
-        if (!host) throw new PassthruError(`the plan names host "${h.name}", which the desired state does not declare`);
-        return applyHost(h, {
-          virsh,
-          clock: systemClock,
-          target: hostTarget({ uri: h.uri, virsh, root: host.local ? inv.common.root : null }),
-          hooks: progress(h.name, multi, term, style, inv.common.quiet),
-          journalPath,
-          lock: {
-            timeoutMs: lockTimeoutMs,
-            onWait: (o) => term.err(`${h.name}: waiting up to ${formatDuration(lockTimeoutMs)} for apply PID ${o.pid} (started ${o.startedAt})...\n`),
-          },
-          onStaleLock: (o) => term.err(style.yellow(`${h.name}: took over the lock of apply PID ${o.pid} (started ${o.startedAt}), which is gone; check the journal ${journalPath}\n`)),
-          precheck: async () => {
-            const fresh = await observeHost(host, { virsh, root: inv.common.root, clock: systemClock });
-            return staleHosts([...snapshots.values()], [fresh]).flatMap((s) => s.changes);
-          },
-          finalCheck: remainingWork(desired, host, inv, term),
-        });
-      }),
+  const toApply = plan.hosts.filter((h: HostPlan) => h.actions.length > 0);
+  // allSettled, not all: a host refused (lock held, stale) must not make the CLI return while other hosts are still
+  // being changed, with their reports lost.
+  const settled = await Promise.allSettled(
+    toApply.map(async (h) => {
+      const host = desired.hosts.find((x) => x.name === h.name);
+      if (!host) throw new PassthruError(`the plan names host "${h.name}", which the desired state does not declare`);
+      return applyHost(h, {
+        virsh,
+        clock: systemClock,
+        target: hostTarget({ uri: h.uri, virsh, root: host.local ? inv.common.root : null }),
+        hooks: progress(h.name, multi, term, style, inv.common.quiet),
+        journalPath,
+        lock: {
+          dir: defaultStateDir(term.env),
+          timeoutMs: lockTimeoutMs,
+          onWait: (o) => term.err(`${h.name}: waiting up to ${formatDuration(lockTimeoutMs)} for apply PID ${o.pid} (started ${o.startedAt})...\n`),
+        },
+        onStaleLock: (o) => term.err(style.yellow(`${h.name}: took over the lock of apply PID ${o.pid} (started ${o.startedAt}), which is gone; check the journal ${journalPath}\n`)),
+        precheck: async () => {
+          const fresh = await observeHost(host, { virsh, root: inv.common.root, clock: systemClock });
+          return staleHosts([...snapshots.values()], [fresh]).flatMap((s) => s.changes);
+        },
+        finalCheck: remainingWork(desired, host, inv, term),
+      });
+    }),
   );
-  if (inv.json) term.out(`${JSON.stringify({ format_version: '1', ok: reports.every((r) => r.ok), journal: journalPath, hosts: reports }, null, 2)}\n`);
-  else term.err(`\n${reports.map((r) => reportText(r, style)).join('\n')}\nJournal: ${journalPath}\n`);
-  return Math.max(...reports.map(applyExitCode), ExitCode.ok);
+  const reports = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const refused = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ host: toApply[i]?.name ?? '?', error: s.reason as Error }] : []));
+  const only = refused[0];
+  if (only && refused.length === 1 && reports.length === 0) throw only.error;
+  const ok = reports.every((r) => r.ok) && refused.length === 0;
+  const notApplied = refused.map((r) => ({ host: r.host, error: r.error.message }));
+  if (inv.json) term.out(`${JSON.stringify({ format_version: '1', ok, journal: journalPath, hosts: reports, ...(refused.length > 0 ? { notApplied } : {}) }, null, 2)}\n`);
+  else if (reports.length > 0) term.err(`\n${reports.map((r) => reportText(r, style)).join('\n')}\nJournal: ${journalPath}\n`);
+  const code = Math.max(...reports.map(applyExitCode), ExitCode.ok);
+  const bug = refused.find((r) => !(r.error instanceof PassthruError));
+  if (bug) throw bug.error;
+  if (refused.length > 0) {
+    throw new PassthruError(`not applied to ${refused.length} host(s):\n${refused.map((r) => `  ${r.host}: ${r.error.message}`).join('\n')}`, {
+      exitCode: Math.max(code, ExitCode.error) as ExitCode,
+      ...(refused[0]?.error instanceof PassthruError && refused[0].error.hint ? { hint: refused[0].error.hint } : {}),
+    });
+  }
+  return code;
 }
