@@ -133,8 +133,10 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (rest.length > maxPositionals) {
     throw new UsageError(`unexpected argument "${rest[maxPositionals]}"`, { hint: `see \`passthru ${first} --help\`` });
   }
-  if (first === 'apply' && rest[0] !== undefined && v.file !== undefined) {
-    throw new UsageError('give either -f FILE or a saved PLANFILE to apply, not both');
+  if (first === 'apply' && rest[0] !== undefined && (v.file !== undefined || v.connect !== undefined)) {
+    throw new UsageError(`a saved plan carries its desired state and hosts: apply ${rest[0]} takes neither -f nor -c`, {
+      hint: 'to plan another file or host, run passthru plan -f FILE -c URI -o PLANFILE first',
+    });
   }
   return { ...base, command: first, planFile: first === 'apply' ? (rest[0] ?? null) : null };
 }

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../errors.js';
+import { parseInvocation } from './args.js';
+
+describe('parseInvocation', () => {
+  it('fills the common defaults, and takes --root / --virsh from the environment', () => {
+    const inv = parseInvocation(['plan'], { PASSTHRU_ROOT: '/captures/hv1', PASSTHRU_VIRSH: '/opt/virsh' });
+    expect(inv.command).toBe('plan');
+    expect(inv.common).toEqual({
+      file: 'passthrough.yaml',
+      connect: null,
+      root: '/captures/hv1',
+      virsh: '/opt/virsh',
+      noColor: false,
+      quiet: false,
+      debug: false,
+    });
+    expect(parseInvocation(['plan', '--root', '/x'], { PASSTHRU_ROOT: '/y' }).common.root).toBe('/x');
+  });
+
+  it('reads a saved plan as apply\'s positional argument', () => {
+    const inv = parseInvocation(['apply', 'plan.json', '--yes', '--lock-timeout', '30s'], {});
+    expect([inv.planFile, inv.yes, inv.lockTimeout]).toEqual(['plan.json', true, '30s']);
+  });
+
+  it.each([
+    [['apply', 'plan.json', '-f', 'x.yaml'], 'takes neither -f nor -c'],
+    [['apply', 'plan.json', '-c', 'qemu:///system'], 'takes neither -f nor -c'],
+    [['validate', '--yes'], 'passthru validate does not take --yes'],
+    [['check', '--format', 'diff'], 'unknown --format "diff" for check'],
+    [['plan', 'extra'], 'unexpected argument "extra"'],
+    [['frobnicate'], 'unknown command "frobnicate"'],
+    [['plan', '--nope'], "Unknown option '--nope'"],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseInvocation(argv, {})).toThrow(UsageError);
+    expect(() => parseInvocation(argv, {})).toThrow(message);
+  });
+
+  it('routes --help and help COMMAND to the help text', () => {
+    expect(parseInvocation(['plan', '--help'], {})).toMatchObject({ command: 'help', topic: 'plan' });
+    expect(parseInvocation(['help', 'apply'], {})).toMatchObject({ command: 'help', topic: 'apply' });
+    expect(parseInvocation([], {}).command).toBe('help');
+  });
+});
