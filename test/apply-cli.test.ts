@@ -76,7 +76,7 @@ interface Case {
   journal: string;
   stateDir: string;
   env: NodeJS.ProcessEnv;
-  /** Runs `passthru ARGS -c URI --root ROOT --virsh FAKE` with the case's journal and lock directory. */
+  /** Runs `passthru ARGS -c URI --root ROOT --virsh FAKE` (no -c for `apply PLANFILE`) with the case's journal and lock directory. */
   cli(args: string[], o?: Omit<RunCliOptions, 'env'>): Promise<CliResult>;
   /** The driver 07:00.0 is bound to, read from the fake sysfs link; null when unbound. */
   driver(address?: string): Promise<string | null>;
@@ -122,7 +122,12 @@ describe.skipIf(unavailable !== null)('passthru apply (CLI, private libvirtd, fa
       journal,
       stateDir,
       env,
-      cli: (args, opts = {}) => runCli([...args, '-c', libvirtd.uri, '--root', root, '--virsh', fake.binary], { ...opts, env }),
+      cli: (args, opts = {}) => {
+        // A saved plan carries its host's URI, and `apply PLANFILE` refuses -c.
+        const savedPlan = args[0] === 'apply' && args[1] !== undefined && !args[1].startsWith('-');
+        const connect = savedPlan ? [] : ['-c', libvirtd.uri];
+        return runCli([...args, ...connect, '--root', root, '--virsh', fake.binary], { ...opts, env });
+      },
       async driver(address = NIC) {
         const link = await readlink(path.join(root, 'sys/bus/pci/devices', address, 'driver')).catch(() => null);
         return link === null ? null : path.basename(link);
