@@ -104,6 +104,14 @@ describe('bad input', () => {
     expect(r.stderr).toContain('passthru import');
   });
 
+  it('reports an -o FILE that cannot be written as a user error, not a bug', async () => {
+    const r = await runCli(['plan', ...example, '-o', path.join(tmp, 'no-such-dir', 'plan.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot write the plan to');
+    expect(r.stderr).toContain('ENOENT');
+    expect(r.stderr).not.toContain('internal error');
+  });
+
   it('rejects unknown flags and commands with a usage hint', async () => {
     const flag = await runCli(['plan', '--frmat', 'json']);
     expect(flag.code).toBe(1);

@@ -2,8 +2,8 @@
  * What most commands do first: read the desired state, get one snapshot per host (observed live, or read from
  * `--snapshot`), and build the Virsh. Kept here so that the commands themselves stay a few lines of glue.
  */
-import { readFile } from 'node:fs/promises';
-import { InputError } from '../errors.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
 import type { Virsh } from '../io/virsh.js';
 import { systemClock } from '../io/clock.js';
@@ -23,6 +23,18 @@ export async function readUserFile(path: string, what: string, hint: string): Pr
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError([{ file: path, line: 1, col: 1, message: `cannot read ${what}: ${code ?? (e as Error).message}`, hint }]);
+  }
+}
+
+/** Writes the file a user named with `-o`, turning a failure (no such directory, no permission) into a user error. */
+export async function writeUserFile(path: string, text: string, what: string): Promise<void> {
+  try {
+    await writeFile(path, text);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new PassthruError(`cannot write ${what} to ${path}: ${code ?? (e as Error).message}`, {
+      hint: 'check that the directory exists and is writable, or pass another -o FILE',
+    });
   }
 }
 

@@ -3,13 +3,12 @@
  * it has now — every VM with PCI hostdevs, and `protect` entries for the devices the host itself depends on.
  * Planning the result against the same host reports no domain changes.
  */
-import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { ExitCode } from '../../errors.js';
 import { systemClock } from '../../io/clock.js';
 import type { HostSnapshot } from '../../model/snapshot.js';
 import type { Invocation } from '../args.js';
-import { snapshotsFor } from '../context.js';
+import { snapshotsFor, writeUserFile } from '../context.js';
 import { hostsToObserve } from './observe.js';
 import type { Terminal } from '../terminal.js';
 
@@ -54,7 +53,7 @@ export async function runImport(inv: Invocation, term: Terminal): Promise<number
     '# devices the host itself uses (default route, addresses, mounts, swap, boot VGA).\n';
   const text = header + stringify(doc, { lineWidth: 0 });
   if (inv.out) {
-    await writeFile(inv.out, text);
+    await writeUserFile(inv.out, text, 'the desired state');
     if (!inv.common.quiet) term.err(`Wrote ${inv.out}; check it with: passthru plan -f ${inv.out}\n`);
   } else term.out(text);
   return ExitCode.ok;

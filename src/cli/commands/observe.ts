@@ -1,12 +1,11 @@
 /** `passthru observe`: the snapshot JSON of each host, for review, for `plan --snapshot`, or as a CI artefact. */
-import { writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { ExitCode } from '../../errors.js';
 import { loadDesiredState } from '../../desired/load.js';
 import { withConnectUri } from '../../desired/connect.js';
 import type { DesiredState } from '../../model/desired.js';
 import type { Invocation } from '../args.js';
-import { loadDesired, snapshotsFor } from '../context.js';
+import { loadDesired, snapshotsFor, writeUserFile } from '../context.js';
 import type { Terminal } from '../terminal.js';
 
 /**
@@ -24,7 +23,7 @@ export async function runObserve(inv: Invocation, term: Terminal): Promise<numbe
   const snapshots = [...(await snapshotsFor(desired, inv, term)).values()];
   const json = `${JSON.stringify(snapshots.length === 1 ? snapshots[0] : snapshots, null, 2)}\n`;
   if (inv.out) {
-    await writeFile(inv.out, json);
+    await writeUserFile(inv.out, json, 'the snapshot');
     if (!inv.common.quiet) term.err(`Wrote the snapshot of ${snapshots.map((s) => s.host).join(', ')} to ${inv.out}\n`);
   } else term.out(json);
   return ExitCode.ok;

@@ -2,7 +2,6 @@
  * `passthru plan` and `passthru check`: the same read-only computation, with different renderings and exit
  * codes (plan: 0/1, or 2 for changes with --detailed-exitcode; check: 0 in sync / 2 drifted / 1 error).
  */
-import { writeFile } from 'node:fs/promises';
 import { ExitCode } from '../../errors.js';
 import type { DesiredState } from '../../model/desired.js';
 import type { Plan } from '../../model/plan.js';
@@ -16,7 +15,7 @@ import { renderPlanText } from '../../render/plan-text.js';
 import { styleFor } from '../../render/style.js';
 import { SAVED_PLAN_FORMAT_VERSION, serializeSavedPlan } from '../../apply/saved-plan.js';
 import type { Invocation } from '../args.js';
-import { loadDesired, snapshotsFor } from '../context.js';
+import { loadDesired, snapshotsFor, writeUserFile } from '../context.js';
 import type { Terminal } from '../terminal.js';
 
 interface Computed {
@@ -42,7 +41,11 @@ export async function runPlan(inv: Invocation, term: Terminal): Promise<number> 
   }[inv.format as 'text' | 'json' | 'diff' | 'sh'];
   term.out(render());
   if (inv.out) {
-    await writeFile(inv.out, serializeSavedPlan({ format_version: SAVED_PLAN_FORMAT_VERSION, plan, snapshots: [...snapshots.values()], desired }));
+    await writeUserFile(
+      inv.out,
+      serializeSavedPlan({ format_version: SAVED_PLAN_FORMAT_VERSION, plan, snapshots: [...snapshots.values()], desired }),
+      'the plan',
+    );
     if (!inv.common.quiet) term.err(`Saved the plan to ${inv.out}; apply it with: passthru apply ${inv.out}\n`);
   }
   if (!plan.applyable) return ExitCode.error;
