@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassthruError } from '../errors.js';
 import { defaultJournalPath, openJournal, readJournal } from './journal.js';
 import type { JournalRecord } from './journal.js';
 
@@ -36,6 +37,16 @@ describe('journal', () => {
     const text = await readFile(file, 'utf8');
     expect(text.split('\n')).toHaveLength(3);
     expect(JSON.parse(text.split('\n')[0] as string)).toEqual({ time: '2025-06-01T12:00:00.000Z', runId: 'run-1', host: 'hv1', ...step(1, 'started') });
+  });
+
+  it('reports a journal it cannot open as a user error with the remedy', async () => {
+    const blocker = path.join(dir, 'a-file');
+    await writeFile(blocker, '');
+    const file = path.join(blocker, 'log', 'journal.jsonl');
+    const err = await openJournal(file, 'hv1', clock).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PassthruError);
+    expect((err as PassthruError).message).toBe(`cannot open the journal ${file}: ENOTDIR`);
+    expect((err as PassthruError).hint).toContain('--journal FILE');
   });
 
   it('skips and reports a torn last line, and the next run does not glue onto it', async () => {

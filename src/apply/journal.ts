@@ -7,8 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { PassthruError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { ActionKind } from '../model/plan.js';
+import { errorCode } from '../observe/sysfs.js';
 
 /** Default journal file; `PASSTHRU_JOURNAL` overrides it. */
 export const DEFAULT_JOURNAL_PATH = '/var/log/passthru/journal.jsonl';
@@ -71,10 +73,19 @@ export interface FileJournal extends Journal {
 /**
  * Opens (creating it and its directory if needed) the journal at `file` for a run on `host`. A torn last line left
  * by a killed run is terminated first, so it stays one unreadable line instead of corrupting this run's first one.
+ * Throws a PassthruError with the remedy when the file cannot be opened.
  */
 export async function openJournal(file: string, host: string, clock: Clock, runId: string = randomUUID()): Promise<FileJournal> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const handle: FileHandle = await open(file, 'a+');
+  let handle: FileHandle;
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    handle = await open(file, 'a+');
+  } catch (err) {
+    // Not root, or a read-only /var/log: the user's to fix, and nothing has run yet.
+    throw new PassthruError(`cannot open the journal ${file}: ${errorCode(err) ?? String(err)}`, {
+      hint: 'run apply as root, or pass --journal FILE (or set PASSTHRU_JOURNAL) to a writable path',
+    });
+  }
   const { size } = await handle.stat();
   if (size > 0) {
     const last = Buffer.alloc(1);

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { PassthruError, UsageError } from '../errors.js';
 import { acquireLock, isStale, LockTimeoutError, lockPath, parseDuration } from './lock.js';
 import type { LockOwner } from './lock.js';
 
@@ -50,6 +50,15 @@ describe('acquireLock', () => {
     const a = await acquireLock('hv1', { dir, timeoutMs: 0 });
     const b = await acquireLock('hv2', { dir, timeoutMs: 0 });
     await Promise.all([a.release(), b.release()]);
+  });
+
+  it('reports a lock directory it cannot create as a user error with the remedy', async () => {
+    const blocker = path.join(dir, 'a-file');
+    await writeFile(blocker, '');
+    const err = await acquireLock('hv1', { dir: path.join(blocker, 'state'), timeoutMs: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PassthruError);
+    expect((err as PassthruError).message).toBe(`cannot create the apply lock in ${path.join(blocker, 'state')}: ENOTDIR`);
+    expect((err as PassthruError).hint).toContain('PASSTHRU_STATE_DIR');
   });
 
   it('takes over a lock whose owner died, and says whose it was', async () => {

@@ -84,13 +84,16 @@ export function lockPath(dir: string, host: string): string {
 
 /**
  * Takes the lock of `host`, waiting up to `timeoutMs` for a live owner to release it. A stale lock (owner PID gone
- * from this machine) is taken over at once and reported in `tookOverFrom`. Throws LockTimeoutError on timeout.
+ * from this machine) is taken over at once and reported in `tookOverFrom`. Throws LockTimeoutError on timeout, and a
+ * PassthruError with the remedy when the lock directory cannot be written.
  */
 export async function acquireLock(host: string, options: LockOptions): Promise<HostLock> {
   const dir = options.dir ?? defaultStateDir();
   const clock = options.clock ?? systemClock;
   const file = lockPath(dir, host);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw unusableStateDir(dir, err);
+  });
   const owner: LockOwner = { pid: process.pid, hostname: osHostname(), startedAt: clock.now().toISOString(), host };
   const content = `${JSON.stringify(owner)}\n`;
   const started = Date.now();
@@ -114,10 +117,22 @@ export async function acquireLock(host: string, options: LockOptions): Promise<H
   }
 }
 
+/**
+ * The lock directory cannot be written (not root, a read-only /run, a file in the way): the user's to fix, so a
+ * message with the remedy rather than an internal error.
+ */
+function unusableStateDir(dir: string, err: unknown): PassthruError {
+  return new PassthruError(`cannot create the apply lock in ${dir}: ${errorCode(err) ?? String(err)}`, {
+    hint: 'run apply as root, or point PASSTHRU_STATE_DIR at a writable directory',
+  });
+}
+
 /** Creates `file` with `content` unless it exists. */
 async function tryCreate(file: string, content: string): Promise<boolean> {
   const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  await writeFile(temp, content, { flag: 'wx' });
+  await writeFile(temp, content, { flag: 'wx' }).catch((err: unknown) => {
+    throw unusableStateDir(path.dirname(file), err);
+  });
   try {
     await link(temp, file);
     return true;
