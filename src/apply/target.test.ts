@@ -60,6 +60,17 @@ describe('hostTarget', () => {
     expect((await running.domain('u', 'live'))?.name).toBe('vm1');
     const off = hostTarget({ uri: 'x', virsh: scripted({}, [ok('shut off\n'), ok(DOMAIN)]), root: null });
     expect(await off.domain('u', 'live')).toBeNull();
+    // The same states count as running as when the host was observed for the plan.
+    const suspended = hostTarget({ uri: 'x', virsh: scripted({}, [ok('pmsuspended\n'), ok(DOMAIN)]), root: null });
+    expect((await suspended.domain('u', 'live'))?.name).toBe('vm1');
+    const gone = hostTarget({ uri: 'x', virsh: scripted({}, [{ ok: false, output: '', error: "failed to get domain 'u'" }, { ok: false, output: '', error: "failed to get domain 'u'" }]), root: null });
+    expect(await gone.domain('u', 'live')).toBeNull();
+  });
+
+  it('fails, rather than reading "not running", when the live XML cannot be read', async () => {
+    const ok = (output: string): VirshBatchResult => ({ ok: true, output, error: null });
+    const broken = hostTarget({ uri: 'x', virsh: scripted({}, [ok('running\n'), { ok: false, output: '', error: 'internal error: cannot read' }]), root: null });
+    await expect(broken.domain('u', 'live')).rejects.toThrow(new HostError('virsh dumpxml --domain u failed: internal error: cannot read'));
   });
 });
 

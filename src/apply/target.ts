@@ -4,10 +4,11 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import { HostError } from '../errors.js';
-import type { Virsh } from '../io/virsh.js';
+import type { Virsh, VirshBatchResult } from '../io/virsh.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import { parseDomainXml } from '../observe/domain-xml.js';
+import { DOMAIN_VANISHED, readDomainState } from '../observe/domains.js';
 import { HostFs } from '../observe/sysfs.js';
 
 /** Reads back the target of a step. Both methods observe the host anew on every call (no caching). */
@@ -43,7 +44,7 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
   const run = async (args: string[], missingDomain = false): Promise<string | null> => {
     const r = await virsh.run(uri, args, { timeoutMs });
     if (r.exitCode === 0 && !r.timedOut) return r.stdout;
-    if (missingDomain && /failed to get domain|domain not found/i.test(r.stderr)) return null;
+    if (missingDomain && DOMAIN_VANISHED.test(r.stderr)) return null;
     const why = r.timedOut ? `timed out after ${timeoutMs} ms` : (virshError(r.stderr) ?? `exit ${r.exitCode}`);
     throw new HostError(`virsh ${args.join(' ')} failed: ${why}`);
   };
@@ -64,9 +65,17 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
         return xml === null ? null : parseDomainXml(xml);
       }
       // `dumpxml` of a shut-off domain prints its inactive XML, so ask for the state in the same process.
-      const [state, xml] = await virsh.batch(uri, [['domstate', '--domain', uuid], ['dumpxml', '--domain', uuid]], { timeoutMs });
-      if (!state?.ok || !xml?.ok) return null;
-      return /^(running|paused)\b/.test(state.output.trim()) ? parseDomainXml(xml.output) : null;
+      const commands = [['domstate', '--domain', uuid], ['dumpxml', '--domain', uuid]];
+      const results = await virsh.batch(uri, commands, { timeoutMs });
+      const failed = commands.findIndex((_, k) => !results[k]?.ok);
+      if (failed >= 0) {
+        const error = results[failed]?.error ?? 'no result';
+        if (DOMAIN_VANISHED.test(error)) return null;
+        // An unreadable live XML must fail the verification, not pass an "absent" one as "not running".
+        throw new HostError(`virsh ${commands[failed]?.join(' ')} failed: ${error}`);
+      }
+      const [state, xml] = results as [VirshBatchResult, VirshBatchResult];
+      return readDomainState(state.output).active ? parseDomainXml(xml.output) : null;
     },
   };
 }

@@ -23,8 +23,16 @@ const STATES: Record<string, { state: DomainState; active: boolean }> = {
   pmsuspended: { state: 'pmsuspended', active: true },
 };
 
-/** What virsh says when a UUID no longer names a domain: it was undefined between our two processes. */
-const VANISHED = /failed to get domain|domain not found|no domain with matching/i;
+/**
+ * A `domstate` answer as a DomainState, and whether the domain has a running instance (a live XML). Shared with
+ * apply's verification, so that a step is checked against the same notion of "running" the plan was made with.
+ */
+export function readDomainState(word: string): { state: DomainState; active: boolean } {
+  return STATES[word.trim()] ?? { state: 'other', active: false };
+}
+
+/** What virsh says when a UUID no longer names a domain (it was undefined meanwhile). */
+export const DOMAIN_VANISHED = /failed to get domain|domain not found|no domain with matching/i;
 
 const PER_DOMAIN = 3;
 
@@ -64,11 +72,10 @@ export async function observeDomains(virsh: Virsh, uri: string): Promise<DomainS
     }
     const failed = [state, inactive, live].find((r) => !r.ok);
     if (failed) {
-      if (VANISHED.test(failed.error ?? '')) return;
+      if (DOMAIN_VANISHED.test(failed.error ?? '')) return;
       throw new HostError(`cannot observe domain ${uuid} on ${uri}: ${failed.error}`);
     }
-    const word = state.output.trim();
-    const known = STATES[word] ?? { state: 'other' as const, active: false };
+    const known = readDomainState(state.output);
     const persistent = parseXml(inactive.output, uuid, uri);
     domains.push({
       name: persistent.name,
