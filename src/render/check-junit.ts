@@ -3,6 +3,7 @@
  * bindings. Drift is a failure; a blocking problem is an error. CI systems show these natively.
  */
 import type { HostPlan, Plan } from '../model/plan.js';
+import { actionSubject } from './action.js';
 
 const esc = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
@@ -18,7 +19,7 @@ function hostCases(host: HostPlan, vms: string[]): string[] {
       ...(drift.length > 0
         ? [
             `      <failure type="drift" message="${drift.length} change(s) pending">${esc(
-              drift.map((a) => `${a.kind} ${'address' in a ? a.address : (a.mac ?? '')}: ${a.reason}`).join('\n'),
+              drift.map((a) => `${actionSubject(a)}: ${a.reason}`).join('\n'),
             )}</failure>`,
           ]
         : []),

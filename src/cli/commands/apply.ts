@@ -12,27 +12,28 @@ import { hostTarget } from '../../apply/target.js';
 import { desiredForHost } from '../../desired/slice.js';
 import { systemClock } from '../../io/clock.js';
 import type { DesiredHost, DesiredState } from '../../model/desired.js';
-import type { Action, HostPlan, Plan } from '../../model/plan.js';
+import type { Plan } from '../../model/plan.js';
+import type { HostSnapshot } from '../../model/snapshot.js';
+import type { Virsh } from '../../io/virsh.js';
 import { observeHost } from '../../observe/observe-host.js';
 import { planAll } from '../../plan/plan-all.js';
 import { planHost } from '../../plan/plan-host.js';
+import { describeAction } from '../../render/action.js';
 import { renderPlanText } from '../../render/plan-text.js';
 import { styleFor, type Style } from '../../render/style.js';
 import type { Invocation } from '../args.js';
 import { loadDesired, makeVirsh, readUserFile, snapshotsFor } from '../context.js';
 import type { Terminal } from '../terminal.js';
 
-const describe = (a: Action) => `${a.kind} ${'address' in a ? a.address : (a.mac ?? '')}${'vm' in a ? ` (${a.vm})` : ''}`;
-
 function progress(host: string, multi: boolean, term: Terminal, style: Style, quiet: boolean): ProgressHooks {
   const prefix = multi ? `${host}: ` : '';
   const secs = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
   if (quiet) return {};
   return {
-    preStep: (i, n, a) => term.err(`${prefix}[${i}/${n}] ${describe(a)} ...\n`),
+    preStep: (i, n, a) => term.err(`${prefix}[${i}/${n}] ${describeAction(a)} ...\n`),
     postStep: (i, n, a, r) =>
       term.err(
-        `${prefix}[${i}/${n}] ${describe(a)} ${r.ok ? style.green('ok') : style.red(`FAILED: ${r.error ?? ''}`)} (${secs(r.durationMs)})` +
+        `${prefix}[${i}/${n}] ${describeAction(a)} ${r.ok ? style.green('ok') : style.red(`FAILED: ${r.error ?? ''}`)} (${secs(r.durationMs)})` +
           `${r.note ? style.dim(` — ${r.note}`) : ''}\n`,
       ),
     preUndo: (i, n, label) => term.err(`${prefix}${style.yellow(`[undo ${i}/${n}]`)} ${label} ...\n`),
@@ -54,15 +55,15 @@ function reportText(r: ApplyReport, style: Style): string {
 }
 
 /** What a fresh plan of one host still wants, as lines; the executor fails the apply when any remain. */
-function remainingWork(desired: DesiredState, host: DesiredHost, inv: Invocation, term: Terminal): () => Promise<string[]> {
-  const virsh = makeVirsh(inv, term);
+function remainingWork(desired: DesiredState, host: DesiredHost, virsh: Virsh, root: string): () => Promise<string[]> {
   return async () => {
-    const snapshot = await observeHost(host, { virsh, root: inv.common.root, clock: systemClock });
-    return planHost(desiredForHost(desired, host.name), snapshot).actions.map((a) => `${describe(a)}: ${a.reason}`);
+    const snapshot = await observeHost(host, { virsh, root, clock: systemClock });
+    return planHost(desiredForHost(desired, host.name), snapshot).actions.map((a) => `${describeAction(a)}: ${a.reason}`);
   };
 }
 
-async function savedOrFreshPlan(inv: Invocation, term: Terminal): Promise<{ desired: DesiredState; plan: Plan; snapshots: Awaited<ReturnType<typeof snapshotsFor>> }> {
+/** The plan to apply (computed now, or read from PLANFILE and proven not stale) and the snapshots it shows. */
+async function savedOrFreshPlan(inv: Invocation, term: Terminal): Promise<{ desired: DesiredState; plan: Plan; snapshots: Map<string, HostSnapshot> }> {
   if (!inv.planFile) {
     const desired = await loadDesired(inv);
     const snapshots = await snapshotsFor(desired, inv, term);
@@ -108,7 +109,7 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
   const virsh = makeVirsh(inv, term);
   const journalPath = inv.journal ?? defaultJournalPath(term.env);
   const multi = plan.hosts.length > 1;
-  const toApply = plan.hosts.filter((h: HostPlan) => h.actions.length > 0);
+  const toApply = plan.hosts.filter((h) => h.actions.length > 0);
   // allSettled, not all: a host refused (lock held, stale) must not make the CLI return while other hosts are still
   // being changed, with their reports lost.
   const settled = await Promise.allSettled(
@@ -131,7 +132,7 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
           const fresh = await observeHost(host, { virsh, root: inv.common.root, clock: systemClock });
           return staleHosts([...snapshots.values()], [fresh]).flatMap((s) => s.changes);
         },
-        finalCheck: remainingWork(desired, host, inv, term),
+        finalCheck: remainingWork(desired, host, virsh, inv.common.root),
       });
     }),
   );
