@@ -27,7 +27,7 @@ export interface ApplyHostDeps extends Omit<ExecuteDeps, 'journal'> {
 }
 
 /** The host changed between plan and lock: the plan is refused, nothing was run. */
-export class StalePlanError extends PassthruError {}
+class StalePlanError extends PassthruError {}
 
 /** Applies `plan` under its host's lock. Throws LockTimeoutError when another apply keeps the lock too long. */
 export async function applyHost(plan: HostPlan, deps: ApplyHostDeps): Promise<ApplyReport> {

@@ -19,7 +19,7 @@ import type { TargetObserver } from './target.js';
 import { virshError } from './target.js';
 
 /** Default timeout of one virsh process: `nodedev-detach` resets the device, which can take many seconds. */
-export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
+const DEFAULT_STEP_TIMEOUT_MS = 120_000;
 
 /** The outcome of one step (a planned action, or an undo during rollback). */
 export interface StepResult {

@@ -13,7 +13,7 @@ import type { ActionKind } from '../model/plan.js';
 import { errorCode } from '../observe/sysfs.js';
 
 /** Default journal file; `PASSTHRU_JOURNAL` overrides it. */
-export const DEFAULT_JOURNAL_PATH = '/var/log/passthru/journal.jsonl';
+const DEFAULT_JOURNAL_PATH = '/var/log/passthru/journal.jsonl';
 
 /** The journal path for this environment. */
 export function defaultJournalPath(env: NodeJS.ProcessEnv = process.env): string {

@@ -17,7 +17,7 @@ import type { Clock } from '../io/clock.js';
 import { errorCode } from '../observe/sysfs.js';
 
 /** Default directory of lock files; `PASSTHRU_STATE_DIR` overrides it. */
-export const DEFAULT_STATE_DIR = '/run/passthru';
+const DEFAULT_STATE_DIR = '/run/passthru';
 
 /** The lock directory for this environment. */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {

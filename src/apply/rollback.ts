@@ -20,7 +20,7 @@ export interface RollbackOutcome {
  * The step that puts back what `action` changed: the device on the driver it had, the hostdev or NIC in the VM as
  * it was (a re-added hostdev keeps its managed/source/MAC; libvirt picks its guest address anew).
  */
-export function undoOp(action: Action): Op {
+function undoOp(action: Action): Op {
   switch (action.kind) {
     // Undoing a binding change must restore exactly the driver the device had, not just "a host driver".
     case 'nodedev-detach':

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { bridgeNic, device, domain, hostdev, snapshot } from '../../test/helpers/builders.js';
 import { InputError } from '../errors.js';
 import type { Plan } from '../model/plan.js';
-import { describeDrift, fingerprintSnapshot, parseSavedPlan, serializeSavedPlan, staleHosts } from './saved-plan.js';
+import { fingerprintSnapshot } from '../plan/fingerprint.js';
+import { describeDrift, parseSavedPlan, serializeSavedPlan, staleHosts } from './saved-plan.js';
 import type { SavedPlan } from './saved-plan.js';
 
 const before = snapshot(

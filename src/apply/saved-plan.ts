@@ -8,9 +8,6 @@ import type { Plan } from '../model/plan.js';
 import type { DomainHostdev, DomainSnapshot, HostSnapshot, ParsedDomain, PciDevice } from '../model/snapshot.js';
 import { fingerprintSnapshot } from '../plan/fingerprint.js';
 
-/** Re-exported from the planner, which stamps plans with it: one definition of "the same observed state". */
-export { fingerprintSnapshot };
-
 /** Version of the saved-plan file; bump on any incompatible change. */
 export const SAVED_PLAN_FORMAT_VERSION = '1';
 

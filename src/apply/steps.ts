@@ -66,7 +66,7 @@ function scopesOf(a: { config: boolean; live: boolean; vm: string }): { flags: s
 }
 
 /** `attach-device` or `detach-device` of `xml` on a domain, with the action's scope flags. */
-export function deviceCommand(verb: 'attach-device' | 'detach-device', a: { vmUuid: string; config: boolean; live: boolean; vm: string }): {
+function deviceCommand(verb: 'attach-device' | 'detach-device', a: { vmUuid: string; config: boolean; live: boolean; vm: string }): {
   args: string[];
   scopes: Scope[];
 } {
@@ -146,12 +146,12 @@ export function forwardOp(action: Action): Op {
 }
 
 /** `52:54:00:aa:bb:01 (bridge br0)`. */
-export function interfaceLabel(a: { mac: string | null; type: string; source: string | null }): string {
+function interfaceLabel(a: { mac: string | null; type: string; source: string | null }): string {
   return `${a.mac ?? '(no MAC)'} (${a.type}${a.source ? ` ${a.source}` : ''})`;
 }
 
 /** The MAC that identifies a guest NIC: libvirt matches `detach-device` by it and always prints one. */
-export function requireMac(a: { mac: string | null; vm: string }): string {
+function requireMac(a: { mac: string | null; vm: string }): string {
   if (a.mac === null) throw new InternalError(`an interface of VM "${a.vm}" without a MAC cannot be removed safely`);
   return a.mac;
 }

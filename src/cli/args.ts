@@ -8,8 +8,8 @@ import { UsageError } from '../errors.js';
 export const COMMANDS = ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
+/** What `plan --format` renders. */
 export type PlanFormat = 'text' | 'json' | 'diff' | 'sh';
-export type CheckFormat = 'text' | 'json' | 'junit';
 
 /** Options every command understands (SPEC 4 "common flags"). */
 export interface CommonOptions {

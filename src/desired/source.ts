@@ -91,7 +91,7 @@ function keepWrittenText(doc: Document.Parsed): void {
 }
 
 /** `file:line:col` of a byte offset. */
-export function positionAt(source: YamlSource, offset: number): SourcePos {
+function positionAt(source: YamlSource, offset: number): SourcePos {
   const { line, col } = source.lines.linePos(offset);
   return { file: source.file, line, col };
 }

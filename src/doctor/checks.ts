@@ -36,7 +36,7 @@ export const DOCTOR_CHECK_IDS = [
 export type DoctorCheckId = (typeof DOCTOR_CHECK_IDS)[number];
 
 /** How to put a parameter on the kernel command line, for both distribution families (seed steps 2-3). */
-export function kernelCmdlineRemedy(param: string, remove?: string): string {
+function kernelCmdlineRemedy(param: string, remove?: string): string {
   const edit = remove
     ? `in /etc/default/grub, replace ${remove} with ${param} in GRUB_CMDLINE_LINUX`
     : `in /etc/default/grub, add ${param} to GRUB_CMDLINE_LINUX`;

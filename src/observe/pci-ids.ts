@@ -12,7 +12,7 @@ import type { PciDevice } from '../model/snapshot.js';
 import { HostFs } from './sysfs.js';
 
 /** Where distributions install pci.ids (pciutils: misc; hwdata: hwdata), relative to the host's root. */
-export const PCI_IDS_PATHS = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids', '/usr/share/pci.ids', '/usr/share/misc/pci.ids.gz'];
+const PCI_IDS_PATHS = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids', '/usr/share/pci.ids', '/usr/share/misc/pci.ids.gz'];
 
 /** Name lookups over one pci.ids text. IDs are 4 hex digits, any case. */
 export interface PciIds {

@@ -308,7 +308,7 @@ async function readDevice(fs: HostFs, name: string, warn: WarnFn): Promise<PciDe
 }
 
 /** The `boot_vga` host-use detail: the GPU the firmware and the console came up on. */
-export const BOOT_VGA_DETAIL = 'boot_vga: the GPU the firmware and the host console use';
+const BOOT_VGA_DETAIL = 'boot_vga: the GPU the firmware and the host console use';
 
 /**
  * Every PCI function under `<root>/sys/bus/pci/devices`, sorted by address: identity (lowercase hex, class 6 digits),

@@ -8,7 +8,7 @@ import { forwardOp, XML_FILE } from '../apply/steps.js';
 import { isLocalUri } from '../desired/uri.js';
 
 /** POSIX shell quoting: safe for any string, including domain names with quotes, `;` or newlines. */
-export function shellQuote(s: string): string {
+function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -13,7 +13,7 @@ import { hostsToObserve } from './observe.js';
 import type { Terminal } from '../terminal.js';
 
 /** The desired state (as the user-facing YAML shape) that matches the snapshots. Pure. */
-export function describeAssignments(snapshots: HostSnapshot[], uris: Map<string, string>): Record<string, unknown> {
+function describeAssignments(snapshots: HostSnapshot[], uris: Map<string, string>): Record<string, unknown> {
   const single = snapshots.length === 1;
   const vms: Record<string, unknown> = {};
   const protect: Record<string, string>[] = [];

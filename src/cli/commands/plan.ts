@@ -14,7 +14,7 @@ import { renderPlanSh } from '../../render/plan-sh.js';
 import { renderPlanText } from '../../render/plan-text.js';
 import { styleFor } from '../../render/style.js';
 import { SAVED_PLAN_FORMAT_VERSION, serializeSavedPlan } from '../../apply/saved-plan.js';
-import type { Invocation } from '../args.js';
+import type { Invocation, PlanFormat } from '../args.js';
 import { loadDesired, snapshotsFor, writeUserFile } from '../context.js';
 import type { Terminal } from '../terminal.js';
 
@@ -24,7 +24,7 @@ interface Computed {
   plan: Plan;
 }
 
-export async function computePlan(inv: Invocation, term: Terminal): Promise<Computed> {
+async function computePlan(inv: Invocation, term: Terminal): Promise<Computed> {
   const desired = await loadDesired(inv);
   const snapshots = await snapshotsFor(desired, inv, term);
   return { desired, snapshots, plan: planAll(desired, snapshots) };
@@ -38,7 +38,7 @@ export async function runPlan(inv: Invocation, term: Terminal): Promise<number> 
     json: () => renderPlanJson(plan),
     diff: () => renderPlanDiff(plan, snapshots),
     sh: () => renderPlanSh(plan),
-  }[inv.format as 'text' | 'json' | 'diff' | 'sh'];
+  }[inv.format as PlanFormat];
   term.out(render());
   if (inv.out) {
     await writeUserFile(
