@@ -57,7 +57,8 @@ Preflight of the local host, the runbook's manual checks in one go: CPU
 virtualisation, the ACPI DMAR/IVRS table (VT-d / AMD-Vi enabled in firmware),
 intel_iommu=on on the kernel command line, IOMMU groups, the vfio-pci module,
 interrupt remapping, /dev/vfio, SELinux virt_use_sysfs. Each check says pass,
-warn or fail, with the remedy. Reads /sys and /proc only; changes nothing.
+warn or fail, with the remedy. Reads files only (/sys, /proc, /dev,
+/lib/modules); changes nothing.
 
 Exit codes: 0 all checks pass (warnings allowed), 1 a check failed.
 Example: passthru doctor
@@ -124,11 +125,13 @@ matches git. Changes nothing.
 Exit codes: 0 in sync, 2 drifted, 1 error (including a blocked plan).
 Example (CI): passthru check --format junit > passthru-junit.xml
 `,
-  import: `Usage: passthru import [-c URI] [-o FILE]
+  import: `Usage: passthru import [-c URI] [--snapshot FILE] [-o FILE]
 
 Prints a passthrough.yaml that describes the current assignments: every VM
 with PCI hostdevs and those devices (with managed and an expect guard from the
-hardware), so an existing host can be brought under passthru. Changes nothing.
+hardware), and a protect entry for each device the host itself uses (default
+route, addresses, mounts, swap, boot VGA), so an existing host can be brought
+under passthru. Changes nothing.
 
 Exit codes: 0 ok, 1 the host could not be observed.
 Example: passthru import -c qemu:///system -o passthrough.yaml

@@ -14,7 +14,7 @@ export interface PciAddress {
 
 const LIMITS = { domain: 0xffff, bus: 0xff, slot: 0x1f, fn: 7 } as const;
 
-/** Why an address string was rejected; `null` when it parsed. */
+/** The parsed address, or why the string was rejected. */
 export type AddressParseResult = { ok: true; address: PciAddress } | { ok: false; reason: string };
 
 // Fields are hexadecimal as lspci prints them; a `0x` prefix is tolerated (`0x07` == `07` == `7`).

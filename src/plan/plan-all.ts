@@ -2,6 +2,7 @@
  * Plans every host of the desired state from one snapshot per host. Hosts are independent (SPEC 2), so this is
  * `planHost` per host plus the verdict on the whole.
  */
+import { InternalError } from '../errors.js';
 import type { DesiredState } from '../model/desired.js';
 import type { HostPlan, Plan } from '../model/plan.js';
 import { PLAN_FORMAT_VERSION } from '../model/plan.js';
@@ -13,7 +14,7 @@ import { planHost } from './plan-host.js';
 export function planAll(desired: DesiredState, snapshots: ReadonlyMap<string, HostSnapshot>): Plan {
   const hosts: HostPlan[] = desired.hosts.map((host) => {
     const snapshot = snapshots.get(host.name);
-    if (!snapshot) throw new Error(`no snapshot for host ${host.name}`);
+    if (!snapshot) throw new InternalError(`no snapshot for host ${host.name}`);
     return planHost(desiredForHost(desired, host.name), snapshot);
   });
   return assemblePlan(hosts);

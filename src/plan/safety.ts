@@ -3,6 +3,7 @@
  * diagnostics; none throws, so an operator sees every reason a plan is blocked at once.
  */
 import type { DesiredHostState } from '../model/desired.js';
+import { slotOf } from '../model/pci-address.js';
 import type { Problem } from '../model/plan.js';
 import type { HostView } from './host-view.js';
 import { describeDevice } from './host-view.js';
@@ -120,7 +121,7 @@ export function checkAssignedDevices(desired: DesiredHostState, view: HostView, 
             `IOMMU group ${d.iommuGroup} is not viable for ${d.address}: ${describeDevice(m)} is in the same group ` +
             `and stays bound to host driver ${m.driver}`,
           hint:
-            `assign ${m.address} to ${a.vm.name} too (or claim the whole slot "${m.address.slice(0, -2)}" when it is ` +
+            `assign ${m.address} to ${a.vm.name} too (or claim the whole slot "${slotOf(m.address)}" when it is ` +
             'another function of the same card); the group can only be given to one VM as a whole',
         });
       }

@@ -26,7 +26,7 @@ export const colorStyle: Style = {
 const same = (s: string) => s;
 export const plainStyle: Style = { bold: same, dim: same, red: same, green: same, yellow: same, cyan: same };
 
-/** Picks the style for a stream: colour only on a TTY, never with NO_COLOR set (any value) or `--no-color`. */
+/** Picks the style for a stream: colour only on a TTY, never with a non-empty NO_COLOR, TERM=dumb or `--no-color`. */
 export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv, noColorFlag: boolean): Style {
   const noColor = noColorFlag || (env.NO_COLOR !== undefined && env.NO_COLOR !== '') || env.TERM === 'dumb';
   return stream.isTTY && !noColor ? colorStyle : plainStyle;
