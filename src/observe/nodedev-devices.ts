@@ -9,6 +9,7 @@
 import { HostError } from '../errors.js';
 import type { Virsh } from '../io/virsh.js';
 import { compareAddressText } from '../model/pci-address.js';
+import { UNKNOWN_CLASS } from '../model/pci-class.js';
 import type { PciDevice } from '../model/snapshot.js';
 import { attr, children, parseRoot, text } from './domain-xml.js';
 import { parseNodeDeviceXml } from './nodedev-xml.js';
@@ -16,8 +17,6 @@ import { parseNodeDeviceXml } from './nodedev-xml.js';
 /** What virsh says when a node device went away between listing and dumping it (hot-unplug, VFs disabled). */
 const VANISHED = /could not find matching device|node device not found/i;
 
-/** Class printed when libvirt shows none (before 1.2.x): all ones, as config space reads for no device. */
-const UNKNOWN_CLASS = 'ffffff';
 
 /** Observes the PCI functions of the host at `uri` through `nodedev-list` / `nodedev-dumpxml`, sorted by address. */
 export async function observeNodedevDevices(virsh: Virsh, uri: string): Promise<PciDevice[]> {

@@ -6,13 +6,9 @@
  */
 import { HostError } from '../errors.js';
 import { checkRange, formatPciAddress, type PciAddress } from '../model/pci-address.js';
+import { isBridgeClass } from '../model/pci-class.js';
 import { attr, child, children, parseRoot, readPciAddress, text, type XmlNode } from './domain-xml.js';
 
-/**
- * Class codes of header-type-1/2 functions — PCI-to-PCI bridge (0604), CardBus bridge (0607), semi-transparent
- * PCI-to-PCI bridge (0609) — the same rule as the sysfs observer: a host bridge (0600) is not one.
- */
-const BRIDGE_CLASSES = new Set(['0604', '0607', '0609']);
 
 /** One PCI function as libvirt describes it. Addresses are canonical (`0000:07:00.0`). */
 export interface NodeDevice {
@@ -91,7 +87,7 @@ export function parseNodeDeviceXml(xml: string): NodeDevice | null {
     physFunction,
     virtualFunctions: addresses(cap('virt_functions')),
     isBridge:
-      (cls !== null && BRIDGE_CLASSES.has(cls.slice(0, 4))) ||
+      (cls !== null && isBridgeClass(cls)) ||
       cap('pci-bridge') !== undefined ||
       cap('cardbus-bridge') !== undefined,
   };

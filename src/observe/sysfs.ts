@@ -10,6 +10,7 @@
  * being removed), old kernels lack `driver_override`, the IOMMU may be off (no `iommu_group`). Those are normal;
  * anything surprising is reported through `warn` and the rest of the host is still observed.
  */
+import { isBridgeClass, UNKNOWN_CLASS } from '../model/pci-class.js';
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { HostError } from '../errors.js';
@@ -173,17 +174,8 @@ export function normaliseHex(text: string, width: number): string | null {
   return (m[1] as string).toLowerCase().padStart(width, '0');
 }
 
-/**
- * Header-type-1/2 functions by class code: PCI-to-PCI bridge (0604), CardBus bridge (0607) and semi-transparent
- * PCI-to-PCI bridge (0609). That is what vfio exempts from group viability (it tests the header type, not the
- * class): a host bridge (0600) has a normal header, so it is deliberately NOT a bridge here — it counts as an
- * endpoint in its group, as it does for vfio.
- */
-const BRIDGE_CLASSES = new Set(['0604', '0607', '0609']);
-
-/** Vendor/product/class when the identity files could not be read: what config space reads as for no device. */
+/** Vendor/product when the identity files could not be read: what config space reads as for no device. */
 const UNKNOWN_ID = 'ffff';
-const UNKNOWN_CLASS = 'ffffff';
 
 /** Reads one optional attribute; EACCES/EIO are warned about and treated as absent. */
 async function attr(fs: HostFs, file: string, warn: WarnFn): Promise<string | null> {
@@ -299,7 +291,7 @@ async function readDevice(fs: HostFs, name: string, warn: WarnFn): Promise<PciDe
     driver,
     driverOverride: override === '' || override === '(null)' ? null : override,
     iommuGroup: group,
-    isBridge: BRIDGE_CLASSES.has(cls.slice(0, 4)) || entries.includes('pci_bus'),
+    isBridge: isBridgeClass(cls) || entries.includes('pci_bus'),
     physFunction: physfn === null ? null : addressOf(physfn, `${address}/physfn`, warn),
     virtualFunctions,
     netInterfaces: entries.includes('net') ? await fs.list(`${dir}/net`) : [],

@@ -8,6 +8,8 @@ import type { DomainSnapshot, PciDevice, HostSnapshot } from '../model/snapshot.
 /** Read-only lookups over a snapshot. */
 export interface HostView {
   snapshot: HostSnapshot;
+  /** Every device, lowest address first (selectors pick in this order). */
+  devices: readonly PciDevice[];
   device(address: string): PciDevice | undefined;
   /** Functions matching a canonical function or whole-slot address, lowest first. */
   devicesAt(address: string): PciDevice[];
@@ -37,6 +39,7 @@ export function hostView(snapshot: HostSnapshot): HostView {
   for (const d of sorted) bySlot.set(slotOf(d.address), [...(bySlot.get(slotOf(d.address)) ?? []), d]);
   return {
     snapshot,
+    devices: sorted,
     device: (address) => byAddress.get(address),
     devicesAt: (address) => (bySlot.get(slotOf(address)) ?? []).filter((d) => canonicalOverlaps(address, d.address)),
     groupMembers: (group) => byGroup.get(group) ?? [],

@@ -162,6 +162,17 @@ describe('planHost: claims', () => {
     expect(steps(sticky)).toEqual(['attach-hostdev g 0000:21:00.0 config']);
   });
 
+  it('keeps the lowest attached devices when a VM holds more matches than count, whatever the snapshot order', () => {
+    const gpus = ['0000:61:00.0', '0000:21:00.0', '0000:41:00.0'].map((a, i) =>
+      device(a, { vendor: '10de', product: '2330', class: '030200', driver: 'vfio-pci', iommuGroup: 40 + i }),
+    );
+    const g = domain('g', { hostdevs: gpus.map((d) => hostdev(d.address)) });
+    expect(steps(planHost(desired([vm('g', [byMatch('10de', '2330', 2)])]), snapshot(gpus, [g])))).toEqual([
+      'detach-hostdev g 0000:61:00.0 config',
+      'nodedev-reattach 0000:61:00.0',
+    ]);
+  });
+
   it('never picks a device that another VM not in the file uses, and reports a shortfall', () => {
     const gpu = device('0000:21:00.0', { vendor: '10de', product: '2330', iommuGroup: 40 });
     const other = domain('other', { hostdevs: [hostdev('0000:21:00.0')] });

@@ -82,7 +82,7 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
     view.usersOf(device.address).every((d) => d.name === vm.name || desired.vms.some((v) => v.name === d.name));
   for (const s of selectors) {
     const attached = new Set(view.domain(s.vm.name)?.persistent.hostdevs.map((h) => h.address) ?? []);
-    for (const device of view.snapshot.devices) {
+    for (const device of view.devices) {
       if (s.chosen.length >= s.claim.count) break;
       if (attached.has(device.address) && eligible(device, s.claim, s.vm)) {
         s.chosen.push(device);
@@ -90,9 +90,8 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
       }
     }
   }
-  const lowestFirst = [...view.snapshot.devices].sort((a, b) => (a.address < b.address ? -1 : 1));
   for (const s of selectors) {
-    for (const device of lowestFirst) {
+    for (const device of view.devices) {
       if (s.chosen.length >= s.claim.count) break;
       if (eligible(device, s.claim, s.vm)) {
         s.chosen.push(device);
