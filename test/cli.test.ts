@@ -176,7 +176,10 @@ describe.skipIf(!virsh)('live observation: fake sysfs tree + libvirt test driver
 
   it('observe writes a snapshot that validates and plans offline to the same result', async () => {
     const out = path.join(tmp, 'observed.json');
-    expect((await runCli(['observe', '-c', testUri, '--root', seed, '-o', out, '-f', path.join(tmp, 'none.yaml')])).code).toBe(0);
+    expect((await runCli(['observe', '-c', testUri, '--root', seed, '-o', out, '-f', path.join(tmp, 'none.yaml')])).stderr).toContain(
+      'cannot read the desired state: ENOENT',
+    );
+    expect((await runCli(['observe', '-c', testUri, '--root', seed, '-o', out, '-f', 'examples/seed/passthrough.yaml'])).code).toBe(0);
     const [snap] = parseSnapshotFile(await readFile(out, 'utf8'), out);
     expect(snap!.devices.some((d) => d.address === '0000:07:00.0' && d.driver === 'igb' && d.iommuGroup === 17)).toBe(true);
     const offline = await runCli(['plan', '-f', 'examples/seed/passthrough.yaml', '--snapshot', out, '--format', 'json']);
@@ -187,7 +190,7 @@ describe.skipIf(!virsh)('live observation: fake sysfs tree + libvirt test driver
   });
 
   it('import writes a passthrough.yaml that protects what the host uses', async () => {
-    const r = await runCli(['import', '-c', testUri, '--root', seed, '-f', path.join(tmp, 'none.yaml')]);
+    const r = await runCli(['import', '-c', testUri, '--root', seed, '-f', 'examples/seed/passthrough.yaml']);
     expect(r.code).toBe(0);
     const state = loadDesiredState(r.stdout, 'imported.yaml');
     expect(state.protect.map((p) => p.address).sort()).toEqual(['0000:00:02.0', '0000:00:1f.6', '0000:01:00.0']);

@@ -8,6 +8,7 @@ describe('parseInvocation', () => {
     expect(inv.command).toBe('plan');
     expect(inv.common).toEqual({
       file: 'passthrough.yaml',
+      fileGiven: false,
       connect: null,
       root: '/captures/hv1',
       virsh: '/opt/virsh',

@@ -14,6 +14,8 @@ export type PlanFormat = 'text' | 'json' | 'diff' | 'sh';
 /** Options every command understands (SPEC 4 "common flags"). */
 export interface CommonOptions {
   file: string;
+  /** `-f` was given: a missing file is an error even where a command could do without one (observe, import). */
+  fileGiven: boolean;
   /** `-c URI`: one host at this URI instead of the file's hosts. */
   connect: string | null;
   root: string;
@@ -91,6 +93,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
   const [first, ...rest] = positionals;
   const common: CommonOptions = {
     file: v.file ?? 'passthrough.yaml',
+    fileGiven: v.file !== undefined,
     connect: v.connect ?? null,
     root: v.root ?? env.PASSTHRU_ROOT ?? '/',
     virsh: v.virsh ?? env.PASSTHRU_VIRSH ?? 'virsh',

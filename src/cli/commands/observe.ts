@@ -9,11 +9,11 @@ import { loadDesired, snapshotsFor, writeUserFile } from '../context.js';
 import type { Terminal } from '../terminal.js';
 
 /**
- * The hosts to look at: the file's when there is one, else the default local host. `-c` narrows either to one
- * host, so `passthru observe -c URI` works in an empty directory.
+ * The hosts to look at: the file's when there is one (or `-f` names one, which must then exist), else the
+ * default local host. `-c` narrows either to one host, so `passthru observe -c URI` works in an empty directory.
  */
 export async function hostsToObserve(inv: Invocation): Promise<DesiredState> {
-  if (existsSync(inv.common.file)) return loadDesired(inv);
+  if (inv.common.fileGiven || existsSync(inv.common.file)) return loadDesired(inv);
   const empty = loadDesiredState('version: 1\n', inv.common.file);
   return inv.common.connect ? withConnectUri(empty, inv.common.connect) : empty;
 }
