@@ -264,9 +264,21 @@ describe.skipIf(unavailable !== null)('passthru apply (CLI, private libvirtd, fa
     expect(stale2.stderr).not.toContain('0000:07:00.0: driver');
     expect(await c.mutations()).toEqual([]);
 
-    // Back as it was: the same saved plan applies.
+    // Back as it was, but the plan file edited by hand (another device): refused, nothing runs.
     await libvirtd.virsh(['detach-device', '--domain', c.vm, '--file', hostdev, '--config']);
     expect(await c.dumpxml()).toBe(xmlBefore);
+    const original = await readFile(planFile, 'utf8');
+    const edited = path.join(c.dir, 'edited.json');
+    const doctored = JSON.parse(original) as { plan: Plan };
+    const attach = doctored.plan.hosts[0]!.actions.find((a) => a.kind === 'attach-hostdev');
+    if (attach?.kind === 'attach-hostdev') attach.address = '0000:07:00.1';
+    await writeFile(edited, JSON.stringify(doctored));
+    const tampered = await c.cli(['apply', edited, '--yes']);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stderr).toContain('does not match what its own desired state plans on this host');
+    expect(await c.mutations()).toEqual([]);
+
+    // The saved plan as written applies.
     const ok = await c.cli(['apply', planFile, '--yes']);
     expect(ok.stderr).not.toContain('Error');
     expect(ok.code).toBe(0);

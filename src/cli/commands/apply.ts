@@ -79,7 +79,15 @@ async function savedOrFreshPlan(inv: Invocation, term: Terminal): Promise<{ desi
       { hint: 'review the change, then plan again: passthru plan -o PLANFILE' },
     );
   }
-  return { desired: saved.desired, plan: saved.plan, snapshots };
+  // The planner is pure: the same desired state on the same observed host must give the same plan. Anything else
+  // means the file was edited by hand or made by another passthru version, and its actions are not to be trusted.
+  const plan = planAll(saved.desired, snapshots);
+  if (JSON.stringify(plan.hosts) !== JSON.stringify(saved.plan.hosts)) {
+    throw new PassthruError(`${inv.planFile} does not match what its own desired state plans on this host: it was edited, or made by another passthru version`, {
+      hint: 'plan again: passthru plan -o PLANFILE',
+    });
+  }
+  return { desired: saved.desired, plan, snapshots };
 }
 
 export async function runApply(inv: Invocation, term: Terminal): Promise<number> {
