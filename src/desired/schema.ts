@@ -3,27 +3,15 @@
  * — and turns ajv's errors into diagnostics a person can act on: each names the key or value at fault, says what is
  * wrong and what to write instead. PCI addresses are also range-checked here, which a pattern cannot do cleanly.
  */
-import { readFileSync } from 'node:fs';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv/dist/2020.js';
 import type { InputDiagnostic } from '../errors.js';
+import { bundledSchemaValidator } from '../io/bundled-schema.js';
 import { parsePciAddress } from '../model/pci-address.js';
 import { closestMatch } from './suggest.js';
 import { describePath, locate } from './source.js';
 import type { PathSegment, Target, YamlSource } from './source.js';
 
-// The schema ships in the package's schemas/ directory (editors fetch it from there too); from both src/desired and
-// dist/desired it is two levels up. Reading our own asset once is not I/O on user input.
-const SCHEMA_URL = new URL('../../schemas/passthrough.schema.json', import.meta.url);
-
-let compiled: ValidateFunction | undefined;
-
-function validator(): ValidateFunction {
-  compiled ??= new Ajv2020({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true }).compile(
-    JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as object,
-  );
-  return compiled;
-}
+const validator = bundledSchemaValidator('passthrough.schema.json', { allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
 
 /** What a schema error says, before it is given a position. */
 interface Finding {

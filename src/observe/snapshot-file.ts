@@ -2,13 +2,11 @@
  * Reading a snapshot file (`plan --snapshot`, saved plans): JSON validated against schemas/snapshot.schema.json
  * so that a hand-edited or outdated capture fails with a clear message instead of a confusing plan.
  */
-import { readFileSync } from 'node:fs';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { InputError } from '../errors.js';
+import { bundledSchemaValidator } from '../io/bundled-schema.js';
 import type { HostSnapshot } from '../model/snapshot.js';
 
-const schema = JSON.parse(readFileSync(new URL('../../schemas/snapshot.schema.json', import.meta.url), 'utf8')) as object;
-const validate = new Ajv2020({ allErrors: false, strict: true }).compile(schema);
+const validator = bundledSchemaValidator('snapshot.schema.json', { allErrors: false, strict: true });
 
 /** Parses and validates snapshot JSON (one host, or an array of hosts). */
 export function parseSnapshotFile(text: string, file: string): HostSnapshot[] {
@@ -30,6 +28,7 @@ export function parseSnapshotFile(text: string, file: string): HostSnapshot[] {
       },
     ]);
   }
+  const validate = validator();
   if (!validate(value)) {
     const e = validate.errors?.[0];
     throw new InputError([
