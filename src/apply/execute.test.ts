@@ -22,7 +22,7 @@ function memoryHost(init: { drivers?: Record<string, string | null>; live?: bool
   const drivers: Record<string, string | null> = { ...init.drivers };
   const dom = { persistent: empty(), live: init.live ? empty() : null };
   const calls: string[][] = [];
-  const result = (args: string[], exitCode: number, stderr = ''): VirshRunResult => ({ exitCode, stdout: '', stderr, timedOut: false, command: args, durationMs: 1 });
+  const result = (args: string[], exitCode: number, stderr = ''): VirshRunResult => ({ exitCode, signal: null, stdout: '', stderr, timedOut: false, command: args, durationMs: 1 });
   const virsh: Virsh = {
     batch: () => Promise.reject(new Error('not used')),
     async run(_uri, args) {
@@ -146,5 +146,18 @@ describe('executeHostPlan when virsh cannot run', () => {
     expect(report.steps[1]?.exitCode).toBeNull();
     expect(report.restored).toBe(true);
     expect(host.drivers['0000:07:00.0']).toBe('igb');
+  });
+
+  it('names the signal that killed virsh', async () => {
+    const host = memoryHost({ drivers: { '0000:07:00.0': 'igb' }, hostDrivers: { '0000:07:00.0': 'igb' } });
+    const killed = {
+      ...host.virsh,
+      run: async (uri: string, args: string[]) =>
+        args[0] === 'attach-device' ? { exitCode: -1, signal: 'SIGKILL', stdout: '', stderr: '', timedOut: false, command: args, durationMs: 1 } : host.virsh.run(uri, args),
+    };
+    const { deps } = setup(host, { virsh: killed });
+    const report = await executeHostPlan(plan([detach, attach(false)]), deps);
+    expect(report.failure).toMatchObject({ step: 2, error: 'virsh was killed by SIGKILL' });
+    expect(report.restored).toBe(true);
   });
 });

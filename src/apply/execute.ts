@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ExitCode } from '../errors.js';
 import type { Clock } from '../io/clock.js';
-import type { Virsh } from '../io/virsh.js';
+import { describeExit, type Virsh, type VirshRunResult } from '../io/virsh.js';
 import type { Action, HostPlan } from '../model/plan.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { formatDuration } from './lock.js';
@@ -223,9 +223,9 @@ interface Judgement {
 }
 
 /** Decides a step from virsh's result and a fresh observation of the target. */
-async function judge(op: Op, r: { exitCode: number; stderr: string; timedOut: boolean }, target: TargetObserver, timeoutMs: number): Promise<Judgement> {
+async function judge(op: Op, r: Pick<VirshRunResult, 'exitCode' | 'signal' | 'stderr' | 'timedOut'>, target: TargetObserver, timeoutMs: number): Promise<Judgement> {
   if (r.timedOut) return { error: `timed out after ${formatDuration(timeoutMs)}`, note: null, retryable: false };
-  const message = r.exitCode === 0 ? null : (virshError(r.stderr) ?? `virsh exited with ${r.exitCode}`);
+  const message = r.exitCode === 0 ? null : (virshError(r.stderr) ?? `virsh ${describeExit(r)}`);
   if (message !== null && !op.alreadyDone?.test(message)) return { error: message, note: null, retryable: false };
   let verdict;
   try {

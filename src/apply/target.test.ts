@@ -28,7 +28,7 @@ function scripted(run: Record<string, { exitCode: number; stdout?: string; stder
     run: async (_uri, args) => {
       seen.push(args);
       const r = run[args[0] as string] ?? { exitCode: 1, stderr: 'error: unexpected' };
-      return { exitCode: r.exitCode, stdout: r.stdout ?? '', stderr: r.stderr ?? '', timedOut: false, command: args, durationMs: 1 };
+      return { exitCode: r.exitCode, stdout: r.stdout ?? '', stderr: r.stderr ?? '', signal: null, timedOut: false, command: args, durationMs: 1 };
     },
   };
 }

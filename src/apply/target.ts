@@ -4,7 +4,7 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import { HostError } from '../errors.js';
-import type { Virsh, VirshBatchResult } from '../io/virsh.js';
+import { describeExit, type Virsh, type VirshBatchResult } from '../io/virsh.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import { parseDomainXml } from '../observe/domain-xml.js';
@@ -45,7 +45,7 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
     const r = await virsh.run(uri, args, { timeoutMs });
     if (r.exitCode === 0 && !r.timedOut) return r.stdout;
     if (missingDomain && DOMAIN_VANISHED.test(r.stderr)) return null;
-    const why = r.timedOut ? `timed out after ${timeoutMs} ms` : (virshError(r.stderr) ?? `exit ${r.exitCode}`);
+    const why = r.timedOut ? `timed out after ${timeoutMs} ms` : (virshError(r.stderr) ?? `virsh ${describeExit(r)}`);
     throw new HostError(`virsh ${args.join(' ')} failed: ${why}`);
   };
   return {

@@ -117,13 +117,21 @@ describe.skipIf(real === null)('createVirsh against real virsh (test driver)', (
     expect(failed.stderr).toBe("error: failed to get domain 'nope'\n");
   });
 
+  it('reports the signal of a virsh that was killed', async () => {
+    const suicidal = path.join(scratch, 'killed-virsh');
+    await writeFile(suicidal, '#!/bin/sh\nkill -KILL $$\n');
+    await chmod(suicidal, 0o755);
+    const r = await createVirsh({ binary: suicidal }).run(URI, ['attach-device', 'vm1', '--file', 'x.xml']);
+    expect(r).toMatchObject({ exitCode: -1, signal: 'SIGKILL', timedOut: false });
+  });
+
   it('times out: run reports it, batch rejects', async () => {
     const slow = path.join(scratch, 'slow-virsh');
     await writeFile(slow, '#!/bin/sh\nsleep 10\n');
     await chmod(slow, 0o755);
     const virsh = createVirsh({ binary: slow, timeoutMs: 200 });
     const r = await virsh.run(URI, ['list']);
-    expect(r).toMatchObject({ timedOut: true, exitCode: -1 });
+    expect(r).toMatchObject({ timedOut: true, exitCode: -1, signal: 'SIGTERM' });
     expect(r.durationMs).toBeLessThan(5000);
     await expect(virsh.batch(URI, [['list']])).rejects.toThrow(/timed out after 200 ms/);
   });

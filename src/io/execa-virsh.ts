@@ -90,8 +90,8 @@ async function runOne(
   throwIfNotStarted(r, binary);
   debug(`  exit ${r.exitCode ?? r.signal ?? '?'} in ${Math.round(r.durationMs)} ms${timedOut ? ' (timed out)' : ''}`);
   return {
-    // -1: killed by a signal (the timeout), so there is no exit code.
     exitCode: r.exitCode ?? -1,
+    signal: r.signal ?? null,
     stdout: r.stdout,
     stderr: r.stderr,
     timedOut,

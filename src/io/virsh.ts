@@ -15,7 +15,10 @@ export interface VirshBatchResult {
 
 /** Outcome of a single virsh process. */
 export interface VirshRunResult {
+  /** -1 when the process was killed by a signal (see `signal`). */
   exitCode: number;
+  /** The signal that killed the process (`SIGKILL`, …), or null when it exited by itself. */
+  signal: string | null;
   stdout: string;
   stderr: string;
   timedOut: boolean;
@@ -37,4 +40,9 @@ export interface Virsh {
   batch(uri: string, commands: string[][], options?: VirshOptions): Promise<VirshBatchResult[]>;
   /** Runs one command as its own virsh process (argv, never a shell). Never rejects for a non-zero exit. */
   run(uri: string, args: string[], options?: VirshOptions): Promise<VirshRunResult>;
+}
+
+/** How a virsh process that failed ended, for messages: `exited with 1`, `was killed by SIGKILL`. */
+export function describeExit(r: Pick<VirshRunResult, 'exitCode' | 'signal'>): string {
+  return r.signal !== null ? `was killed by ${r.signal}` : `exited with ${r.exitCode}`;
 }
