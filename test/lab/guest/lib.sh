@@ -6,9 +6,10 @@
 
 export LIBVIRT_DEFAULT_URI=qemu:///system LC_ALL=C
 [ -f /lab/lab.env ] && . /lab/lab.env
-# PASSTHRU_READY=1: the CLI is built (dist/cli/main.js) and the passthru steps run; 0: the raw virsh equivalents run.
+# PASSTHRU_READY=1: the CLI is built (dist/bundle/passthru.js, what bin/passthru.js loads) and the passthru steps
+# run; 0: the raw virsh equivalents run.
 if [ -z "${PASSTHRU_READY:-}" ]; then
-  PASSTHRU_READY=0; [ -f /proj/dist/cli/main.js ] && PASSTHRU_READY=1
+  PASSTHRU_READY=0; [ -f /proj/dist/bundle/passthru.js ] && PASSTHRU_READY=1
 fi
 URI=qemu:///system
 WORK=/tmp/lab; mkdir -p "$WORK"
@@ -107,7 +108,7 @@ bridge_ifaces() { virsh dumpxml --inactive "$1" 2>/dev/null | grep -c "<interfac
 define_domain() {
   local name=$1 iface="" type=qemu
   # L2_ACCEL (lab.env): kvm = nested KVM (TCG's -cpu max exposes SVM; ~10 s), tcg = TCG inside TCG (slower, no nested SVM)
-  [ -e /dev/kvm ] && [ "${L2_ACCEL:-kvm}" = kvm ] && type=kvm
+  [ -e /dev/kvm ] && [ "${L2_ACCEL:-tcg}" = kvm ] && type=kvm
   [ "${2:-}" = with-bridge ] && iface="<interface type='bridge'><mac address='52:54:00:aa:00:01'/><source bridge='br0'/><model type='virtio'/></interface>"
   cat > "$WORK/$name.xml" <<XML
 <domain type='$type'>

@@ -42,13 +42,13 @@ for a in $TARGET $MF0 $MF1 $BEHIND; do
 done
 
 section "node + project share (the CLI's runtime in L1)"
-run_step "node loads the project's dist and dependencies from /proj" 120 \
-  bash -c 'cd /proj && node --input-type=module -e "await import(\"/proj/dist/index.js\"); for (const m of [\"yaml\",\"ajv\",\"execa\",\"fast-xml-parser\",\"diff\"]) await import(m); console.log(\"imports ok\")"'
-expect "project runtime loads in L1" "$(STEP_OUT | tail -1)" "imports ok"
-run_step "the same again (9p cache warm): what each passthru run pays at least" 120 \
-  bash -c 'cd /proj && node --input-type=module -e "await import(\"/proj/dist/index.js\"); for (const m of [\"yaml\",\"ajv\",\"execa\",\"fast-xml-parser\",\"diff\"]) await import(m); console.log(\"imports ok\")"'
+if [ "$PASSTHRU_READY" = 1 ]; then
+  run_step "the CLI starts in L1 from /proj (bin + dist/bundle + schemas + package.json)" 120 node "$PT_BIN" --version
+  expect "project runtime loads in L1" "$(STEP_OUT | tail -1)" "$(jq_node /proj/package.json j.version)"
+  run_step "the same again (9p cache warm): what each passthru run pays at least" 120 node "$PT_BIN" --version
+fi
 run_step "bare node start" 60 node -e 0
-echo "passthru CLI present: $([ -f /proj/dist/cli/main.js ] && echo yes || echo no); PASSTHRU_READY=$PASSTHRU_READY"
+echo "passthru CLI present: $([ -f /proj/dist/bundle/passthru.js ] && echo yes || echo no); PASSTHRU_READY=$PASSTHRU_READY"
 
 # ---------------------------------------------------------------------------------------------------------------
 section "1. doctor"
@@ -120,7 +120,7 @@ run_step "virsh start $L2" 120 virsh start "$L2"
 expect "virsh start $L2 rc" "$RC" 0
 expect "$TARGET driver while $L2 runs" "$(drv $TARGET)" vfio-pci
 echo "L2 accelerator: $(grep -E -o -m1 -- '-accel [a-z]+|accel=[a-z]+' /var/log/libvirt/qemu/$L2.log)"
-wait_domain_off "$L2" "${L2_TIMEOUT:-$([ "${L2_ACCEL:-kvm}" = kvm ] && echo 180 || echo 300)}"
+wait_domain_off "$L2" "${L2_TIMEOUT:-$([ "${L2_ACCEL:-tcg}" = kvm ] && echo 180 || echo 300)}"
 expect "$L2 shut off by itself" "$(virsh domstate $L2 2>&1)" "shut off"
 echo "--- L2 console:"; grep -a 'L2-' /var/log/libvirt/qemu/$L2-console.log | sed 's/^/  /'
 expect "L2 booted" "$(grep -a -c 'L2-GUEST-DONE' /var/log/libvirt/qemu/$L2-console.log)" 1
