@@ -66,8 +66,8 @@ pt() {
   [ "$PT_RC" = 124 ] && echo "### TIMEOUT after ${PT_TIMEOUT}s: passthru $*"
   return 0
 }
-# pt_plan YAML   `plan --format json --detailed-exitcode`: JSON in $WORK/plan.json, rc in PT_RC
-pt_plan() { pt plan -f "$1" -c "$URI" --format json --detailed-exitcode; cp "$WORK/pt.out" "$WORK/plan.json"; }
+# pt_plan YAML [URI]   `plan --format json --detailed-exitcode`: JSON in $WORK/plan.json, rc in PT_RC
+pt_plan() { pt plan -f "$1" -c "${2:-$URI}" --format json --detailed-exitcode; cp "$WORK/pt.out" "$WORK/plan.json"; }
 # jq_node FILE JS-EXPR   evaluates EXPR with `j` = the parsed JSON file; prints strings raw, the rest as JSON
 jq_node() {
   node -e 'let r;
@@ -79,6 +79,7 @@ console.log(typeof r==="string"?r:JSON.stringify(r));' "$1" "$2" 2>&1
 # plan facts, read from the public JSON contract (SPEC 4)
 plan_kinds() { jq_node "$WORK/plan.json" 'j.hosts.flatMap(h=>h.actions.map(a=>a.kind+(a.address?"@"+a.address:"")+(a.vm?">"+a.vm:""))).join(" ")'; }
 plan_blocks() { jq_node "$WORK/plan.json" 'j.hosts.flatMap(h=>h.problems.filter(p=>p.severity==="block").map(p=>p.code+"@"+(p.address||"-")+">"+(p.vm||"-"))).join(" ")'; }
+plan_warnings() { jq_node "$WORK/plan.json" 'j.hosts.flatMap(h=>h.problems.filter(p=>p.severity==="warn").map(p=>p.code)).join(" ")'; }
 plan_applyable() { jq_node "$WORK/plan.json" 'String(j.applyable)'; }
 
 # drv ADDR   basename of the driver link, or "none"

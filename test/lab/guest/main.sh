@@ -275,6 +275,51 @@ EOF
 fault_case undefine
 fault_case kill
 
+# ---------------------------------------------------------------------------------------------------------------
+section "7. a host seen only through libvirt (the remote path)"
+# A URI alias (L1's /etc/libvirt/libvirt.conf) names L1's own libvirt with no host part passthru could call local,
+# so passthru treats it as remote (SPEC 5): devices, drivers and IOMMU groups come from nodedev-list/dumpxml and
+# every step is verified through nodedev-dumpxml, not sysfs. The path of `-c qemu+ssh://root@hv2/system`, run
+# against real devices.
+if [ "$PASSTHRU_READY" = 1 ]; then
+  RURI=lab-remote
+  cp /etc/libvirt/libvirt.conf "$WORK/libvirt.conf.orig" 2>/dev/null || : > "$WORK/libvirt.conf.orig"
+  echo "uri_aliases = [ \"$RURI=qemu:///system\" ]" >> /etc/libvirt/libvirt.conf
+  run_step "virsh -c $RURI uri (the alias)" 30 virsh -c "$RURI" uri
+  expect "alias resolves to L1's libvirt" "$(STEP_OUT | head -1)" "qemu:///system"
+  define_domain remote1
+  printf 'version: 1\nvms:\n  remote1:\n    devices:\n      - address: "%s"\n        expect: { vendor: "8086", product: "10d3" }\n' \
+    "$TARGET" > "$WORK/remote.yaml"
+  pt_plan "$WORK/remote.yaml" "$RURI"
+  expect "remote: plan --detailed-exitcode (changes)" "$PT_RC" 2
+  expect_match "remote: observed through libvirt only (host-use-unknown warning)" "$(plan_warnings)" host-use-unknown
+  expect "remote: plan steps" "$(plan_kinds)" "nodedev-detach@$TARGET attach-hostdev@$TARGET>remote1"
+  pt apply -f "$WORK/remote.yaml" -c "$RURI" --yes
+  expect "remote: apply --yes exit code" "$PT_RC" 0
+  expect "remote: $TARGET driver after apply" "$(drv $TARGET)" vfio-pci
+  expect "remote: remote1 persistent XML has the hostdev" "$(has_hostdev remote1 $TARGET)" 1
+  pt_plan "$WORK/remote.yaml" "$RURI"
+  expect "remote: plan --detailed-exitcode after apply (no changes)" "$PT_RC" 0
+  printf 'version: 1\nvms:\n  remote1:\n    devices: []\nrelease:\n  - { address: "%s" }\n' "$TARGET" > "$WORK/remote-release.yaml"
+  pt apply -f "$WORK/remote-release.yaml" -c "$RURI" --yes
+  expect "remote: release apply --yes exit code" "$PT_RC" 0
+  expect "remote: $TARGET driver after release" "$(drv $TARGET)" e1000e
+  expect "remote: $TARGET driver_override after release" "$(override $TARGET)" "(null)"
+  expect "remote: remote1 persistent XML has no hostdev" "$(has_hostdev remote1 $TARGET)" 0
+  # IOMMU groups read from node devices: half of the multi-function group is refused here too
+  printf 'version: 1\nvms:\n  remote1:\n    devices:\n      - address: "%s"\n' "$MF0" > "$WORK/remote-mf.yaml"
+  snapshot_state "$WORK/before-remote-mf.state"
+  pt_plan "$WORK/remote-mf.yaml" "$RURI"
+  expect "remote: multi-function half: plan --detailed-exitcode (blocked)" "$PT_RC" 1
+  expect_match "remote: multi-function half: block problem about $MF0" "$(plan_blocks)" "@${MF0%.*}"
+  pt apply -f "$WORK/remote-mf.yaml" -c "$RURI" --yes
+  expect "remote: multi-function half: apply --yes refuses (exit 1)" "$PT_RC" 1
+  snapshot_state "$WORK/after-remote-mf.state"
+  expect_same "remote: multi-function half: L1 state unchanged" "$WORK/before-remote-mf.state" "$WORK/after-remote-mf.state"
+  run_step "undefine remote1" 30 virsh undefine remote1
+  cp "$WORK/libvirt.conf.orig" /etc/libvirt/libvirt.conf
+else skip "the remote path (passthru only)"; fi
+
 section "cleanup"
 run_step "undefine $L2" 30 virsh undefine "$L2"
 summary
