@@ -3,6 +3,8 @@
  * one, a hint that says what to do. They are thrown anywhere and caught in exactly one place: `cli/main.ts`.
  */
 
+import { formatPos } from './model/desired.js';
+
 /** Exit codes of the CLI (SPEC 4). */
 export const ExitCode = {
   ok: 0,
@@ -46,7 +48,7 @@ export class InputError extends PassthruError {
 }
 
 export function formatDiagnostic(d: InputDiagnostic): string {
-  return `${d.file}:${d.line}:${d.col}: ${d.message}${d.hint ? `\n  hint: ${d.hint}` : ''}`;
+  return `${formatPos(d)}: ${d.message}${d.hint ? `\n  hint: ${d.hint}` : ''}`;
 }
 
 /** A host could not be observed or a command against it failed (virsh missing, connection refused, ...). */

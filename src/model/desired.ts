@@ -10,6 +10,11 @@ export interface SourcePos {
   col: number;
 }
 
+/** `passthrough.yaml:12:7`: the form editors and terminals turn into a link. */
+export function formatPos(pos: SourcePos): string {
+  return `${pos.file}:${pos.line}:${pos.col}`;
+}
+
 export interface DesiredHost {
   name: string;
   uri: string;

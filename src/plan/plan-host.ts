@@ -6,7 +6,7 @@
  * devices it names. VMs the file does not list are never changed, but their hostdevs count when checking that a
  * device is free.
  */
-import type { DesiredHostState, DesiredVm, InterfaceSelector } from '../model/desired.js';
+import { formatPos, type DesiredHostState, type DesiredVm, type InterfaceSelector } from '../model/desired.js';
 import type { Action, HostPlan, Problem } from '../model/plan.js';
 import { ACTION_ORDER } from '../model/plan.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot } from '../model/snapshot.js';
@@ -32,7 +32,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
       problems.push({
         severity: 'block',
         code: 'unknown-vm',
-        message: `VM "${vm.name}" (${vm.pos.file}:${vm.pos.line}:${vm.pos.col}) is not defined on host ${desired.host.name}`,
+        message: `VM "${vm.name}" (${formatPos(vm.pos)}) is not defined on host ${desired.host.name}`,
         hint: 'names are case-sensitive: check `virsh list --all --name`, or define the VM first',
         vm: vm.name,
       });
@@ -124,7 +124,7 @@ function planVmHostdevs(
     }
   }
   for (const a of wanted.values()) {
-    const where = `${a.pos.file}:${a.pos.line}:${a.pos.col}`;
+    const where = formatPos(a.pos);
     if (!persistent.has(a.device.address)) {
       attach(a, true, `claimed for ${vm.name} at ${where}`);
     } else if (liveToo && !live.has(a.device.address)) {
@@ -170,7 +170,7 @@ function planInterfaces(vm: DesiredVm, dom: DomainSnapshot): Action[] {
         mac: i.mac,
         config: true,
         live: liveToo && liveMacs.has(i.mac),
-        reason: `replaced by a passed-through device (removeInterfaces at ${sel.pos.file}:${sel.pos.line}:${sel.pos.col})`,
+        reason: `replaced by a passed-through device (removeInterfaces at ${formatPos(sel.pos)})`,
       },
     ];
   });
@@ -227,7 +227,7 @@ function planBindings(
       problems.push({
         severity: 'block',
         code: 'device-not-found',
-        message: `${r.address} (released at ${r.pos.file}:${r.pos.line}:${r.pos.col}) does not exist on host ${desired.host.name}`,
+        message: `${r.address} (released at ${formatPos(r.pos)}) does not exist on host ${desired.host.name}`,
         hint: 'check the address with `lspci -Dnn`, or drop the entry',
         address: r.address,
       });

@@ -5,7 +5,7 @@
  * shortfall is picked anew, lowest address first. Address claims are resolved before any selector so that a
  * selector never takes a device another entry names explicitly.
  */
-import type { DesiredHostState, DesiredVm, DeviceClaim, MatchClaim, SourcePos } from '../model/desired.js';
+import { formatPos, type DesiredHostState, type DesiredVm, type DeviceClaim, type MatchClaim, type SourcePos } from '../model/desired.js';
 import type { Problem } from '../model/plan.js';
 import type { PciDevice } from '../model/snapshot.js';
 import type { HostView } from './host-view.js';
@@ -20,7 +20,6 @@ export interface Assignment {
   pos: SourcePos;
 }
 
-const at = (pos: SourcePos) => `${pos.file}:${pos.line}:${pos.col}`;
 const identity = (d: { vendor: string; product: string }) => `${d.vendor}:${d.product}`;
 
 export function resolveClaims(desired: DesiredHostState, view: HostView): { assignments: Assignment[]; problems: Problem[] } {
@@ -43,7 +42,7 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
         problems.push({
           severity: 'block',
           code: 'device-not-found',
-          message: `${claim.address} (claimed for ${vm.name} at ${at(claim.pos)}) does not exist on host ${desired.host.name}`,
+          message: `${claim.address} (claimed for ${vm.name} at ${formatPos(claim.pos)}) does not exist on host ${desired.host.name}`,
           hint: 'list the host\'s PCI devices with `lspci -Dnn` or `virsh nodedev-list --cap pci` and correct the address',
           address: claim.address,
           vm: vm.name,
@@ -55,7 +54,7 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
           problems.push({
             severity: 'block',
             code: 'identity-mismatch',
-            message: `${device.address} is ${identity(device)}, but ${at(claim.pos)} expects ${identity(claim.expect)}`,
+            message: `${device.address} is ${identity(device)}, but ${formatPos(claim.pos)} expects ${identity(claim.expect)}`,
             hint: 'the hardware differs from what the file was written for (a moved or replaced card?): fix the address or the `expect` guard',
             address: device.address,
             vm: vm.name,
@@ -104,7 +103,7 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
         severity: 'block',
         code: 'selector-shortfall',
         message:
-          `${at(s.claim.pos)} wants ${s.claim.count} × ${identity(s.claim.match)} for ${s.vm.name}, ` +
+          `${formatPos(s.claim.pos)} wants ${s.claim.count} × ${identity(s.claim.match)} for ${s.vm.name}, ` +
           `but only ${s.chosen.length} free device(s) match on host ${desired.host.name}`,
         hint: 'lower `count`, or free a matching device (one used by another VM, protected, released or host-critical is never picked)',
         vm: s.vm.name,

@@ -2,7 +2,7 @@
  * The plan-time safety rules of SPEC 3. Each rule reads the resolved assignments and the host and returns
  * diagnostics; none throws, so an operator sees every reason a plan is blocked at once.
  */
-import type { DesiredHostState } from '../model/desired.js';
+import { formatPos, type DesiredHostState } from '../model/desired.js';
 import { slotOf } from '../model/pci-address.js';
 import type { Problem } from '../model/plan.js';
 import type { HostView } from './host-view.js';
@@ -72,7 +72,7 @@ export function checkAssignedDevices(desired: DesiredHostState, view: HostView, 
         message: `${describeDevice(d)} is in use by the host: ${d.hostUse.map((u) => u.detail).join('; ')}`,
         hint:
           'detaching it would cut the host off (network, disk or console). Move that use elsewhere first; if you are ' +
-          `sure, add \`force: true\` to the entry at ${a.pos.file}:${a.pos.line}:${a.pos.col}`,
+          `sure, add \`force: true\` to the entry at ${formatPos(a.pos)}`,
       });
     }
     for (const other of view.usersOf(d.address).filter((dom) => !listed.has(dom.name))) {
