@@ -1,17 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HostError } from '../errors.js';
 import type { Virsh, VirshBatchResult } from '../io/virsh.js';
 import { hostTarget, virshError } from './target.js';
 
-const NODEDEV = `<device>
-  <name>pci_0000_07_00_0</name>
-  <path>/sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.0</path>
-  <parent>pci_0000_00_1c_0</parent>
-  <driver>
-    <name>igb</name>
-  </driver>
-  <capability type='pci'><domain>0</domain><bus>7</bus><slot>0</slot><function>0</function></capability>
-</device>`;
+// The seed runbook's NIC as `virsh nodedev-dumpxml pci_0000_07_00_0` prints it.
+const NODEDEV = readFileSync(new URL('../../test/fixtures/virsh/hand-written-nodedev-seed-runbook-pci_0000_07_00_0.xml', import.meta.url), 'utf8');
 const DOMAIN = `<domain type='kvm'><name>vm1</name><uuid>00000000-0000-4000-8000-000000000001</uuid><devices>
   <hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x07' slot='0x00' function='0x0'/></source></hostdev>
 </devices></domain>`;

@@ -2,12 +2,12 @@
  * What `apply` looks at to verify a step: the one device's driver, or the one domain's XML. A full observation per
  * step would cost a whole-host sweep; verifying needs only the target, read fresh.
  */
-import { XMLParser } from 'fast-xml-parser';
 import { HostError } from '../errors.js';
 import { describeExit, type Virsh, type VirshBatchResult } from '../io/virsh.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import { parseDomainXml } from '../observe/domain-xml.js';
+import { parseNodeDeviceXml } from '../observe/nodedev-xml.js';
 import { DOMAIN_VANISHED, readDomainState } from '../observe/domains.js';
 import { HostFs } from '../observe/sysfs.js';
 
@@ -35,8 +35,6 @@ export interface HostTargetOptions {
   timeoutMs?: number;
 }
 
-const nodedevParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false });
-
 /** The real observer: sysfs (or node devices) for drivers, `virsh dumpxml` for domains. */
 export function hostTarget(options: HostTargetOptions): TargetObserver {
   const { uri, virsh, root, timeoutMs } = options;
@@ -56,8 +54,8 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
         return link === null ? null : (link.split('/').pop() ?? null);
       }
       const xml = await run(['nodedev-dumpxml', '--device', nodedevName(pciFunction(address))]);
-      const name: unknown = nodedevParser.parse(xml ?? '')?.device?.driver?.name;
-      return typeof name === 'string' && name !== '' ? name : null;
+      // The same reading of node device XML as observation's, so a step is judged by what planned it.
+      return parseNodeDeviceXml(xml ?? '')?.driver ?? null;
     },
     async domain(uuid, which) {
       if (which === 'persistent') {
