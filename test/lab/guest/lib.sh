@@ -163,9 +163,9 @@ wait_libvirtd() {
 
 # wait_domain_off NAME TIMEOUT   waits until the domain is shut off; prints the state
 wait_domain_off() {
-  local i st
-  for i in $(seq 1 "$2"); do st=$(timeout 10 virsh domstate "$1" 2>/dev/null); [ "$st" = "shut off" ] && break; sleep 1; done
-  echo "=== domain $1: '$(timeout 10 virsh domstate "$1" 2>&1)' after ${i}s"
+  local st t0=$SECONDS
+  while [ $((SECONDS - t0)) -lt "$2" ]; do st=$(timeout 10 virsh domstate "$1" 2>/dev/null); [ "$st" = "shut off" ] && break; sleep 1; done
+  echo "=== domain $1: '$(timeout 10 virsh domstate "$1" 2>&1)' after $((SECONDS - t0))s"
 }
 
 # ensure_kvm: L2 runs under nested KVM (TCG's -cpu max exposes SVM); udev may load kvm_amd only after the test
