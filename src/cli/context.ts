@@ -7,6 +7,7 @@ import { InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
 import type { Virsh } from '../io/virsh.js';
 import { systemClock } from '../io/clock.js';
+import { errorCode } from '../observe/sysfs.js';
 import { loadDesiredState } from '../desired/load.js';
 import { withConnectUri } from '../desired/connect.js';
 import type { DesiredState } from '../model/desired.js';
@@ -21,8 +22,7 @@ export async function readUserFile(path: string, what: string, hint: string): Pr
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError([{ file: path, line: 1, col: 1, message: `cannot read ${what}: ${code ?? (e as Error).message}`, hint }]);
+    throw new InputError([{ file: path, line: 1, col: 1, message: `cannot read ${what}: ${errorCode(e) ?? String(e)}`, hint }]);
   }
 }
 
@@ -31,8 +31,7 @@ export async function writeUserFile(path: string, text: string, what: string): P
   try {
     await writeFile(path, text);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new PassthruError(`cannot write ${what} to ${path}: ${code ?? (e as Error).message}`, {
+    throw new PassthruError(`cannot write ${what} to ${path}: ${errorCode(e) ?? String(e)}`, {
       hint: 'check that the directory exists and is writable, or pass another -o FILE',
     });
   }
