@@ -15,7 +15,8 @@
 #   LAB_BUILD       0: do not run `npm run build` (dist/ is used as it is); default 1
 #   LAB_SMP         L1 vCPUs (default 1: see README.md for the measurement)
 #   LAB_MEM         L1 memory in MiB (default 3072)
-#   LAB_TIMEOUT_main / LAB_TIMEOUT_iommu_off   hard limit of one L1 boot in seconds (default 720 / 300)
+#   LAB_TIMEOUT_main / LAB_TIMEOUT_iommu_off   hard limit of one L1 boot in seconds (default 1500 / 600: at least
+#                   2x the slowest measured run, 662 s / 93 s, since a busy machine ran `main` out of a 720 s budget)
 #   LAB_PARALLEL    1 (default): boot the scenarios side by side, one vCPU each; 0: one after the other
 #   LAB_L2_ACCEL    tcg (default): L2 under TCG inside L1; kvm: L2 under nested KVM inside L1 (faster, but TCG's
 #                   nested SVM hung L1 about once in 30 L2 starts: see README.md)
@@ -100,8 +101,8 @@ ls -1dt "$HERE"/work/run-* 2>/dev/null | tail -n +$((LAB_KEEP + 1)) | xargs -r r
 boot_l1() {
   local sc=$1 dir=$2 kiommu tmo serial
   case "$sc" in
-    iommu-off) kiommu="intel_iommu=off"; tmo=${LAB_TIMEOUT_iommu_off:-300} ;;
-    *)         kiommu="intel_iommu=on iommu=pt"; tmo=${LAB_TIMEOUT_main:-720} ;;
+    iommu-off) kiommu="intel_iommu=off"; tmo=${LAB_TIMEOUT_iommu_off:-600} ;;
+    *)         kiommu="intel_iommu=on iommu=pt"; tmo=${LAB_TIMEOUT_main:-1500} ;;
   esac
   mkdir -p "$dir/out"
   cp -r "$HERE/guest" "$dir/guest"
@@ -154,13 +155,23 @@ l1_panicked() {
     grep -a -q -E 'Kernel panic|soft lockup|rcu.*stall' "$1/console.log" 2>/dev/null
 }
 
+# waiting_for LOG: what the guest was doing when it stopped writing its log (its last section and step headers), so
+# that a timeout says what it waited for
+waiting_for() {
+  local sec step
+  sec=$(grep -a '^===================' "$1" 2>/dev/null | tail -1 | sed 's/^=* *//')
+  step=$(grep -a '^### ' "$1" 2>/dev/null | tail -1 | sed 's/^### //')
+  echo "${sec:-(none)}; last step: ${step:-(none)}"
+}
+
 # judge SCENARIO DIR: PASS only with the runner's completion marker, FAILS=0 and no CHECK FAILED line
 judge() {
   local sc=$1 dir=$2 log=$2/out/test.log rc secs
   read -r rc secs < "$dir/qemu.rc"
   local verdict=FAIL why=""
   if ! grep -q '^lab-runner: done' "$log" 2>/dev/null; then
-    why="no completion marker (qemu rc=$rc$([ "$rc" = 124 ] && echo ', TIMEOUT'); guest hung, panicked or never ran the test)"
+    why="no completion marker (qemu rc=$rc$([ "$rc" = 124 ] && echo ", TIMEOUT after ${secs}s"); guest hung, panicked or never ran the test)"
+    why+="; last section: $(waiting_for "$log")"
   elif ! grep -q '^TEST SUMMARY: FAILS=0 ' "$log"; then why="$(grep -h '^TEST SUMMARY' "$log" || echo 'no TEST SUMMARY line')"
   elif grep -q '^CHECK FAILED' "$log"; then why="CHECK FAILED lines"
   elif [ "$PASSTHRU_READY" = 1 ] && ! grep -q '^TEST SUMMARY: .* SKIPPED=0$' "$log"; then

@@ -120,7 +120,8 @@ run_step "virsh start $L2" 120 virsh start "$L2"
 expect "virsh start $L2 rc" "$RC" 0
 expect "$TARGET driver while $L2 runs" "$(drv $TARGET)" vfio-pci
 echo "L2 accelerator: $(grep -E -o -m1 -- '-accel [a-z]+|accel=[a-z]+' /var/log/libvirt/qemu/$L2.log)"
-wait_domain_off "$L2" "${L2_TIMEOUT:-$([ "${L2_ACCEL:-tcg}" = kvm ] && echo 180 || echo 360)}"
+# L2 took 106-300 s under TCG (up to ~15 s under nested KVM): 2x headroom or more
+wait_domain_off "$L2" "${L2_TIMEOUT:-$([ "${L2_ACCEL:-tcg}" = kvm ] && echo 180 || echo 720)}"
 expect "$L2 shut off by itself" "$(virsh domstate $L2 2>&1)" "shut off"
 echo "--- L2 console:"; grep -a 'L2-' /var/log/libvirt/qemu/$L2-console.log | sed 's/^/  /'
 expect "L2 booted" "$(grep -a -c 'L2-GUEST-DONE' /var/log/libvirt/qemu/$L2-console.log)" 1
