@@ -3,11 +3,11 @@
  * exit code. Known errors print one line (plus the hint and the cause's short message); unknown ones print the
  * stack, because they are bugs.
  */
-import { readFileSync } from 'node:fs';
 import { ExitCode, PassthruError } from '../errors.js';
 import { styleFor } from '../render/style.js';
 import { parseInvocation, type CommandName, type Invocation } from './args.js';
 import { helpText } from './help.js';
+import { packageInfo } from './package-info.js';
 import type { Terminal } from './terminal.js';
 import { processTerminal } from './terminal.js';
 import { runValidate } from './commands/validate.js';
@@ -30,11 +30,6 @@ const COMMANDS: Record<CommandName, Command> = {
   import: runImport,
 };
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 /** Runs the CLI and returns its exit code; `term` defaults to the real process streams. */
 export async function main(argv: readonly string[], term: Terminal = processTerminal()): Promise<number> {
   let debug = argv.includes('--debug');
@@ -42,7 +37,7 @@ export async function main(argv: readonly string[], term: Terminal = processTerm
     const inv = parseInvocation(argv, term.env);
     debug = inv.common.debug;
     if (inv.command === 'version') {
-      term.out(`${version()}\n`);
+      term.out(`${packageInfo().version}\n`);
       return ExitCode.ok;
     }
     if (inv.command === 'help') {

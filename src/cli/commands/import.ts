@@ -10,6 +10,7 @@ import type { HostSnapshot } from '../../model/snapshot.js';
 import type { Invocation } from '../args.js';
 import { snapshotsFor, writeUserFile } from '../context.js';
 import { hostsToObserve } from './observe.js';
+import { packageInfo } from '../package-info.js';
 import type { Terminal } from '../terminal.js';
 
 /** The desired state (as the user-facing YAML shape) that matches the snapshots. Pure. */
@@ -48,7 +49,7 @@ export async function runImport(inv: Invocation, term: Terminal): Promise<number
   const snapshots = [...(await snapshotsFor(desired, inv, term)).values()];
   const doc = describeAssignments(snapshots, new Map(desired.hosts.map((h) => [h.name, h.uri])));
   const header =
-    '# yaml-language-server: $schema=./node_modules/passthru/schemas/passthrough.schema.json\n' +
+    `# yaml-language-server: $schema=./node_modules/${packageInfo().name}/schemas/passthrough.schema.json\n` +
     `# Written by \`passthru import\` on ${systemClock.now().toISOString()}: the current assignments; \`protect\` lists the\n` +
     '# devices the host itself uses (default route, addresses, mounts, swap, boot VGA).\n';
   const text = header + stringify(doc, { lineWidth: 0 });
