@@ -144,6 +144,28 @@ describe.skipIf(!virsh)('many hosts', () => {
       expect(plan.hosts[0]?.actions).toEqual([]);
     });
 
+    it('doctor asks libvirt at every host of the file, or at -c alone without reading the file', async () => {
+      const all = await cli('doctor', '--format', 'json');
+      const libvirt = (JSON.parse(all.stdout) as { checks: { id: string; host?: string; status: string }[] }).checks.filter((c) => c.id === 'libvirt');
+      expect(libvirt.map((c) => [c.host, c.status])).toEqual([
+        ['hv1', 'pass'],
+        ['hv2', 'fail'],
+      ]);
+      expect(all.code).toBe(1);
+      // In a directory whose passthrough.yaml has both hosts, -c is not refused for naming one of two hosts.
+      await writeFile(path.join(dir, 'passthrough.yaml'), TWO_HOSTS);
+      const cwd = process.cwd();
+      process.chdir(dir);
+      try {
+        const one = await runCli(['doctor', '--root', root, '-c', testUri], { env: { PASSTHRU_VIRSH: shim.binary } });
+        expect(one.code).toBe(0);
+        expect(one.stdout).toContain(`PASS  libvirt at ${testUri}`);
+      } finally {
+        process.chdir(cwd);
+      }
+      expect((await cli('doctor', '--host', 'hv1')).code).toBe(0);
+    });
+
     it.each([['plan'], ['check'], ['observe'], ['import'], ['validate'], ['doctor'], ['apply']])(
       '%s --host NAME the file does not declare: exit 1, the declared hosts listed, nothing observed',
       async (command) => {

@@ -18,7 +18,9 @@ export async function runDoctor(inv: Invocation, term: Terminal): Promise<number
       hint: 'run `passthru doctor` on that host itself (e.g. over ssh)',
     });
   }
-  const { hosts } = await hostsToObserve(inv);
+  // `doctor -c URI` asks that URI only: doctor examines this machine, and a passthrough.yaml that happens to be in
+  // the directory (one of several hosts, say) is no reason to refuse.
+  const { hosts } = await hostsToObserve(inv, inv.common.connect === null);
   const [{ checks }, libvirt] = await Promise.all([diagnose(inv.common.root), libvirtChecks(makeVirsh(inv, term), hosts)]);
   const all = [...checks, ...libvirt];
   const code = doctorExitCode(all);

@@ -14,9 +14,10 @@ import type { Terminal } from '../terminal.js';
 /**
  * The hosts to look at: the file's when there is one (or `-f` names one, which must then exist), else the
  * default local host. `--host` and `-c` narrow either, so `passthru observe -c URI` works in an empty directory.
+ * `useFile: false` skips a file that `-f` did not name.
  */
-export async function hostsToObserve(inv: Invocation): Promise<DesiredState> {
-  if (inv.common.fileGiven || existsSync(inv.common.file)) return loadDesired(inv);
+export async function hostsToObserve(inv: Invocation, useFile = true): Promise<DesiredState> {
+  if (inv.common.fileGiven || (useFile && existsSync(inv.common.file))) return loadDesired(inv);
   return selectHosts(loadDesiredState('version: 1\n', `${inv.common.file} (absent: the default host)`), inv.common);
 }
 
