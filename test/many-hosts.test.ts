@@ -109,6 +109,9 @@ describe.skipIf(!virsh)('many hosts', () => {
         message: `${out} has no snapshot of host "hv2" (it has: hv1)`,
         hint: 'observe it with `passthru observe --host hv2 -o FILE`, or plan only the hosts of the snapshot with --host',
       });
+      // A host picked by name is never planned from another host's snapshot.
+      const picked = JSON.parse((await cli('plan', '--snapshot', out, '--host', 'hv2', '--format', 'json')).stdout) as Plan;
+      expect(picked.hosts.map((h) => [h.name, h.error?.message])).toEqual([['hv2', `${out} has no snapshot of host "hv2" (it has: hv1)`]]);
     });
 
     it('import refuses to write a file without the unreachable host, naming it', async () => {

@@ -70,7 +70,10 @@ export function makeVirsh(inv: Invocation, term: Terminal): Virsh {
  * command's error; so is a bug (not a PassthruError), once every host has finished.
  */
 export async function observeHosts(desired: DesiredState, inv: Invocation, term: Terminal): Promise<HostObservation[]> {
-  const observe = inv.snapshot ? await fromSnapshotFile(inv.snapshot, desired.hosts.length) : liveObserver(inv, term, desired.hosts.length > 1);
+  // A file of one snapshot serves a run of one host whatever its name (the seed's `local` for a file's `hv1`), but
+  // not a host that --host picked by name: that one must be in the file.
+  const anyName = desired.hosts.length === 1 && inv.common.hosts.length === 0;
+  const observe = inv.snapshot ? await fromSnapshotFile(inv.snapshot, anyName) : liveObserver(inv, term, desired.hosts.length > 1);
   const settled = await eachHost(desired.hosts, observe);
   const bug = settled.find((s) => s.status === 'rejected' && !(s.reason instanceof PassthruError));
   if (bug?.status === 'rejected') throw bug.reason;
@@ -99,12 +102,12 @@ function liveObserver(inv: Invocation, term: Terminal, multi: boolean): (host: D
     });
 }
 
-/** Hosts looked up in a snapshot file; a file of one snapshot serves a run of one host whatever its name. */
-async function fromSnapshotFile(file: string, hostCount: number): Promise<(host: DesiredHost) => Promise<HostSnapshot>> {
+/** Hosts looked up by name in a snapshot file; with `anyName`, a file of one snapshot serves the host. */
+async function fromSnapshotFile(file: string, anyName: boolean): Promise<(host: DesiredHost) => Promise<HostSnapshot>> {
   const snapshots = parseSnapshotFile(await readUserFile(file, 'the snapshot', 'write one with `passthru observe -o FILE`'), file);
-  const only = snapshots.length === 1 && hostCount === 1 ? snapshots[0] : undefined;
+  const only = anyName && snapshots.length === 1 ? snapshots[0] : undefined;
   return async (host) => {
-    const s = only ?? snapshots.find((x) => x.host === host.name);
+    const s = snapshots.find((x) => x.host === host.name) ?? only;
     if (s) return s;
     throw new HostError(`${file} has no snapshot of host "${host.name}" (it has: ${snapshots.map((x) => x.host).join(', ')})`, {
       hint: `observe it with \`passthru observe --host ${host.name} -o FILE\`, or plan only the hosts of the snapshot with --host`,
