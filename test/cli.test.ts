@@ -138,6 +138,12 @@ describe('help', () => {
     expect(r.stdout).toContain(`Usage: passthru ${cmd}`);
     expect(r.stdout).toContain('Exit codes:');
     expect(r.stdout).toContain('Example');
+    // Every command takes --host (SPEC 12) and its help shows it in use.
+    expect(r.stdout).toMatch(/^Example: passthru .*--host /m);
+  });
+
+  it.each(['validate', 'doctor', 'observe', 'plan', 'check'])('%s prints machine output as --format json', async (cmd) => {
+    expect((await runCli([cmd, '--help'])).stdout).toMatch(/--format [a-z|]*json/);
   });
 });
 
@@ -206,18 +212,28 @@ describe.skipIf(!virsh)('live observation: fake sysfs tree + libvirt test driver
   });
 });
 
-describe('doctor', () => {
+describe.skipIf(!virsh)('doctor', () => {
   it('passes on the seed host and fails with the remedy when the IOMMU is off', async () => {
     const [seed, off] = await Promise.all([seedHost().build(), iommuOffHost().build()]);
     try {
-      const ok = await runCli(['doctor', '--root', seed]);
+      // doctor also asks libvirt at the URI plan will use: here libvirt's test driver (no system libvirtd in CI).
+      const ok = await runCli(['doctor', '--root', seed, '-c', testUri]);
       expect(ok.code).toBe(0);
       expect(ok.stdout).toContain('Ready for PCI passthrough');
-      const bad = await runCli(['doctor', '--root', off, '--format', 'json']);
+      expect(ok.stdout).toContain(`PASS  libvirt at ${testUri}: libvirt answers (hypervisor: TEST`);
+      // Defect 16: "doctor, then plan" must not pass doctor and fail at plan because libvirt does not answer.
+      const down = await runCli(['doctor', '--root', seed, '-c', 'qemu:///system?socket=/nonexistent/libvirt-sock']);
+      expect(down.code).toBe(1);
+      expect(down.stdout).toContain(
+        "FAIL  libvirt at qemu:///system?socket=/nonexistent/libvirt-sock: libvirt does not answer: Failed to connect socket to '/nonexistent/libvirt-sock': No such file or directory",
+      );
+      expect(down.stdout).toContain('fix: libvirt is not running here: start libvirt: `systemctl enable --now libvirtd`');
+      const bad = await runCli(['doctor', '--root', off, '-c', testUri, '--format', 'json']);
       expect(bad.code).toBe(1);
       const checks = JSON.parse(bad.stdout).checks as { id: string; status: string; remedy?: string }[];
       expect(checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(expect.arrayContaining(['iommu-groups']));
       expect(checks.find((c) => c.status === 'fail')?.remedy).toBeTruthy();
+      expect(checks.filter((c) => c.id === 'libvirt')).toMatchObject([{ status: 'pass', host: 'local', title: `libvirt at ${testUri}` }]);
     } finally {
       await Promise.all([removeFakeHost(seed), removeFakeHost(off)]);
     }

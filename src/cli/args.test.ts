@@ -10,6 +10,7 @@ describe('parseInvocation', () => {
       file: 'passthrough.yaml',
       fileGiven: false,
       connect: null,
+      hosts: [],
       root: '/captures/hv1',
       virsh: '/opt/virsh',
       noColor: false,
@@ -19,14 +20,21 @@ describe('parseInvocation', () => {
     expect(parseInvocation(['plan', '--root', '/x'], { PASSTHRU_ROOT: '/y' }).common.root).toBe('/x');
   });
 
+  it('takes --host on every command, repeatable, each name once', () => {
+    for (const command of ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import']) {
+      expect(parseInvocation([command, '--host', 'hv2', '--host', 'hv1', '--host', 'hv2'], {}).common.hosts).toEqual(['hv2', 'hv1']);
+    }
+  });
+
   it('reads a saved plan as apply\'s positional argument', () => {
     const inv = parseInvocation(['apply', 'plan.json', '--yes', '--lock-timeout', '30s'], {});
     expect([inv.planFile, inv.yes, inv.lockTimeout]).toEqual(['plan.json', true, '30s']);
   });
 
   it.each([
-    [['apply', 'plan.json', '-f', 'x.yaml'], 'takes neither -f nor -c'],
-    [['apply', 'plan.json', '-c', 'qemu:///system'], 'takes neither -f nor -c'],
+    [['apply', 'plan.json', '-f', 'x.yaml'], 'takes neither -f, -c nor --host'],
+    [['apply', 'plan.json', '-c', 'qemu:///system'], 'takes neither -f, -c nor --host'],
+    [['apply', 'plan.json', '--host', 'hv1'], 'takes neither -f, -c nor --host'],
     [['validate', '--yes'], 'passthru validate does not take --yes'],
     [['check', '--format', 'diff'], 'unknown --format "diff" for check'],
     [['plan', 'extra'], 'unexpected argument "extra"'],

@@ -8,9 +8,6 @@ import { UsageError } from '../errors.js';
 export const COMMANDS = ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
-/** What `plan --format` renders. */
-export type PlanFormat = 'text' | 'json' | 'diff' | 'sh';
-
 /** Options every command understands (SPEC 4 "common flags"). */
 export interface CommonOptions {
   file: string;
@@ -18,6 +15,8 @@ export interface CommonOptions {
   fileGiven: boolean;
   /** `-c URI`: one host at this URI instead of the file's hosts. */
   connect: string | null;
+  /** `--host NAME` (repeatable): only these hosts of the file; empty = every host (SPEC 12). */
+  hosts: string[];
   root: string;
   virsh: string;
   noColor: boolean;
@@ -41,16 +40,23 @@ export interface Invocation {
   planFile: string | null;
 }
 
-const FORMATS: Partial<Record<CommandName, readonly string[]>> = {
+/**
+ * The `--format`s of each command that prints a report, the default first. `json` is the one spelling of machine
+ * output everywhere. Each has its renderer in cli/reporters.ts (the compiler checks that every one has).
+ */
+export const FORMATS = {
+  validate: ['text', 'json'],
+  doctor: ['text', 'json'],
+  observe: ['json'],
   plan: ['text', 'json', 'diff', 'sh'],
   check: ['text', 'json', 'junit'],
-  doctor: ['text', 'json'],
-  validate: ['text', 'json'],
-};
+  import: ['yaml'],
+} as const satisfies Partial<Record<CommandName, readonly string[]>>;
 
 const options = {
   file: { type: 'string', short: 'f' },
   connect: { type: 'string', short: 'c' },
+  host: { type: 'string', multiple: true },
   root: { type: 'string' },
   virsh: { type: 'string' },
   'no-color': { type: 'boolean' },
@@ -72,13 +78,13 @@ const options = {
 const ACCEPTS: Record<CommandName, readonly string[]> = {
   validate: ['format'],
   doctor: ['format'],
-  observe: ['out'],
+  observe: ['out', 'format'],
   plan: ['snapshot', 'format', 'detailed-exitcode', 'out'],
   apply: ['yes', 'lock-timeout', 'journal', 'json'],
   check: ['snapshot', 'format'],
-  import: ['out', 'snapshot'],
+  import: ['out', 'snapshot', 'format'],
 };
-const COMMON = ['file', 'connect', 'root', 'virsh', 'no-color', 'quiet', 'debug', 'help', 'version'];
+const COMMON = ['file', 'connect', 'host', 'root', 'virsh', 'no-color', 'quiet', 'debug', 'help', 'version'];
 
 export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv): Invocation {
   let parsed;
@@ -95,6 +101,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     file: v.file ?? 'passthrough.yaml',
     fileGiven: v.file !== undefined,
     connect: v.connect ?? null,
+    hosts: [...new Set(v.host ?? [])],
     root: v.root ?? env.PASSTHRU_ROOT ?? '/',
     virsh: v.virsh ?? env.PASSTHRU_VIRSH ?? 'virsh',
     noColor: v['no-color'] ?? false,
@@ -128,7 +135,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (stray.length > 0) {
     throw new UsageError(`passthru ${first} does not take --${stray[0]}`, { hint: `see \`passthru ${first} --help\`` });
   }
-  const allowed = FORMATS[first];
+  const allowed = formatsOf(first);
   if (v.format !== undefined && allowed && !allowed.includes(v.format)) {
     throw new UsageError(`unknown --format "${v.format}" for ${first}`, { hint: `use one of: ${allowed.join(', ')}` });
   }
@@ -136,12 +143,17 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (rest.length > maxPositionals) {
     throw new UsageError(`unexpected argument "${rest[maxPositionals]}"`, { hint: `see \`passthru ${first} --help\`` });
   }
-  if (first === 'apply' && rest[0] !== undefined && (v.file !== undefined || v.connect !== undefined)) {
-    throw new UsageError(`a saved plan carries its desired state and hosts: apply ${rest[0]} takes neither -f nor -c`, {
-      hint: 'to plan another file or host, run passthru plan -f FILE -c URI -o PLANFILE first',
+  if (first === 'apply' && rest[0] !== undefined && (v.file !== undefined || v.connect !== undefined || v.host !== undefined)) {
+    throw new UsageError(`a saved plan carries its desired state and hosts: apply ${rest[0]} takes neither -f, -c nor --host`, {
+      hint: 'to plan another file or host, run passthru plan -f FILE --host NAME -o PLANFILE first',
     });
   }
-  return { ...base, command: first, planFile: first === 'apply' ? (rest[0] ?? null) : null };
+  return { ...base, command: first, format: v.format ?? allowed?.[0] ?? 'text', planFile: first === 'apply' ? (rest[0] ?? null) : null };
+}
+
+/** The formats `command` prints, or undefined for one that takes no --format. */
+function formatsOf(command: CommandName): readonly string[] | undefined {
+  return command in FORMATS ? FORMATS[command as keyof typeof FORMATS] : undefined;
 }
 
 function isCommand(s: string): s is CommandName {

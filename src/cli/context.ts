@@ -1,20 +1,24 @@
 /**
- * What most commands do first: read the desired state, get one snapshot per host (observed live, or read from
- * `--snapshot`), and build the Virsh. Kept here so that the commands themselves stay a few lines of glue.
+ * What most commands do first: read the desired state (limited to `--host`/`-c`), get one observation per host
+ * (observed live, or read from `--snapshot`), and build the Virsh. Kept here so that the commands themselves stay a
+ * few lines of glue.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { InputError, PassthruError } from '../errors.js';
+import { HostError, InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
 import type { Virsh } from '../io/virsh.js';
 import { systemClock } from '../io/clock.js';
 import { errorCode } from '../observe/sysfs.js';
 import { loadDesiredState } from '../desired/load.js';
-import { withConnectUri } from '../desired/connect.js';
-import type { DesiredState } from '../model/desired.js';
+import { selectHosts } from '../desired/connect.js';
+import type { DesiredHost, DesiredState } from '../model/desired.js';
+import type { HostObservation } from '../model/observation.js';
 import type { HostSnapshot } from '../model/snapshot.js';
 import { observeHost } from '../observe/observe-host.js';
 import { parseSnapshotFile } from '../observe/snapshot-file.js';
+import { styleFor } from '../render/style.js';
 import type { Invocation } from './args.js';
+import type { ReportContext } from './reporters.js';
 import type { Terminal } from './terminal.js';
 
 /** Reads a file a user named, turning "not there" into a positioned error with a hint. */
@@ -37,14 +41,19 @@ export async function writeUserFile(path: string, text: string, what: string): P
   }
 }
 
+/** The desired state of `-f`, limited to the hosts of `--host` and `-c` (before anything is observed). */
 export async function loadDesired(inv: Invocation): Promise<DesiredState> {
   const text = await readUserFile(
     inv.common.file,
     'the desired state',
     'create passthrough.yaml (see examples/), pass -f FILE, or write one from the host with `passthru import`',
   );
-  const state = loadDesiredState(text, inv.common.file);
-  return inv.common.connect ? withConnectUri(state, inv.common.connect) : state;
+  return selectHosts(loadDesiredState(text, inv.common.file), inv.common);
+}
+
+/** The context of a report written to `stream`: its style (colour only on a terminal) and `-q`. */
+export function reportContext(inv: Invocation, term: Terminal, stream: { isTTY?: boolean }): ReportContext {
+  return { style: styleFor(stream, term.env, inv.common.noColor), quiet: inv.common.quiet };
 }
 
 export function makeVirsh(inv: Invocation, term: Terminal): Virsh {
@@ -55,29 +64,64 @@ export function makeVirsh(inv: Invocation, term: Terminal): Virsh {
 }
 
 /**
- * One snapshot per declared host: read from `--snapshot` (offline) or observed now. Hosts are observed in
- * parallel: they are independent machines.
+ * One observation per host of `desired`, in its order: read from `--snapshot` (offline) or observed now. Hosts are
+ * independent machines: each is observed on its own, and one that fails (unreachable, not in the snapshot file)
+ * gets its error in its own entry while the others go on. A snapshot file that cannot be read at all is the whole
+ * command's error; so is a bug (not a PassthruError), once every host has finished.
+ */
+export async function observeHosts(desired: DesiredState, inv: Invocation, term: Terminal): Promise<HostObservation[]> {
+  // A file of one snapshot serves a run of one host whatever its name (the seed's `local` for a file's `hv1`), but
+  // not a host that --host picked by name: that one must be in the file.
+  const anyName = desired.hosts.length === 1 && inv.common.hosts.length === 0;
+  const observe = inv.snapshot ? await fromSnapshotFile(inv.snapshot, anyName) : liveObserver(inv, term, desired.hosts.length > 1);
+  const settled = await eachHost(desired.hosts, observe);
+  const bug = settled.find((s) => s.status === 'rejected' && !(s.reason instanceof PassthruError));
+  if (bug?.status === 'rejected') throw bug.reason;
+  return settled.map((s, i) => {
+    const host = desired.hosts[i] as DesiredHost;
+    return s.status === 'fulfilled' ? { host, snapshot: s.value } : { host, error: s.reason as Error };
+  });
+}
+
+/**
+ * Runs `fn` for every host and waits for all of them, whatever each one's outcome. All at once for now; the
+ * bound on hosts worked on at once (`--parallelism`, SPEC 12) goes here.
+ */
+function eachHost<T>(hosts: readonly DesiredHost[], fn: (host: DesiredHost) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+  return Promise.allSettled(hosts.map(fn));
+}
+
+function liveObserver(inv: Invocation, term: Terminal, multi: boolean): (host: DesiredHost) => Promise<HostSnapshot> {
+  const virsh = makeVirsh(inv, term);
+  return (host) =>
+    observeHost(host, {
+      virsh,
+      root: inv.common.root,
+      clock: systemClock,
+      warn: (m) => term.err(`warning: ${multi ? `${host.name}: ` : ''}${m}\n`),
+    });
+}
+
+/** Hosts looked up by name in a snapshot file; with `anyName`, a file of one snapshot serves the host. */
+async function fromSnapshotFile(file: string, anyName: boolean): Promise<(host: DesiredHost) => Promise<HostSnapshot>> {
+  const snapshots = parseSnapshotFile(await readUserFile(file, 'the snapshot', 'write one with `passthru observe -o FILE`'), file);
+  const only = anyName && snapshots.length === 1 ? snapshots[0] : undefined;
+  return async (host) => {
+    const s = snapshots.find((x) => x.host === host.name) ?? only;
+    if (s) return s;
+    throw new HostError(`${file} has no snapshot of host "${host.name}" (it has: ${snapshots.map((x) => x.host).join(', ')})`, {
+      hint: `observe it with \`passthru observe --host ${host.name} -o FILE\`, or plan only the hosts of the snapshot with --host`,
+    });
+  };
+}
+
+/**
+ * The snapshot of every host, for callers that need all of them (apply, until it reports hosts one by one): the
+ * first host that could not be observed is thrown.
  */
 export async function snapshotsFor(desired: DesiredState, inv: Invocation, term: Terminal): Promise<Map<string, HostSnapshot>> {
-  if (inv.snapshot) {
-    const file = inv.snapshot;
-    const snapshots = parseSnapshotFile(await readUserFile(file, 'the snapshot', 'write one with `passthru observe -o FILE`'), file);
-    const only = snapshots.length === 1 && desired.hosts.length === 1 ? snapshots[0] : undefined;
-    return new Map(
-      desired.hosts.map((h) => {
-        const s = only ?? snapshots.find((x) => x.host === h.name);
-        if (!s) {
-          throw new InputError([
-            { file, line: 1, col: 1, message: `the snapshot has no host "${h.name}" (it has: ${snapshots.map((x) => x.host).join(', ')})` },
-          ]);
-        }
-        return [h.name, s];
-      }),
-    );
-  }
-  const virsh = makeVirsh(inv, term);
-  const observed = await Promise.all(
-    desired.hosts.map((h) => observeHost(h, { virsh, root: inv.common.root, clock: systemClock, warn: (m) => term.err(`warning: ${m}\n`) })),
-  );
-  return new Map(observed.map((s) => [s.host, s]));
+  const observations = await observeHosts(desired, inv, term);
+  const failed = observations.find((o) => 'error' in o);
+  if (failed && 'error' in failed) throw failed.error;
+  return new Map(observations.flatMap((o) => ('snapshot' in o ? [[o.host.name, o.snapshot] as const] : [])));
 }

@@ -6,7 +6,10 @@ import type { CommandName } from './args.js';
 
 const COMMON = `Common flags:
   -f, --file FILE     desired state (default ./passthrough.yaml)
-  -c, --connect URI   plan/apply one host at URI instead of the file's hosts (e.g. qemu:///system)
+  -c, --connect URI   run against one host at URI instead of the file's (e.g. qemu:///system);
+                      a file of several hosts needs --host NAME to say which one
+      --host NAME     only this host of the file (repeatable; default: every host);
+                      e.g. --host hv1 --host hv2, or --host hv2 -c qemu+ssh://root@10.0.0.2/system
       --root DIR      read the local host's /sys, /proc and /etc under DIR (default /; env PASSTHRU_ROOT)
       --virsh PATH    virsh binary (default: virsh on PATH; env PASSTHRU_VIRSH)
       --no-color      no colour (also when NO_COLOR is set or output is not a terminal)
@@ -33,6 +36,9 @@ Commands:
 
 Exit codes: 0 ok/in sync, 1 error or blocked plan, 2 changes present
 (plan --detailed-exitcode, check), 3 apply failed AND rollback could not restore.
+Hosts are observed and reported independently: one that cannot be reached is
+reported with its error and never hides the others; the exit code is the worst.
+Machine-readable output is always --format json.
 
 Start with:  passthru doctor && passthru plan
 Run 'passthru COMMAND --help' for a command's flags.
@@ -41,29 +47,36 @@ ${COMMON}
 `;
 
 const COMMANDS: Record<CommandName, string> = {
-  validate: `Usage: passthru validate [-f FILE] [--format text|json]
+  validate: `Usage: passthru validate [-f FILE] [--host NAME]... [--format text|json]
 
 Checks passthrough.yaml without touching any host: YAML syntax, the schema
 (schemas/passthrough.schema.json), and semantics (a device claimed by two VMs,
 a VM on an undeclared host, an address both claimed and released, ...).
 Every error is reported as FILE:LINE:COL with what to do.
 
+The whole file is checked; --host must name hosts it declares.
+
 Exit codes: 0 valid, 1 invalid.
 Example: passthru validate -f hosts/hv1/passthrough.yaml
+Example: passthru validate --host hv1 --format json
 `,
-  doctor: `Usage: passthru doctor [-c URI] [--root DIR] [--format text|json]
+  doctor: `Usage: passthru doctor [-c URI | --host NAME]... [--root DIR] [--format text|json]
 
 Preflight of the local host, the runbook's manual checks in one go: CPU
 virtualisation, the ACPI DMAR/IVRS table (VT-d / AMD-Vi enabled in firmware),
 intel_iommu=on on the kernel command line, IOMMU groups, the vfio-pci module,
-interrupt remapping, /dev/vfio, SELinux virt_use_sysfs. Each check says pass,
-warn or fail, with the remedy. Reads files only (/sys, /proc, /dev,
-/lib/modules); changes nothing.
+interrupt remapping, /dev/vfio, SELinux virt_use_sysfs. Then it asks libvirt
+(\`virsh -c URI version\`) at the URI that plan would use: -c, else each host of
+passthrough.yaml (limited by --host) when there is one, else qemu:///system,
+and says why it does not answer (daemon not running, socket permissions,
+group libvirt, ssh). Each check says pass, warn or fail, with the remedy.
+Reads files only (/sys, /proc, /dev, /lib/modules); changes nothing.
 
 Exit codes: 0 all checks pass (warnings allowed), 1 a check failed.
 Example: passthru doctor
+Example: passthru doctor --host hv1 --format json
 `,
-  observe: `Usage: passthru observe [-f FILE | -c URI] [-o FILE]
+  observe: `Usage: passthru observe [-f FILE] [--host NAME]... [-c URI] [-o FILE] [--format json]
 
 Prints what passthru sees on each host as a versioned JSON snapshot
 (schemas/snapshot.schema.json): PCI devices with driver, IOMMU group, SR-IOV
@@ -72,17 +85,21 @@ libvirt domain with its persistent and live hostdevs and interfaces.
 A snapshot can be planned against offline: passthru plan --snapshot FILE.
 Local hosts are read from /sys (under --root); remote ones through
 virsh nodedev-*. Uses a constant number of virsh processes per host.
+A host that cannot be observed is named on stderr with its error; the
+snapshots of the others are still written.
 
-Exit codes: 0 ok, 1 the host could not be observed.
+Exit codes: 0 ok, 1 a host could not be observed.
 Example: passthru observe -c qemu:///system -o hv1.json
+Example: passthru observe --host hv2 -o hv2.json
 `,
-  plan: `Usage: passthru plan [-f FILE] [--snapshot FILE] [--format text|json|diff|sh]
-                    [--detailed-exitcode] [-o PLANFILE]
+  plan: `Usage: passthru plan [-f FILE] [--host NAME]... [--snapshot FILE]
+                    [--format text|json|diff|sh] [--detailed-exitcode] [-o PLANFILE]
 
 Observes each host (or reads --snapshot) and shows the ordered actions that
 would make it match the file, with the reason for each, plus every problem
 that blocks the plan (IOMMU off, a group that is not viable, a host-critical
-device, ...). Changes nothing.
+device, ...). A host that cannot be observed is shown with its error (in
+json: hosts[].error), and the plan is then not applyable. Changes nothing.
 
   --format text   Terraform-like summary (default)
   --format json   the versioned plan contract (format_version "1") for scripts
@@ -90,14 +107,17 @@ device, ...). Changes nothing.
   --format sh     the equivalent virsh commands, to review or run by hand
   -o PLANFILE     also save the plan with a fingerprint of what was observed;
                   'passthru apply PLANFILE' refuses it if the host has changed
+                  (a blocked plan is saved too, and says it cannot be applied)
   --detailed-exitcode  exit 2 when there are changes
 
 Exit codes: 0 no changes (or changes without --detailed-exitcode),
 1 error or blocked plan, 2 changes present (with --detailed-exitcode).
 Example: passthru plan --format sh > steps.sh
+Example: passthru plan --host hv2 --format json
 `,
   apply: `Usage: passthru apply [-f FILE | PLANFILE] [--yes] [--lock-timeout DUR]
                      [--journal FILE] [--json]
+                     [--host NAME]...  (with -f: only these hosts of the file)
 
 Converges each host: unplug from VMs, reattach released devices, detach newly
 assigned ones to vfio-pci, attach hostdevs, remove replaced interfaces. Every
@@ -116,25 +136,32 @@ default /var/log/passthru/journal.jsonl).
 Exit codes: 0 applied (or nothing to do), 1 error/refused/failed but rolled
 back, 3 failed AND rollback could not restore the previous state.
 Example: passthru plan -o plan.json && passthru apply plan.json --yes
+Example: passthru apply --host hv1 --yes
 `,
-  check: `Usage: passthru check [-f FILE] [--snapshot FILE] [--format text|json|junit]
+  check: `Usage: passthru check [-f FILE] [--host NAME]... [--snapshot FILE]
+                     [--format text|json|junit]
 
 The CI drift check: computes the plan read-only and reports whether each host
-matches git. Changes nothing.
+matches git. Every host is reported: junit has one testsuite per host, and a
+host that cannot be observed is a testsuite with an <error>. Changes nothing.
 
-Exit codes: 0 in sync, 2 drifted, 1 error (including a blocked plan).
+Exit codes: 0 in sync, 2 drifted, 1 error (a blocked plan, a host not
+observed): the worst host's.
 Example (CI): passthru check --format junit > passthru-junit.xml
+Example: passthru check --host hv1 --host hv2 --format json
 `,
-  import: `Usage: passthru import [-c URI] [--snapshot FILE] [-o FILE]
+  import: `Usage: passthru import [-c URI] [--host NAME]... [--snapshot FILE] [-o FILE]
 
 Prints a passthrough.yaml that describes the current assignments: every VM
 with PCI hostdevs and those devices (with managed and an expect guard from the
 hardware), and a protect entry for each device the host itself uses (default
 route, addresses, mounts, swap, boot VGA), so an existing host can be brought
-under passthru. Changes nothing.
+under passthru. With several hosts, every one must answer (or pick those that
+do with --host). Changes nothing.
 
-Exit codes: 0 ok, 1 the host could not be observed.
+Exit codes: 0 ok, 1 a host could not be observed.
 Example: passthru import -c qemu:///system -o passthrough.yaml
+Example: passthru import --host hv2 > hv2.yaml
 `,
 };
 

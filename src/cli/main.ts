@@ -1,13 +1,15 @@
 /**
  * The CLI entry: parse, dispatch, and the ONE place where errors are caught and turned into a message and an
- * exit code. Known errors print one line (plus the hint and the cause's short message); unknown ones print the
- * stack, because they are bugs.
+ * exit code. Known errors print their message (every diagnostic of a bad file on its own `Error:` line) with the
+ * hint and the cause's short message; unknown ones print the stack, because they are bugs.
  */
-import { readFileSync } from 'node:fs';
 import { ExitCode, PassthruError } from '../errors.js';
+import { renderError, renderInternalError } from '../render/error-text.js';
+import { printable } from '../render/printable.js';
 import { styleFor } from '../render/style.js';
 import { parseInvocation, type CommandName, type Invocation } from './args.js';
 import { helpText } from './help.js';
+import { packageInfo } from './package-info.js';
 import type { Terminal } from './terminal.js';
 import { processTerminal } from './terminal.js';
 import { runValidate } from './commands/validate.js';
@@ -30,19 +32,24 @@ const COMMANDS: Record<CommandName, Command> = {
   import: runImport,
 };
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+/**
+ * The terminal with everything written to stderr made printable: stderr is always for humans (errors, warnings,
+ * apply's progress), and a line there may quote a host's text that no renderer escaped (virsh's stderr in a
+ * failed step). passthru's own colours and the layout pass.
+ */
+function escapingStderr(term: Terminal): Terminal {
+  return { ...term, err: (text) => term.err(printable(text, { layout: true, style: true })) };
 }
 
 /** Runs the CLI and returns its exit code; `term` defaults to the real process streams. */
-export async function main(argv: readonly string[], term: Terminal = processTerminal()): Promise<number> {
+export async function main(argv: readonly string[], terminal: Terminal = processTerminal()): Promise<number> {
+  const term = escapingStderr(terminal);
   let debug = argv.includes('--debug');
   try {
     const inv = parseInvocation(argv, term.env);
     debug = inv.common.debug;
     if (inv.command === 'version') {
-      term.out(`${version()}\n`);
+      term.out(`${packageInfo().version}\n`);
       return ExitCode.ok;
     }
     if (inv.command === 'help') {
@@ -51,17 +58,11 @@ export async function main(argv: readonly string[], term: Terminal = processTerm
     }
     return await COMMANDS[inv.command](inv, term);
   } catch (error) {
-    const style = styleFor(term.errStream, term.env, argv.includes('--no-color'));
-    if (error instanceof PassthruError) {
-      const lines = [`${style.red(style.bold('Error:'))} ${error.message}`];
-      const cause = error.cause as { shortMessage?: string; message?: string } | undefined;
-      if (cause && !debug) lines.push(`  cause: ${cause.shortMessage ?? cause.message ?? String(cause)}`);
-      if (error.hint) lines.push(`  fix: ${error.hint}`);
-      if (debug) lines.push(error.stack ?? '', ...(cause ? [`cause: ${String((cause as Error).stack ?? cause.message)}`] : []));
-      term.err(`${lines.join('\n')}\n`);
-      return error.exitCode;
+    if (!(error instanceof PassthruError)) {
+      term.err(renderInternalError(error));
+      return ExitCode.error;
     }
-    term.err(`passthru: internal error (a bug — please report it with this output):\n${(error as Error).stack ?? String(error)}\n`);
-    return ExitCode.error;
+    term.err(renderError(error, styleFor(term.errStream, term.env, argv.includes('--no-color')), debug));
+    return error.exitCode;
   }
 }

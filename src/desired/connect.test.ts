@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../errors.js';
-import { withConnectUri } from './connect.js';
+import { UsageError } from '../errors.js';
+import { selectHosts, withConnectUri } from './connect.js';
 import { loadDesiredState } from './load.js';
 
 const load = (...lines: string[]) => loadDesiredState(`${lines.join('\n')}\n`, 'p.yaml');
@@ -35,38 +35,38 @@ describe('withConnectUri', () => {
     expect(withConnectUri(implicit, 'myalias').hosts).toEqual([{ name: 'myalias', uri: 'myalias', local: false }]);
   });
 
-  it('puts every VM, release and protect entry of several hosts on the one host', () => {
-    const state = withConnectUri(twoHosts, 'qemu:///system');
-    expect(state.hosts).toEqual([{ name: 'local', uri: 'qemu:///system', local: true }]);
-    expect([...state.vms, ...state.release, ...state.protect].map((entry) => entry.host)).toEqual([
-      'local',
-      'local',
-      'local',
-      'local',
+  it('refuses -c on a file of several hosts unless --host picks one (it would prune the other hosts\' VMs)', () => {
+    expect(() => selectHosts(twoHosts, { hosts: [], connect: 'qemu:///system' })).toThrow(UsageError);
+    expect(() => selectHosts(twoHosts, { hosts: [], connect: 'qemu:///system' })).toThrow(
+      '-c qemu:///system is for one host, and this run has 2 from p.yaml: hv1, hv2',
+    );
+    expect(() => selectHosts(twoHosts, { hosts: ['hv1', 'hv2'], connect: 'qemu:///system' })).toThrow('has 2 from p.yaml');
+    expect(() => withConnectUri(twoHosts, 'qemu:///system')).toThrow(UsageError);
+    const picked = selectHosts(twoHosts, { hosts: ['hv2'], connect: 'qemu+ssh://root@10.0.0.2/system' });
+    expect(picked.hosts).toEqual([{ name: 'hv2', uri: 'qemu+ssh://root@10.0.0.2/system', local: false }]);
+    expect([...picked.vms, ...picked.release].map((e) => [e.host, 'name' in e ? e.name : e.address])).toEqual([
+      ['hv2', 'b'],
+      ['hv2', '0000:09:00.0'],
     ]);
-    expect(twoHosts.vms.map((vm) => vm.host)).toEqual(['hv1', 'hv2']);
+    expect(picked.protect).toEqual([]);
   });
 
-  it('refuses entries that only collide once their hosts are merged', () => {
-    const state = load(
-      'version: 1',
-      'hosts:',
-      '  hv1: { uri: "qemu:///system" }',
-      '  hv2: { uri: "qemu+ssh://root@hv2/system" }',
-      'vms:',
-      '  a: { host: hv1, devices: [{ address: "07:00.0" }] }',
-      '  b: { host: hv2, devices: [{ address: "07:00.0" }] }',
+  it('--host keeps only the hosts named, in file order, with their entries', () => {
+    const state = selectHosts(twoHosts, { hosts: ['hv2', 'hv1'], connect: null });
+    expect(state.hosts.map((h) => h.name)).toEqual(['hv1', 'hv2']);
+    const hv1 = selectHosts(twoHosts, { hosts: ['hv1'], connect: null });
+    expect(hv1.hosts.map((h) => h.name)).toEqual(['hv1']);
+    expect([hv1.vms.map((v) => v.name), hv1.release, hv1.protect.map((p) => p.host)]).toEqual([['a'], [], ['hv1']]);
+    expect(selectHosts(twoHosts, { hosts: [], connect: null })).toBe(twoHosts);
+  });
+
+  it('refuses a --host the file does not declare, listing the declared ones', () => {
+    expect(() => selectHosts(twoHosts, { hosts: ['hv1', 'hv3'], connect: null })).toThrow(UsageError);
+    expect(() => selectHosts(twoHosts, { hosts: ['hv1', 'hv3'], connect: null })).toThrow(
+      '--host "hv3": p.yaml declares no such host (it declares: hv1, hv2)',
     );
-    let error: unknown;
-    try {
-      withConnectUri(state, 'qemu:///system');
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).diagnostics).toMatchObject([
-      { line: 7, col: 29, message: expect.stringContaining('already claimed by vms.a.devices[0] (6:29)') },
-    ]);
-    expect((error as InputError).diagnostics[0]?.hint).toContain('(-c qemu:///system puts the entries of every host');
+    const implicit = load('version: 1');
+    expect(() => selectHosts(implicit, { hosts: ['hv1'], connect: null })).toThrow('(it declares: local)');
+    expect(selectHosts(implicit, { hosts: ['local'], connect: null }).hosts.map((h) => h.name)).toEqual(['local']);
   });
 });

@@ -14,6 +14,8 @@ export type DoctorStatus = 'pass' | 'fail' | 'warn' | 'skip';
 /** One line of doctor's report. `id` is stable (scripts may match on it); `remedy` holds commands to run. */
 export interface DoctorCheck {
   id: DoctorCheckId;
+  /** For a check of one host of the file (`libvirt`): that host's name. */
+  host?: string;
   title: string;
   status: DoctorStatus;
   detail: string;
@@ -32,8 +34,11 @@ export const DOCTOR_CHECK_IDS = [
   'interrupt-remapping',
   'selinux-virt-use-sysfs',
 ] as const;
-/** One of {@link DOCTOR_CHECK_IDS}. */
-export type DoctorCheckId = (typeof DOCTOR_CHECK_IDS)[number];
+/**
+ * One of {@link DOCTOR_CHECK_IDS} (judged from the machine's files), or `libvirt`: one per host of the run, judged
+ * from what libvirt answered (doctor/libvirt.ts), after the others.
+ */
+export type DoctorCheckId = (typeof DOCTOR_CHECK_IDS)[number] | 'libvirt';
 
 /** How to put a parameter on the kernel command line, for both distribution families (seed steps 2-3). */
 function kernelCmdlineRemedy(param: string, remove?: string): string {

@@ -8,6 +8,8 @@ import { readDoctorFacts } from '../observe/platform.js';
 import type { DoctorCheck, DoctorStatus } from './checks.js';
 import { doctorChecks } from './checks.js';
 import { plainStyle, type Style } from '../render/style.js';
+import { printable } from '../render/printable.js';
+import { block } from '../render/problems.js';
 
 /** What doctor found on one host. */
 export interface DoctorReport {
@@ -55,9 +57,10 @@ export function formatDoctorText(checks: readonly DoctorCheck[], style: Style = 
     skip: style.dim('SKIP'),
   };
   const lines: string[] = [];
+  // Details quote the host's files and virsh's stderr: escaped, like every text from outside.
   for (const c of checks) {
-    lines.push(`${label[c.status]}  ${c.title}: ${c.detail}`);
-    if (c.remedy !== undefined) lines.push(`      fix: ${c.remedy}`);
+    lines.push(`${label[c.status]}  ${printable(c.title)}: ${block(c.detail)}`);
+    if (c.remedy !== undefined) lines.push(`      fix: ${block(c.remedy)}`);
   }
   const count = (s: DoctorStatus) => checks.filter((c) => c.status === s).length;
   lines.push('', `${count('pass')} passed, ${count('fail')} failed, ${count('warn')} warnings, ${count('skip')} skipped`);

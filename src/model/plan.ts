@@ -4,6 +4,8 @@
  * fields may be added; none may change meaning without bumping `PLAN_FORMAT_VERSION`.
  */
 
+import type { HostErrorReport } from './observation.js';
+
 export const PLAN_FORMAT_VERSION = '1';
 
 export type ActionKind = 'nodedev-detach' | 'nodedev-reattach' | 'attach-hostdev' | 'detach-hostdev' | 'remove-interface';
@@ -116,16 +118,18 @@ export interface Problem {
 export interface HostPlan {
   name: string;
   uri: string;
-  /** Fingerprint of the snapshot this plan was computed from. */
-  fingerprint: string;
+  /** Fingerprint of the snapshot this plan was computed from; null when the host could not be observed. */
+  fingerprint: string | null;
   actions: Action[];
   problems: Problem[];
+  /** Set when the host could not be observed: there is then no plan for it (no actions, no problems). */
+  error?: HostErrorReport;
 }
 
 /** The whole plan (`plan --format json`, `plan -o FILE`). */
 export interface Plan {
   format_version: typeof PLAN_FORMAT_VERSION;
-  /** False when any host has a blocking problem. */
+  /** False when any host has a blocking problem or could not be observed. */
   applyable: boolean;
   /** True when any host has actions. */
   changes: boolean;

@@ -1,31 +1,42 @@
 /**
  * `check --format junit`: one test suite per host, one test case per listed VM plus one for the host's driver
- * bindings. Drift is a failure; a blocking problem is an error. CI systems show these natively.
+ * bindings. Drift is a failure; a blocking problem is an error. A host that could not be observed is a suite whose
+ * one case, observing it, is an error, and whose VM cases are skipped. CI systems show these natively.
  */
 import type { HostPlan, Plan } from '../model/plan.js';
 import { actionSubject } from './action.js';
+import { printable } from './printable.js';
 
+/**
+ * Text for an XML attribute or element. XML 1.0 cannot carry most control characters at all, not even as character
+ * references, so they are escaped by `printable` first (layout kept: a newline in an element is fine).
+ */
 const esc = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  printable(s, { layout: true }).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+
+const testcase = (host: HostPlan, subject: string, body: string[]) => {
+  const open = `    <testcase classname="passthru.${esc(host.name)}" name="${esc(subject)}"`;
+  return body.length === 0 ? `${open}/>` : [`${open}>`, ...body.map((b) => `      ${b}`), '    </testcase>'].join('\n');
+};
 
 function hostCases(host: HostPlan, vms: string[]): string[] {
-  const subjects = ['host driver bindings', ...vms.map((v) => `vm ${v}`)];
-  return subjects.map((subject) => {
-    const vm = subject.startsWith('vm ') ? subject.slice(3) : null;
+  if (host.error) {
+    const { message, hint } = host.error;
+    return [
+      testcase(host, 'observe host', [`<error type="host-not-observed" message="${esc(message)}">${esc(hint ?? '')}</error>`]),
+      ...vms.map((v) => testcase(host, `vm ${v}`, ['<skipped message="the host could not be observed"/>'])),
+    ];
+  }
+  const subjects: [string, string | null][] = [['host driver bindings', null], ...vms.map((v): [string, string] => [`vm ${v}`, v])];
+  return subjects.map(([subject, vm]) => {
     const drift = host.actions.filter((a) => ('vm' in a ? a.vm === vm : vm === null));
     const blocks = host.problems.filter((p) => p.severity === 'block' && (p.vm ?? null) === vm);
-    const body = [
-      ...blocks.map((p) => `      <error type="${esc(p.code)}" message="${esc(p.message)}">${esc(p.hint ?? '')}</error>`),
+    return testcase(host, subject, [
+      ...blocks.map((p) => `<error type="${esc(p.code)}" message="${esc(p.message)}">${esc(p.hint ?? '')}</error>`),
       ...(drift.length > 0
-        ? [
-            `      <failure type="drift" message="${drift.length} change(s) pending">${esc(
-              drift.map((a) => `${actionSubject(a)}: ${a.reason}`).join('\n'),
-            )}</failure>`,
-          ]
+        ? [`<failure type="drift" message="${drift.length} change(s) pending">${esc(drift.map((a) => `${actionSubject(a)}: ${a.reason}`).join('\n'))}</failure>`]
         : []),
-    ];
-    const open = `    <testcase classname="passthru.${esc(host.name)}" name="${esc(subject)}"`;
-    return body.length === 0 ? `${open}/>` : [`${open}>`, ...body, '    </testcase>'].join('\n');
+    ]);
   });
 }
 
@@ -33,10 +44,9 @@ function hostCases(host: HostPlan, vms: string[]): string[] {
 export function renderCheckJunit(plan: Plan, vmsByHost: ReadonlyMap<string, string[]>): string {
   const suites = plan.hosts.map((h) => {
     const cases = hostCases(h, vmsByHost.get(h.name) ?? []);
-    const failures = cases.filter((c) => c.includes('<failure')).length;
-    const errors = cases.filter((c) => c.includes('<error')).length;
+    const count = (tag: string) => cases.filter((c) => c.includes(`<${tag} `) || c.includes(`<${tag}>`)).length;
     return [
-      `  <testsuite name="passthru check ${esc(h.name)}" tests="${cases.length}" failures="${failures}" errors="${errors}">`,
+      `  <testsuite name="passthru check ${esc(h.name)}" tests="${cases.length}" failures="${count('failure')}" errors="${count('error')}" skipped="${count('skipped')}">`,
       ...cases,
       '  </testsuite>',
     ].join('\n');

@@ -1,63 +1,75 @@
 /**
  * The human plan, Terraform-style: per host, the driver bindings and each VM's domain changes, every line with
- * its step number in execution order, the reason beneath it, then problems and a summary line.
+ * its step number in execution order, the reason beneath it, then problems and a summary line. A host that could
+ * not be observed shows its error instead. Every value from the host or the file (names, drivers, MACs, reasons,
+ * pci.ids names) is interpolated through `printable` (`p` here): it may hold terminal escapes.
  */
 import type { Action, HostPlan, Plan } from '../model/plan.js';
 import type { DomainSnapshot, HostSnapshot, PciDevice } from '../model/snapshot.js';
-import { renderProblem } from './problems.js';
+import { printable as p } from './printable.js';
+import { renderHostError, renderProblem } from './problems.js';
 import type { Style } from './style.js';
 
 const deviceName = (d: PciDevice | undefined) =>
-  d ? `${d.vendorName ?? d.vendor} ${d.productName ?? d.product} [${d.vendor}:${d.product}]` : 'device not present';
+  d ? p(`${d.vendorName ?? d.vendor} ${d.productName ?? d.product} [${d.vendor}:${d.product}]`) : 'device not present';
 
 const scope = (a: { config: boolean; live: boolean }) => [a.config ? 'config' : '', a.live ? 'live' : ''].filter(Boolean).join('+');
 
 function actionLine(a: Action, devices: Map<string, PciDevice>, style: Style): string {
   switch (a.kind) {
     case 'nodedev-detach':
-      return `${style.yellow('~')} ${a.address} ${deviceName(devices.get(a.address))}: ${a.fromDriver ?? 'unbound'} → vfio-pci`;
+      return `${style.yellow('~')} ${a.address} ${deviceName(devices.get(a.address))}: ${p(a.fromDriver ?? 'unbound')} → vfio-pci`;
     case 'nodedev-reattach':
       return `${style.yellow('~')} ${a.address} ${deviceName(devices.get(a.address))}: vfio-pci → host driver`;
     case 'attach-hostdev':
       return `${style.green('+')} hostdev ${a.address} managed=${a.managed ? 'yes' : 'no'} (${scope(a)})`;
     case 'detach-hostdev':
-      return `${style.red('-')} ${a.source === 'interface' ? `interface hostdev ${a.mac ?? ''}` : 'hostdev'} ${a.address} (${scope(a)})`;
+      return `${style.red('-')} ${a.source === 'interface' ? `interface hostdev ${p(a.mac ?? '')}` : 'hostdev'} ${a.address} (${scope(a)})`;
     case 'remove-interface':
-      return `${style.red('-')} interface type=${a.type}${a.source ? ` source=${a.source}` : ''}${a.mac ? ` mac=${a.mac}` : ''} (${scope(a)})`;
+      return `${style.red('-')} interface type=${p(a.type)}${a.source ? ` source=${p(a.source)}` : ''}${a.mac ? ` mac=${p(a.mac)}` : ''} (${scope(a)})`;
   }
 }
 
-const stateOf = (domains: DomainSnapshot[], name: string) => domains.find((d) => d.name === name)?.state ?? 'unknown';
+const stateOf = (domains: DomainSnapshot[], name: string) => p(domains.find((d) => d.name === name)?.state ?? 'unknown');
 
 function renderHost(host: HostPlan, snapshot: HostSnapshot | undefined, style: Style): string[] {
+  const out = [style.bold(`Host ${p(host.name)} (${p(host.uri)})`)];
+  if (host.error) return [...out, renderHostError(host.name, host.error, style)];
   const devices = new Map((snapshot?.devices ?? []).map((d) => [d.address, d]));
   const numbered = host.actions.map((a, i) => ({ a, n: i + 1 }));
   const item = ({ a, n }: { a: Action; n: number }) => [
     `    ${style.dim(`${n}.`)} ${actionLine(a, devices, style)}`,
-    `       ${style.dim(a.reason)}`,
+    `       ${style.dim(p(a.reason))}`,
   ];
-  const out = [style.bold(`Host ${host.name} (${host.uri})`)];
-  if (host.actions.length === 0) out.push('  No changes: the host matches passthrough.yaml.');
+  if (host.actions.length === 0) {
+    const blocked = host.problems.some((x) => x.severity === 'block');
+    out.push(blocked ? '  No changes planned: blocked by the problems below.' : '  No changes: the host matches passthrough.yaml.');
+  }
   const bindings = numbered.filter(({ a }) => a.kind === 'nodedev-detach' || a.kind === 'nodedev-reattach');
   if (bindings.length > 0) out.push('', '  # host driver bindings', ...bindings.flatMap(item));
   const vms = [...new Set(numbered.flatMap(({ a }) => ('vm' in a ? [a.vm] : [])))];
   for (const vm of vms) {
-    out.push('', `  # VM "${vm}" (${stateOf(snapshot?.domains ?? [], vm)})`);
+    out.push('', `  # VM "${p(vm)}" (${stateOf(snapshot?.domains ?? [], vm)})`);
     out.push(...numbered.filter(({ a }) => 'vm' in a && a.vm === vm).flatMap(item));
   }
-  for (const p of host.problems) out.push('', renderProblem(p, host.name, style));
+  for (const problem of host.problems) out.push('', renderProblem(problem, host.name, style));
   return out;
 }
 
 function summary(plan: Plan, style: Style): string {
   const count = (k: Action['kind']) => plan.hosts.reduce((n, h) => n + h.actions.filter((a) => a.kind === k).length, 0);
-  const blocks = plan.hosts.reduce((n, h) => n + h.problems.filter((p) => p.severity === 'block').length, 0);
+  const blocks = plan.hosts.reduce((n, h) => n + h.problems.filter((x) => x.severity === 'block').length, 0);
+  const unobserved = plan.hosts.filter((h) => h.error).map((h) => p(h.name));
   const line =
     `Plan: ${count('nodedev-detach')} to bind to vfio-pci, ${count('nodedev-reattach')} to return to the host, ` +
     `${count('attach-hostdev')} hostdev(s) to attach, ${count('detach-hostdev')} to detach, ` +
     `${count('remove-interface')} interface(s) to remove.`;
-  if (blocks > 0) return `${style.bold(line)}\n${style.red(style.bold(`Blocked: ${blocks} problem(s) must be fixed before this plan can be applied.`))}`;
-  return style.bold(plan.changes ? line : 'No changes. Every host matches passthrough.yaml.');
+  if (plan.applyable) return style.bold(plan.changes ? line : 'No changes. Every host matches passthrough.yaml.');
+  const why = [
+    ...(unobserved.length > 0 ? [`Not observed: ${unobserved.length} host(s) (${unobserved.join(', ')}) could not be observed; their plan is unknown.`] : []),
+    ...(blocks > 0 ? [`Blocked: ${blocks} problem(s) must be fixed before this plan can be applied.`] : []),
+  ];
+  return [style.bold(line), ...why.map((w) => style.red(style.bold(w)))].join('\n');
 }
 
 /** Renders the whole plan; `snapshots` (by host name) supply device names and VM states. */

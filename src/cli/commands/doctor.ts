@@ -1,10 +1,16 @@
-/** `passthru doctor`: the runbook's host preflight (seed steps 1-5 and 14), each check with its remedy. */
+/**
+ * `passthru doctor`: the runbook's host preflight (seed steps 1-5 and 14), each check with its remedy, and whether
+ * libvirt answers at the URI of each host that `plan` would connect to.
+ */
 import { UsageError } from '../../errors.js';
 import { isLocalUri } from '../../desired/uri.js';
-import { doctorExitCode, formatDoctorText, runDoctor as diagnose } from '../../doctor/doctor.js';
-import { styleFor } from '../../render/style.js';
+import { doctorExitCode, runDoctor as diagnose } from '../../doctor/doctor.js';
+import { libvirtChecks } from '../../doctor/libvirt.js';
 import type { Invocation } from '../args.js';
+import { makeVirsh, reportContext } from '../context.js';
+import { report } from '../reporters.js';
 import type { Terminal } from '../terminal.js';
+import { hostsToObserve } from './observe.js';
 
 export async function runDoctor(inv: Invocation, term: Terminal): Promise<number> {
   if (inv.common.connect && !isLocalUri(inv.common.connect)) {
@@ -12,14 +18,12 @@ export async function runDoctor(inv: Invocation, term: Terminal): Promise<number
       hint: 'run `passthru doctor` on that host itself (e.g. over ssh)',
     });
   }
-  const { checks } = await diagnose(inv.common.root);
-  const code = doctorExitCode(checks);
-  if (inv.format === 'json') {
-    term.out(`${JSON.stringify({ ok: code === 0, checks }, null, 2)}\n`);
-  } else {
-    const style = styleFor(term.outStream, term.env, inv.common.noColor);
-    term.out(formatDoctorText(checks, style));
-    term.out(code === 0 ? style.green('Ready for PCI passthrough.\n') : style.red('Fix the failed checks before passing devices through.\n'));
-  }
+  // `doctor -c URI` asks that URI only: doctor examines this machine, and a passthrough.yaml that happens to be in
+  // the directory (one of several hosts, say) is no reason to refuse.
+  const { hosts } = await hostsToObserve(inv, inv.common.connect === null);
+  const [{ checks }, libvirt] = await Promise.all([diagnose(inv.common.root), libvirtChecks(makeVirsh(inv, term), hosts)]);
+  const all = [...checks, ...libvirt];
+  const code = doctorExitCode(all);
+  report(term, 'doctor', inv.format, { checks: all, ok: code === 0 }, reportContext(inv, term, term.outStream));
   return code;
 }

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { hostilePlanCase, HOSTILE_VM } from '../../test/helpers/plans.js';
+import { plainStyle } from '../render/style.js';
+import { FORMATS, parseInvocation } from './args.js';
+import { render, REPORTERS } from './reporters.js';
+
+const ctx = { style: plainStyle, quiet: false };
+
+describe('REPORTERS', () => {
+  it('has a renderer for every --format of every command, and nothing else', () => {
+    for (const [command, formats] of Object.entries(FORMATS)) {
+      expect(Object.keys(REPORTERS[command as keyof typeof REPORTERS]), command).toEqual([...formats]);
+    }
+    expect(Object.keys(REPORTERS)).toEqual(Object.keys(FORMATS));
+  });
+
+  it('the first format is the default', () => {
+    expect(parseInvocation(['plan'], {}).format).toBe('text');
+    expect(parseInvocation(['observe'], {}).format).toBe('json');
+    expect(parseInvocation(['import'], {}).format).toBe('yaml');
+    expect(() => parseInvocation(['observe', '--format', 'text'], {})).toThrow('unknown --format "text" for observe');
+  });
+
+  it('escapes what reaches the terminal, except formats that are code or data for another program', () => {
+    const c = hostilePlanCase();
+    for (const format of ['text', 'json', 'diff'] as const) {
+      expect(render('plan', format, c, ctx), format).not.toContain('\u001b');
+    }
+    expect(render('check', 'junit', c, ctx)).not.toContain('\u001b');
+    // sh quotes the name for the shell: escaping would change which domain the script names.
+    expect(render('plan', 'sh', c, ctx)).toContain(HOSTILE_VM);
+    expect(JSON.parse(render('plan', 'json', c, ctx))).toEqual(c.plan);
+  });
+});

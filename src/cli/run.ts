@@ -1,0 +1,7 @@
+/**
+ * The executable entry: runs the CLI on this process's argv and streams. It is what scripts/bundle-cli.js bundles
+ * into dist/bundle/passthru.js (which bin/passthru.js loads), so the bundle also runs by itself: `node passthru.js`.
+ */
+import { main } from './main.js';
+
+process.exitCode = await main(process.argv.slice(2));
