@@ -92,6 +92,27 @@ describe('planHost: bindings', () => {
   });
 });
 
+describe('planHost: devices another domain keeps (found by the property test)', () => {
+  const dev = { ...nic, driver: 'vfio-pci' };
+
+  it('does not reattach a pruned device that a running VM the file does not list holds', () => {
+    const a = domain('a', { hostdevs: [hostdev('0000:07:00.0')] });
+    const other = domain('other', { state: 'running', hostdevs: [hostdev('0000:07:00.0')], uuid: '00000000-0000-4000-8000-0000000000ff' });
+    const plan = planHost(desired([vm('a', [])]), snapshot([dev], [a, other]));
+    expect(steps(plan)).toEqual(['detach-hostdev a 0000:07:00.0 config']);
+    expect(plan.problems).toEqual([]);
+  });
+
+  it.each([
+    ['in its config and running domain', domain('b', { state: 'running', hostdevs: [hostdev('0000:07:00.0')] }), ['detach-hostdev b 0000:07:00.0 config']],
+    ['hot-plugged only', domain('b', { state: 'running', hostdevs: [], liveHostdevs: [hostdev('0000:07:00.0')] }), []],
+  ])('does not reattach a released device that a listed running VM with live: false still holds (%s)', (_what, b, expected) => {
+    const plan = planHost(desired([vm('b', [])], { release: [at('0000:07:00.0')] }), snapshot([dev], [b]));
+    expect(steps(plan)).toEqual(expected);
+    expect(plan.problems.filter((p) => p.address === '0000:07:00.0').map((p) => `${p.severity}:${p.code}`)).toEqual(['warn:takes-effect-at-next-start']);
+  });
+});
+
 describe('planHost: live domains', () => {
   it('hot-plugs and hot-unplugs when live: true and the VM runs', () => {
     const devs = [nic, device('0000:08:00.0', { iommuGroup: 20, driver: 'vfio-pci' })];

@@ -25,7 +25,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
   problems.push(...checkHostWarnings(view, assignments));
 
   const actions: Action[] = [];
-  const pruned: { address: string; vm: DomainSnapshot; stillLive: boolean }[] = [];
+  const pruned: { address: string; vm: DomainSnapshot }[] = [];
   for (const vm of desired.vms) {
     const dom = view.domain(vm.name);
     if (!dom) {
@@ -78,7 +78,7 @@ function planVmHostdevs(
   vm: DesiredVm,
   dom: DomainSnapshot,
   mine: Assignment[],
-  pruned: { address: string; vm: DomainSnapshot; stillLive: boolean }[],
+  pruned: { address: string; vm: DomainSnapshot }[],
 ): Action[] {
   const actions: Action[] = [];
   const liveToo = vm.live && dom.active;
@@ -108,7 +108,7 @@ function planVmHostdevs(
     const want = wanted.get(h.address);
     if (!want) {
       detach(h, true, `not claimed for ${vm.name} in ${vm.pos.file}`);
-      pruned.push({ address: h.address, vm: dom, stillLive: dom.active && live.has(h.address) && !liveToo });
+      pruned.push({ address: h.address, vm: dom });
     } else if (h.source === 'hostdev' && h.managed !== want.managed) {
       const change = `managed changes from ${yesNo(h.managed)} to ${yesNo(want.managed)}`;
       detach(h, true, change);
@@ -119,7 +119,7 @@ function planVmHostdevs(
     for (const h of live.values()) {
       if (!persistent.has(h.address) && !wanted.has(h.address)) {
         detach(h, false, `hot-plugged into running ${vm.name} but not claimed`);
-        pruned.push({ address: h.address, vm: dom, stillLive: false });
+        pruned.push({ address: h.address, vm: dom });
       }
     }
   }
@@ -185,7 +185,7 @@ function planBindings(
   desired: DesiredHostState,
   view: HostView,
   assignments: Assignment[],
-  pruned: { address: string; vm: DomainSnapshot; stillLive: boolean }[],
+  pruned: { address: string; vm: DomainSnapshot }[],
   problems: Problem[],
 ): Action[] {
   const actions: Action[] = [];
@@ -205,22 +205,34 @@ function planBindings(
     if (reason) actions.push({ kind: 'nodedev-detach', address: d.address, fromDriver: d.driver, reason });
   }
 
+  const listed = new Map(desired.vms.map((v) => [v.name, v]));
+  // A domain that still holds the device once the plan ran: one the file does not list, or a listed running one
+  // that keeps it live (`live: false`). The device is that domain's, and libvirt refuses to reattach it meanwhile.
+  const keeper = (address: string) =>
+    view.usersOf(address).find((dom) => {
+      const vm = listed.get(dom.name);
+      return !vm || (!vm.live && (dom.live?.hostdevs.some((h) => h.address === address) ?? false));
+    });
   const releases = new Map<string, string>();
-  for (const p of pruned) {
-    if (assigned.has(p.address)) continue;
-    if (p.stillLive) {
+  const kept = new Set<string>();
+  const release = (address: string, why: string) => {
+    const dom = keeper(address);
+    if (!dom) {
+      releases.set(address, why);
+    } else if (listed.has(dom.name) && !kept.has(address)) {
+      kept.add(address);
       problems.push({
         severity: 'warn',
         code: 'takes-effect-at-next-start',
-        message: `${p.address} stays in use by running VM "${p.vm.name}" until it stops; it is returned to its host driver by the next apply after that`,
-        address: p.address,
-        vm: p.vm.name,
+        message: `${address} stays in use by running VM "${dom.name}" until it stops; it is returned to its host driver by the next apply after that`,
+        address,
+        vm: dom.name,
       });
-      continue;
     }
-    releases.set(p.address, `removed from ${p.vm.name} and claimed by no VM`);
+  };
+  for (const p of pruned) {
+    if (!assigned.has(p.address)) release(p.address, `removed from ${p.vm.name} and claimed by no VM`);
   }
-  const listed = new Set(desired.vms.map((v) => v.name));
   for (const r of desired.release) {
     const found = view.devicesAt(r.address);
     if (found.length === 0) {
@@ -244,7 +256,7 @@ function planBindings(
           vm: dom.name,
         });
       }
-      if (holders.length === 0 && !releases.has(d.address)) releases.set(d.address, 'listed under `release`');
+      if (holders.length === 0 && !releases.has(d.address)) release(d.address, 'listed under `release`');
     }
   }
   for (const [address, why] of releases) {
