@@ -254,6 +254,19 @@ describe('planHost: safety (SPEC 3)', () => {
     ).toEqual([]);
   });
 
+  it.each([
+    ['listed under release', [domain('a')], { release: [at('0000:02:00.1')] }],
+    ['pruned from the VM (it leaves every VM)', [domain('a', { hostdevs: [hostdev('0000:02:00.0'), hostdev('0000:02:00.1')] })], {}],
+  ])('blocks a claim whose group sibling the plan returns to its host driver: %s (found by the property test)', (_what, domains, over) => {
+    const f0 = device('0000:02:00.0', { iommuGroup: 12, driver: 'vfio-pci' });
+    const f1 = device('0000:02:00.1', { iommuGroup: 12, driver: 'vfio-pci' });
+    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')])], over), snapshot([f0, f1], domains));
+    const p = block(plan, 'iommu-group-not-viable');
+    expect(p.address).toBe('0000:02:00.0');
+    expect(p.message).toContain('0000:02:00.1');
+    expect(p.hint).toContain('0000:02:00');
+  });
+
   it('blocks a group split between two VMs', () => {
     const f0 = device('0000:02:00.0', { iommuGroup: 12 });
     const f1 = device('0000:02:00.1', { iommuGroup: 12 });

@@ -20,10 +20,8 @@ const VFIO = 'vfio-pci';
 /** Computes the plan for one host. */
 export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): HostPlan {
   const view = hostView(snapshot);
-  const { assignments, problems } = resolveClaims(desired, view);
-  problems.push(...checkIommu(view, assignments), ...checkAssignedDevices(desired, view, assignments));
-  problems.push(...checkHostWarnings(view, assignments));
-
+  const { assignments, problems: claimProblems } = resolveClaims(desired, view);
+  const problems: Problem[] = [];
   const actions: Action[] = [];
   const pruned: { address: string; vm: DomainSnapshot }[] = [];
   for (const vm of desired.vms) {
@@ -64,12 +62,20 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
   actions.push(...planBindings(desired, view, assignments, pruned, problems));
 
   const guarded = dropProtected(actions, desired, view, problems);
+  // The group rules judge the bindings the plan leaves: a sibling it gives back to the host breaks the group.
+  const returned = new Map(guarded.flatMap((a) => (a.kind === 'nodedev-reattach' ? [[a.address, a.reason] as const] : [])));
   return {
     name: desired.host.name,
     uri: desired.host.uri,
     fingerprint: fingerprintSnapshot(snapshot),
     actions: sortActions(guarded),
-    problems: sortProblems(problems),
+    problems: sortProblems([
+      ...claimProblems,
+      ...checkIommu(view, assignments),
+      ...checkAssignedDevices(desired, view, assignments, returned),
+      ...checkHostWarnings(view, assignments),
+      ...problems,
+    ]),
   };
 }
 
