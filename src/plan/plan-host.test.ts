@@ -267,6 +267,16 @@ describe('planHost: safety (SPEC 3)', () => {
     expect(p.hint).toContain('0000:02:00');
   });
 
+  it('blocks a group split with a VM the file does not list (found by the property test)', () => {
+    const f0 = device('0000:02:00.0', { iommuGroup: 12, driver: 'vfio-pci' });
+    const f1 = device('0000:02:00.1', { iommuGroup: 12, driver: 'vfio-pci' });
+    const other = domain('other', { state: 'running', hostdevs: [hostdev('0000:02:00.1')] });
+    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')])]), snapshot([f0, f1], [domain('a'), other]));
+    const p = block(plan, 'iommu-group-split');
+    expect(p.message).toContain('0000:02:00.1');
+    expect(p.message).toContain('"other"');
+  });
+
   it('blocks a group split between two VMs', () => {
     const f0 = device('0000:02:00.0', { iommuGroup: 12 });
     const f1 = device('0000:02:00.1', { iommuGroup: 12 });

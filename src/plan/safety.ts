@@ -111,13 +111,16 @@ export function checkAssignedDevices(
       if (owner === a.vm.name) continue;
       const key = `${d.iommuGroup}/${m.address}/${a.vm.name}`;
       if (reportedGroups.has(key)) continue;
-      if (owner !== undefined) {
+      // A VM the file does not list keeps its devices, so a group member it holds is as taken as a claimed one.
+      const unlisted = owner === undefined ? view.usersOf(m.address).find((dom) => !listed.has(dom.name)) : undefined;
+      if (owner !== undefined || unlisted !== undefined) {
         reportedGroups.add(key);
+        const other = unlisted === undefined ? `goes to ${owner}` : `is used by VM "${unlisted.name}", which passthrough.yaml does not list`;
         problems.push({
           ...base,
           severity: 'block',
           code: 'iommu-group-split',
-          message: `IOMMU group ${d.iommuGroup} is split: ${d.address} goes to ${a.vm.name} but ${m.address} goes to ${owner}`,
+          message: `IOMMU group ${d.iommuGroup} is split: ${d.address} goes to ${a.vm.name} but ${m.address} ${other}`,
           hint: 'a group is isolated only as a whole: give all its endpoint devices to the same VM',
         });
       } else {
