@@ -113,6 +113,19 @@ describe('planHost: devices another domain keeps (found by the property test)', 
   });
 });
 
+describe('planHost: the order in which the host lists its domains (found by the property test)', () => {
+  it('warns that a listed running VM keeps a pruned device, also when a VM the file does not list has it too', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const b = domain('b', { state: 'running', hostdevs: [hostdev('0000:07:00.0')] });
+    const other = domain('other', { hostdevs: [hostdev('0000:07:00.0')], uuid: '00000000-0000-4000-8000-0000000000ff' });
+    for (const domains of [[b, other], [other, b]]) {
+      const plan = planHost(desired([vm('b', [])]), snapshot([dev], domains));
+      expect(steps(plan)).toEqual(['detach-hostdev b 0000:07:00.0 config']);
+      expect(plan.problems.map((p) => `${p.code}:${p.address ?? ''}`)).toEqual(['takes-effect-at-next-start:', 'takes-effect-at-next-start:0000:07:00.0']);
+    }
+  });
+});
+
 describe('planHost: live domains', () => {
   it('hot-plugs and hot-unplugs when live: true and the VM runs', () => {
     const devs = [nic, device('0000:08:00.0', { iommuGroup: 20, driver: 'vfio-pci' })];

@@ -214,25 +214,28 @@ function planBindings(
   const listed = new Map(desired.vms.map((v) => [v.name, v]));
   // A domain that still holds the device once the plan ran: one the file does not list, or a listed running one
   // that keeps it live (`live: false`). The device is that domain's, and libvirt refuses to reattach it meanwhile.
-  const keeper = (address: string) =>
-    view.usersOf(address).find((dom) => {
+  const keepers = (address: string) =>
+    view.usersOf(address).filter((dom) => {
       const vm = listed.get(dom.name);
       return !vm || (!vm.live && (dom.live?.hostdevs.some((h) => h.address === address) ?? false));
     });
   const releases = new Map<string, string>();
   const kept = new Set<string>();
   const release = (address: string, why: string) => {
-    const dom = keeper(address);
-    if (!dom) {
+    const held = keepers(address);
+    if (held.length === 0) {
       releases.set(address, why);
-    } else if (listed.has(dom.name) && !kept.has(address)) {
+      return;
+    }
+    const running = held.find((dom) => listed.has(dom.name));
+    if (running && !kept.has(address)) {
       kept.add(address);
       problems.push({
         severity: 'warn',
         code: 'takes-effect-at-next-start',
-        message: `${address} stays in use by running VM "${dom.name}" until it stops; it is returned to its host driver by the next apply after that`,
+        message: `${address} stays in use by running VM "${running.name}" until it stops; it is returned to its host driver by the next apply after that`,
         address,
-        vm: dom.name,
+        vm: running.name,
       });
     }
   };
