@@ -159,6 +159,23 @@ describe('planHost: live domains', () => {
     expect(codes(plan)).toEqual(['warn:takes-effect-at-next-start']);
   });
 
+  it('adds a claimed device that was only hot-plugged to the config, without plugging it again (found by the property test)', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { state: 'running', hostdevs: [], liveHostdevs: [hostdev('0000:07:00.0')] });
+    expect(steps(planHost(desired([vm('a', [byAddress('0000:07:00.0')], { live: true })]), snapshot([dev], [a])))).toEqual([
+      'attach-hostdev a 0000:07:00.0 config',
+    ]);
+  });
+
+  it('hot-plugs a device once when its managed flag changes and the running domain lacks it', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0', { managed: false })], liveHostdevs: [] });
+    expect(steps(planHost(desired([vm('a', [byAddress('0000:07:00.0')], { live: true })]), snapshot([dev], [a])))).toEqual([
+      'detach-hostdev a 0000:07:00.0 config',
+      'attach-hostdev a 0000:07:00.0 config+live',
+    ]);
+  });
+
   it('replaces a hostdev whose managed flag differs', () => {
     const dev = { ...nic, driver: 'vfio-pci' };
     const a = domain('a', { hostdevs: [hostdev('0000:07:00.0', { managed: false })] });

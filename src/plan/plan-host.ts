@@ -93,8 +93,10 @@ function planVmHostdevs(
   const wanted = new Map(mine.map((a) => [a.device.address, a]));
   const vmRef = { vm: dom.name, vmUuid: dom.uuid };
 
+  // What the running domain holds as the actions so far leave it, so that nothing is plugged in twice.
+  const plugged = new Set(liveToo ? live.keys() : []);
   const detach = (h: DomainHostdev, config: boolean, reason: string) => {
-    const inLive = liveToo && live.has(h.address);
+    const inLive = plugged.delete(h.address);
     actions.push({
       kind: 'detach-hostdev',
       ...vmRef,
@@ -107,8 +109,13 @@ function planVmHostdevs(
       reason,
     });
   };
-  const attach = (a: Assignment, config: boolean, reason: string) =>
-    actions.push({ kind: 'attach-hostdev', ...vmRef, address: a.device.address, managed: a.managed, config, live: liveToo, reason });
+  const attach = (a: Assignment, config: boolean, reason: string) => {
+    const plug = liveToo && !plugged.has(a.device.address);
+    if (plug) plugged.add(a.device.address);
+    if (config || plug) {
+      actions.push({ kind: 'attach-hostdev', ...vmRef, address: a.device.address, managed: a.managed, config, live: plug, reason });
+    }
+  };
 
   for (const h of persistent.values()) {
     const want = wanted.get(h.address);
@@ -133,16 +140,8 @@ function planVmHostdevs(
     const where = formatPos(a.pos);
     if (!persistent.has(a.device.address)) {
       attach(a, true, `claimed for ${vm.name} at ${where}`);
-    } else if (liveToo && !live.has(a.device.address)) {
-      actions.push({
-        kind: 'attach-hostdev',
-        ...vmRef,
-        address: a.device.address,
-        managed: a.managed,
-        config: false,
-        live: true,
-        reason: `in ${vm.name}'s config but missing from the running domain (${where})`,
-      });
+    } else {
+      attach(a, false, `in ${vm.name}'s config but missing from the running domain (${where})`);
     }
   }
   return actions;
