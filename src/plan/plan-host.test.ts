@@ -167,6 +167,20 @@ describe('planHost: live domains', () => {
     ]);
   });
 
+  it.each([
+    ['hot-plugged only', domain('a', { state: 'running', hostdevs: [], liveHostdevs: [hostdev('0000:07:00.0')] }), []],
+    ['in its config too', domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0')] }), ['detach-hostdev a 0000:07:00.0 config']],
+  ])(
+    'does not hot-plug a device into a VM while a listed running VM with live: false holds it (%s; found by the property test)',
+    (_what, a, before) => {
+      const dev = { ...nic, driver: 'vfio-pci' };
+      const b = domain('b', { state: 'running', uuid: '00000000-0000-4000-8000-0000000000bb' });
+      const plan = planHost(desired([vm('a', []), vm('b', [byAddress('0000:07:00.0')], { live: true })]), snapshot([dev], [a, b]));
+      expect(steps(plan)).toEqual([...before, 'attach-hostdev b 0000:07:00.0 config']);
+      expect(plan.problems.find((p) => p.vm === 'b')).toMatchObject({ severity: 'warn', code: 'takes-effect-at-next-start', address: '0000:07:00.0' });
+    },
+  );
+
   it('hot-plugs a device once when its managed flag changes and the running domain lacks it', () => {
     const dev = { ...nic, driver: 'vfio-pci' };
     const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0', { managed: false })], liveHostdevs: [] });

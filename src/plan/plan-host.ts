@@ -24,6 +24,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
   const problems: Problem[] = [];
   const actions: Action[] = [];
   const pruned: { address: string; vm: DomainSnapshot }[] = [];
+  const keepers = keepersAfterPlan(desired, view);
   for (const vm of desired.vms) {
     const dom = view.domain(vm.name);
     if (!dom) {
@@ -47,7 +48,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
       continue;
     }
     const mine = assignments.filter((a) => a.vm === vm);
-    const vmActions = [...planVmHostdevs(vm, dom, mine, pruned), ...planInterfaces(vm, dom)];
+    const vmActions = [...planVmHostdevs(vm, dom, mine, pruned, keepers, problems), ...planInterfaces(vm, dom)];
     if (dom.active && !vm.live && vmActions.length > 0) {
       problems.push({
         severity: 'warn',
@@ -59,7 +60,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
     }
     actions.push(...vmActions);
   }
-  actions.push(...planBindings(desired, view, assignments, pruned, problems));
+  actions.push(...planBindings(desired, view, assignments, pruned, keepers, problems));
 
   const guarded = dropProtected(actions, desired, view, problems);
   // The group rules judge the bindings the plan leaves: a sibling it gives back to the host breaks the group.
@@ -79,12 +80,30 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
   };
 }
 
+/** The domains that still hold a device once the plan ran. */
+type Keepers = (address: string) => DomainSnapshot[];
+
+/**
+ * A VM the file does not list keeps every device it has; a listed running VM with `live: false` keeps what its
+ * running domain holds until it stops. Every other hold ends with the plan (pruned, or unplugged).
+ */
+function keepersAfterPlan(desired: DesiredHostState, view: HostView): Keepers {
+  const listed = new Map(desired.vms.map((v) => [v.name, v]));
+  return (address) =>
+    view.usersOf(address).filter((dom) => {
+      const vm = listed.get(dom.name);
+      return !vm || (!vm.live && (dom.live?.hostdevs.some((h) => h.address === address) ?? false));
+    });
+}
+
 /** Hostdev adds and prunes for one listed VM. */
 function planVmHostdevs(
   vm: DesiredVm,
   dom: DomainSnapshot,
   mine: Assignment[],
   pruned: { address: string; vm: DomainSnapshot }[],
+  keepers: Keepers,
+  problems: Problem[],
 ): Action[] {
   const actions: Action[] = [];
   const liveToo = vm.live && dom.active;
@@ -110,8 +129,20 @@ function planVmHostdevs(
     });
   };
   const attach = (a: Assignment, config: boolean, reason: string) => {
-    const plug = liveToo && !plugged.has(a.device.address);
-    if (plug) plugged.add(a.device.address);
+    const address = a.device.address;
+    // A device stays with another running domain that keeps it: libvirt refuses to plug it in here meanwhile.
+    const holder = keepers(address).find((d) => d !== dom && d.live?.hostdevs.some((h) => h.address === address));
+    if (liveToo && holder && !plugged.has(address)) {
+      problems.push({
+        severity: 'warn',
+        code: 'takes-effect-at-next-start',
+        message: `${address} is not hot-plugged into "${vm.name}" while running VM "${holder.name}" holds it; the next apply after "${holder.name}" stops plugs it in`,
+        address,
+        vm: vm.name,
+      });
+    }
+    const plug = liveToo && !holder && !plugged.has(address);
+    if (plug) plugged.add(address);
     if (config || plug) {
       actions.push({ kind: 'attach-hostdev', ...vmRef, address: a.device.address, managed: a.managed, config, live: plug, reason });
     }
@@ -191,6 +222,7 @@ function planBindings(
   view: HostView,
   assignments: Assignment[],
   pruned: { address: string; vm: DomainSnapshot }[],
+  keepers: Keepers,
   problems: Problem[],
 ): Action[] {
   const actions: Action[] = [];
@@ -210,17 +242,11 @@ function planBindings(
     if (reason) actions.push({ kind: 'nodedev-detach', address: d.address, fromDriver: d.driver, reason });
   }
 
-  const listed = new Map(desired.vms.map((v) => [v.name, v]));
-  // A domain that still holds the device once the plan ran: one the file does not list, or a listed running one
-  // that keeps it live (`live: false`). The device is that domain's, and libvirt refuses to reattach it meanwhile.
-  const keepers = (address: string) =>
-    view.usersOf(address).filter((dom) => {
-      const vm = listed.get(dom.name);
-      return !vm || (!vm.live && (dom.live?.hostdevs.some((h) => h.address === address) ?? false));
-    });
+  const listed = new Set(desired.vms.map((v) => v.name));
   const releases = new Map<string, string>();
   const kept = new Set<string>();
   const release = (address: string, why: string) => {
+    // The device is the keeper's, and libvirt refuses to reattach it while a domain runs with it.
     const held = keepers(address);
     if (held.length === 0) {
       releases.set(address, why);
