@@ -181,6 +181,19 @@ describe('planHost: live domains', () => {
     },
   );
 
+  it('binds every function of a slot to vfio-pci before hot-plugging any, also one already in the config (found by the property test)', () => {
+    const gpu = device('0000:01:00.0', { vendor: '10de', product: '2330', class: '030000', driver: 'nouveau', iommuGroup: 4 });
+    const audio = device('0000:01:00.1', { vendor: '10de', product: '22bb', class: '040300', driver: 'snd_hda_intel', iommuGroup: 4 });
+    const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:01:00.1')], liveHostdevs: [] });
+    const plan = planHost(desired([vm('a', [byAddress('0000:01:00')], { live: true })]), snapshot([gpu, audio], [a]));
+    expect(steps(plan)).toEqual([
+      'nodedev-detach 0000:01:00.0',
+      'nodedev-detach 0000:01:00.1',
+      'attach-hostdev a 0000:01:00.0 config+live',
+      'attach-hostdev a 0000:01:00.1 +live',
+    ]);
+  });
+
   it('hot-plugs a device once when its managed flag changes and the running domain lacks it', () => {
     const dev = { ...nic, driver: 'vfio-pci' };
     const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0', { managed: false })], liveHostdevs: [] });

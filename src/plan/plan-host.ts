@@ -238,6 +238,10 @@ function planBindings(
     else if (!a.managed) reason = `assigned to ${a.vm.name} with managed: false, so libvirt will not bind it to ${VFIO} itself`;
     else if (dom.live?.hostdevs.some((h) => h.address === d.address)) {
       reason = `running VM ${a.vm.name} uses it, but it is not on ${VFIO} (drift)`;
+    } else if (a.vm.live && dom.active) {
+      // Hot-plugged by this plan: bound first, like every device plugged in, so that its group is viable when
+      // the first of its siblings is plugged in (libvirt would bind only the device it plugs).
+      reason = `hot-plugged into running VM ${a.vm.name}`;
     }
     if (reason) actions.push({ kind: 'nodedev-detach', address: d.address, fromDriver: d.driver, reason });
   }
