@@ -144,6 +144,14 @@ describe('planHost: live domains', () => {
     expect(plan.problems).toEqual([]);
   });
 
+  it('removes a replaced guest NIC that is only in the running domain when live: true (found by the property test)', () => {
+    const a = domain('a', { state: 'running' });
+    const running = { ...a, live: { ...a.live!, interfaces: [bridgeNic('br0', '52:54:00:cc:00:00')] } };
+    const want = (live: boolean) => desired([vm('a', [], { live, removeInterfaces: [removeNic('bridge', null)] })]);
+    expect(steps(planHost(want(true), snapshot([], [running])))).toEqual(['remove-interface a bridge:br0 +live']);
+    expect(steps(planHost(want(false), snapshot([], [running])))).toEqual([]);
+  });
+
   it('plugs a configured device that is missing from the running domain', () => {
     const dev = { ...nic, driver: 'vfio-pci' };
     const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0')], liveHostdevs: [] });

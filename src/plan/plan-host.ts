@@ -188,11 +188,16 @@ function interfaceMatches(sel: InterfaceSelector, i: DomainInterface): boolean {
   );
 }
 
-/** Guest NICs that a passed-through NIC replaces (the seed's step 15). */
+/**
+ * Guest NICs that a passed-through NIC replaces (the seed's step 15): from the config, and with `live: true` from
+ * the running domain too, including one that was only hot-plugged there.
+ */
 function planInterfaces(vm: DesiredVm, dom: DomainSnapshot): Action[] {
   const liveToo = vm.live && dom.active;
-  const liveMacs = new Set((dom.live?.interfaces ?? []).map((i) => i.mac));
-  return dom.persistent.interfaces.flatMap((i) => {
+  const liveNics = liveToo ? (dom.live?.interfaces ?? []) : [];
+  const liveMacs = new Set(liveNics.map((i) => i.mac));
+  const configMacs = new Set(dom.persistent.interfaces.map((i) => i.mac));
+  const remove = (i: DomainInterface, config: boolean, live: boolean): Action[] => {
     const sel = vm.removeInterfaces.find((s) => interfaceMatches(s, i));
     if (!sel) return [];
     return [
@@ -204,12 +209,16 @@ function planInterfaces(vm: DesiredVm, dom: DomainSnapshot): Action[] {
         type: i.type,
         source: i.source,
         mac: i.mac,
-        config: true,
-        live: liveToo && liveMacs.has(i.mac),
+        config,
+        live,
         reason: `replaced by a passed-through device (removeInterfaces at ${formatPos(sel.pos)})`,
       },
     ];
-  });
+  };
+  return [
+    ...dom.persistent.interfaces.flatMap((i) => remove(i, true, liveMacs.has(i.mac))),
+    ...liveNics.filter((i) => !configMacs.has(i.mac)).flatMap((i) => remove(i, false, true)),
+  ];
 }
 
 /**
