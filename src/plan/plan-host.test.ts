@@ -332,6 +332,14 @@ describe('planHost: safety (SPEC 3)', () => {
     expect(p.hint).toContain('0000:02:00');
   });
 
+  it('blocks a claim whose group sibling is released later, once the running VM that keeps it stops (found by the property test)', () => {
+    const f0 = device('0000:02:00.0', { iommuGroup: 12, driver: 'vfio-pci' });
+    const f1 = device('0000:02:00.1', { iommuGroup: 12, driver: 'vfio-pci' });
+    const b = domain('b', { state: 'running', hostdevs: [hostdev('0000:02:00.1')], uuid: '00000000-0000-4000-8000-0000000000bb' });
+    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')]), vm('b', [])], { release: [at('0000:02:00.1')] }), snapshot([f0, f1], [domain('a'), b]));
+    expect(block(plan, 'iommu-group-not-viable').message).toContain('0000:02:00.1');
+  });
+
   it('blocks a group split with a VM the file does not list (found by the property test)', () => {
     const f0 = device('0000:02:00.0', { iommuGroup: 12, driver: 'vfio-pci' });
     const f1 = device('0000:02:00.1', { iommuGroup: 12, driver: 'vfio-pci' });

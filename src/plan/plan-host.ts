@@ -63,8 +63,11 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
   actions.push(...planBindings(desired, view, assignments, pruned, keepers, problems));
 
   const guarded = dropProtected(actions, desired, view, problems);
-  // The group rules judge the bindings the plan leaves: a sibling it gives back to the host breaks the group.
-  const returned = new Map(guarded.flatMap((a) => (a.kind === 'nodedev-reattach' ? [[a.address, a.reason] as const] : [])));
+  // The group rules judge the bindings the file asks for: a sibling given back to the host breaks the group, now
+  // (reattached by this plan) or once the running VM that keeps it stops (listed under `release`).
+  const returned = new Map<string, string>();
+  for (const r of desired.release) for (const d of view.devicesAt(r.address)) returned.set(d.address, 'listed under `release`');
+  for (const a of guarded) if (a.kind === 'nodedev-reattach') returned.set(a.address, a.reason);
   return {
     name: desired.host.name,
     uri: desired.host.uri,

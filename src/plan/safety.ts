@@ -35,8 +35,8 @@ export function checkIommu(view: HostView, assignments: Assignment[]): Problem[]
 
 /**
  * Per-device rules: endpoints only, protected, host-critical, used by a VM the file does not list, IOMMU group.
- * `returnedToHost` are the devices the plan reattaches to a host driver (address → why): for the group rule they
- * count as bound to one, since that is how the plan leaves them.
+ * `returnedToHost` are the devices the file gives back to a host driver (address → why): for the group rule they
+ * count as bound to one, since that is where they end.
  */
 export function checkAssignedDevices(
   desired: DesiredHostState,
@@ -128,7 +128,7 @@ export function checkAssignedDevices(
           m.driver !== null && !VFIO_SAFE_DRIVERS.has(m.driver)
             ? `stays bound to host driver ${m.driver}`
             : returnedToHost.has(m.address)
-              ? `goes back to its host driver in this plan (${returnedToHost.get(m.address)})`
+              ? `goes back to its host driver (${returnedToHost.get(m.address)})`
               : null;
         if (hostBound === null) continue;
         reportedGroups.add(key);
