@@ -90,6 +90,21 @@ describe('planHost: bindings', () => {
     expect(steps(plan)).toEqual(['detach-hostdev a 0000:07:00.0 config']);
     expect(codes(plan)).toEqual(['warn:takes-effect-at-next-start', 'warn:takes-effect-at-next-start']);
   });
+
+  it('promises a later reattach only for a device listed under release: a pruned one is in no config once its VM stopped', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0')] });
+    const warning = (p: HostPlan) => p.problems.find((x) => x.address === '0000:07:00.0')?.message;
+    expect(warning(planHost(desired([vm('a', [])], { release: [at('0000:07:00.0')] }), snapshot([dev], [a])))).toContain(
+      'returned to its host driver by the next apply after that',
+    );
+    const pruned = warning(planHost(desired([vm('a', [])]), snapshot([dev], [a])));
+    expect(pruned).not.toContain('returned to its host driver by the next apply');
+    expect(pruned).toContain('`release`');
+    // Once the VM stopped, nothing names the device any more: the plan is empty and the device stays on vfio-pci.
+    const stopped = domain('a');
+    expect(steps(planHost(desired([vm('a', [])]), snapshot([dev], [stopped])))).toEqual([]);
+  });
 });
 
 describe('planHost: devices another domain keeps (found by the property test)', () => {

@@ -261,6 +261,7 @@ function planBindings(
   const listed = new Set(desired.vms.map((v) => v.name));
   const releases = new Map<string, string>();
   const kept = new Set<string>();
+  const released = new Set(desired.release.flatMap((r) => view.devicesAt(r.address).map((d) => d.address)));
   const release = (address: string, why: string) => {
     // The device is the keeper's, and libvirt refuses to reattach it while a domain runs with it.
     const held = keepers(address);
@@ -274,7 +275,11 @@ function planBindings(
       problems.push({
         severity: 'warn',
         code: 'takes-effect-at-next-start',
-        message: `${address} stays in use by running VM "${running.name}" until it stops; it is returned to its host driver by the next apply after that`,
+        message:
+          `${address} stays in use by running VM "${running.name}" until it stops; ` +
+          (released.has(address)
+            ? 'it is returned to its host driver by the next apply after that'
+            : 'list it under `release` to have the next apply after that return it to its host driver (once in no config, nothing names it)'),
         address,
         vm: running.name,
       });
