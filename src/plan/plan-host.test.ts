@@ -263,6 +263,13 @@ describe('planHost: claims', () => {
     expect(steps(sticky)).toEqual(['attach-hostdev g 0000:21:00.0 config']);
   });
 
+  it('keeps each attached device with the selector whose managed flag it has, so two selectors of one identity converge (found by the property test)', () => {
+    const vfs = ['0000:01:10.0', '0000:02:10.0'].map((a, i) => device(a, { product: '10ed', driver: 'vfio-pci', iommuGroup: 50 + i }));
+    const want = desired([vm('a', [byMatch('8086', '10ed', 1), byMatch('8086', '10ed', 1, { managed: false })])]);
+    const a = domain('a', { hostdevs: [hostdev('0000:01:10.0', { managed: false }), hostdev('0000:02:10.0')] });
+    expect(steps(planHost(want, snapshot(vfs, [a])))).toEqual([]);
+  });
+
   it('keeps the lowest attached devices when a VM holds more matches than count, whatever the snapshot order', () => {
     const gpus = ['0000:61:00.0', '0000:21:00.0', '0000:41:00.0'].map((a, i) =>
       device(a, { vendor: '10de', product: '2330', class: '030200', driver: 'vfio-pci', iommuGroup: 40 + i }),

@@ -9,7 +9,7 @@
  * The hosts are physically possible (a device a running domain holds is on vfio-pci, its group is viable, and a
  * device the host itself uses is on its host driver) and the desired states pass the loader's offline checks.
  */
-import type { DesiredHostState, DesiredVm, DeviceClaim, HostAddress, InterfaceSelector, SourcePos } from '../../src/model/desired.js';
+import type { DesiredHostState, DesiredVm, DeviceClaim, HostAddress, InterfaceSelector, MatchClaim, SourcePos } from '../../src/model/desired.js';
 import { canonicalOverlaps, slotOf } from '../../src/model/pci-address.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot, HostUse, PciDevice } from '../../src/model/snapshot.js';
 import { bridgeNic, device, domain, hostdev, snapshot } from './builders.js';
@@ -207,6 +207,8 @@ function buildDomain(c: Choices, i: number, endpoints: PciDevice[], liveTaken: S
       : hostdev(d.address, { managed: !c.chance(20) });
   // Mostly devices no other domain's config has; sometimes one that another (shut off) domain has too.
   const hostdevs = c.some(endpoints, 15).filter((d) => !configured.has(d.address) || c.chance(15)).map(entry);
+  // A card that was taken out of the host while the config still names it.
+  if (c.chance(4)) hostdevs.push(hostdev('0000:7e:00.0'));
   for (const h of hostdevs) configured.add(h.address);
   const nics: DomainInterface[] = Array.from({ length: c.int(0, 2) }, (_, n) =>
     c.chance(80) ? bridgeNic(c.pick(['br0', 'br1']), `52:54:00:aa:${hex(i, 2)}:${hex(n, 2)}`) : { ...bridgeNic('default', `52:54:00:bb:${hex(i, 2)}:${hex(n, 2)}`), type: 'network' },
@@ -301,8 +303,9 @@ function buildDesired(c: Choices, devices: PciDevice[], domains: DomainSnapshot[
       if (claim) devicesOf.push(claim);
     }
     const unclaimed = assignable.filter((d) => free(d.address));
-    if (unclaimed.length > 0 && c.chance(30)) {
-      const like = c.pick(unclaimed);
+    for (let n = c.chance(30) ? c.int(1, 2) : 0; n > 0 && unclaimed.length > 0; n--) {
+      // The same identity twice now and then: two selectors compete for it.
+      const like = n === 1 && devicesOf.at(-1)?.kind === 'match' && c.chance(50) ? (devicesOf.at(-1) as MatchClaim).match : c.pick(unclaimed);
       devicesOf.push({
         kind: 'match',
         match: { vendor: like.vendor, product: like.product },
