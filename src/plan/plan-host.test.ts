@@ -341,32 +341,24 @@ describe('planHost: safety (SPEC 3)', () => {
     ).toEqual([]);
   });
 
+  // Two functions of one card in one group, both on vfio-pci.
+  const onVfio = ['0000:02:00.0', '0000:02:00.1'].map((a) => device(a, { iommuGroup: 12, driver: 'vfio-pci' }));
+  const keeper = domain('b', { state: 'running', hostdevs: [hostdev('0000:02:00.1')], uuid: '00000000-0000-4000-8000-0000000000bb' });
   it.each([
-    ['listed under release', [domain('a')], { release: [at('0000:02:00.1')] }],
-    ['pruned from the VM (it leaves every VM)', [domain('a', { hostdevs: [hostdev('0000:02:00.0'), hostdev('0000:02:00.1')] })], {}],
-  ])('blocks a claim whose group sibling the plan returns to its host driver: %s (found by the property test)', (_what, domains, over) => {
-    const f0 = device('0000:02:00.0', { iommuGroup: 12, driver: 'vfio-pci' });
-    const f1 = device('0000:02:00.1', { iommuGroup: 12, driver: 'vfio-pci' });
-    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')])], over), snapshot([f0, f1], domains));
+    ['listed under release', [domain('a')], [], { release: [at('0000:02:00.1')] }],
+    ['pruned from the VM (it leaves every VM)', [domain('a', { hostdevs: [hostdev('0000:02:00.0'), hostdev('0000:02:00.1')] })], [], {}],
+    ['listed under release while a running VM keeps it (it goes back once that VM stops)', [domain('a'), keeper], [vm('b', [])], { release: [at('0000:02:00.1')] }],
+  ])('blocks a claim whose group sibling goes back to its host driver: %s (found by the property test)', (_what, domains, others, over) => {
+    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')]), ...others], over), snapshot(onVfio, domains));
     const p = block(plan, 'iommu-group-not-viable');
     expect(p.address).toBe('0000:02:00.0');
     expect(p.message).toContain('0000:02:00.1');
     expect(p.hint).toContain('0000:02:00');
   });
 
-  it('blocks a claim whose group sibling is released later, once the running VM that keeps it stops (found by the property test)', () => {
-    const f0 = device('0000:02:00.0', { iommuGroup: 12, driver: 'vfio-pci' });
-    const f1 = device('0000:02:00.1', { iommuGroup: 12, driver: 'vfio-pci' });
-    const b = domain('b', { state: 'running', hostdevs: [hostdev('0000:02:00.1')], uuid: '00000000-0000-4000-8000-0000000000bb' });
-    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')]), vm('b', [])], { release: [at('0000:02:00.1')] }), snapshot([f0, f1], [domain('a'), b]));
-    expect(block(plan, 'iommu-group-not-viable').message).toContain('0000:02:00.1');
-  });
-
   it('blocks a group split with a VM the file does not list (found by the property test)', () => {
-    const f0 = device('0000:02:00.0', { iommuGroup: 12, driver: 'vfio-pci' });
-    const f1 = device('0000:02:00.1', { iommuGroup: 12, driver: 'vfio-pci' });
     const other = domain('other', { state: 'running', hostdevs: [hostdev('0000:02:00.1')] });
-    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')])]), snapshot([f0, f1], [domain('a'), other]));
+    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')])]), snapshot(onVfio, [domain('a'), other]));
     const p = block(plan, 'iommu-group-split');
     expect(p.message).toContain('0000:02:00.1');
     expect(p.message).toContain('"other"');
