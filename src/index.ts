@@ -18,6 +18,7 @@ export { isLocalUri } from './desired/uri.js';
 export { planHost } from './plan/plan-host.js';
 export { planAll, assemblePlan } from './plan/plan-all.js';
 export { fingerprintSnapshot } from './plan/fingerprint.js';
+export { simulate, type SimulateOptions } from './plan/simulate.js';
 export { renderPlanText } from './render/plan-text.js';
 export { renderPlanJson } from './render/plan-json.js';
 export { renderPlanDiff } from './render/plan-diff.js';

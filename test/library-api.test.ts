@@ -22,6 +22,9 @@ describe('library API', () => {
     const plan = api.planAll(desired, new Map([['local', snapshot]]));
     expect(plan.hosts[0]!.actions.map((a) => a.kind)).toEqual(['nodedev-detach', 'attach-hostdev', 'remove-interface']);
     expect(api.renderPlanText(plan, new Map([['local', snapshot]]), api.plainStyle)).toContain('Plan: 1 to bind to vfio-pci');
+    // A dry run: the plan carried out on a model of the host leaves nothing to do.
+    const after = api.simulate(snapshot, plan.hosts[0]!.actions);
+    expect(api.planAll(desired, new Map([['local', after]])).hosts[0]!.actions).toEqual([]);
   });
 
   it('parses addresses the way libvirt does', () => {

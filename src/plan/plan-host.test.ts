@@ -90,6 +90,55 @@ describe('planHost: bindings', () => {
     expect(steps(plan)).toEqual(['detach-hostdev a 0000:07:00.0 config']);
     expect(codes(plan)).toEqual(['warn:takes-effect-at-next-start', 'warn:takes-effect-at-next-start']);
   });
+
+  it('promises a later reattach only for a device listed under release: a pruned one is in no config once its VM stopped', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0')] });
+    const warning = (p: HostPlan) => p.problems.find((x) => x.address === '0000:07:00.0')?.message;
+    expect(warning(planHost(desired([vm('a', [])], { release: [at('0000:07:00.0')] }), snapshot([dev], [a])))).toContain(
+      'returned to its host driver by the next apply after that',
+    );
+    const pruned = warning(planHost(desired([vm('a', [])]), snapshot([dev], [a])));
+    expect(pruned).not.toContain('returned to its host driver by the next apply');
+    expect(pruned).toContain('`release`');
+    // Once the VM stopped, nothing names the device any more: the plan is empty and the device stays on vfio-pci.
+    const stopped = domain('a');
+    expect(steps(planHost(desired([vm('a', [])]), snapshot([dev], [stopped])))).toEqual([]);
+  });
+});
+
+describe('planHost: devices another domain keeps (found by the property test)', () => {
+  const dev = { ...nic, driver: 'vfio-pci' };
+
+  it('does not reattach a pruned device that a running VM the file does not list holds', () => {
+    const a = domain('a', { hostdevs: [hostdev('0000:07:00.0')] });
+    const other = domain('other', { state: 'running', hostdevs: [hostdev('0000:07:00.0')], uuid: '00000000-0000-4000-8000-0000000000ff' });
+    const plan = planHost(desired([vm('a', [])]), snapshot([dev], [a, other]));
+    expect(steps(plan)).toEqual(['detach-hostdev a 0000:07:00.0 config']);
+    expect(plan.problems).toEqual([]);
+  });
+
+  it.each([
+    ['in its config and running domain', domain('b', { state: 'running', hostdevs: [hostdev('0000:07:00.0')] }), ['detach-hostdev b 0000:07:00.0 config']],
+    ['hot-plugged only', domain('b', { state: 'running', hostdevs: [], liveHostdevs: [hostdev('0000:07:00.0')] }), []],
+  ])('does not reattach a released device that a listed running VM with live: false still holds (%s)', (_what, b, expected) => {
+    const plan = planHost(desired([vm('b', [])], { release: [at('0000:07:00.0')] }), snapshot([dev], [b]));
+    expect(steps(plan)).toEqual(expected);
+    expect(plan.problems.filter((p) => p.address === '0000:07:00.0').map((p) => `${p.severity}:${p.code}`)).toEqual(['warn:takes-effect-at-next-start']);
+  });
+});
+
+describe('planHost: the order in which the host lists its domains (found by the property test)', () => {
+  it('warns that a listed running VM keeps a pruned device, also when a VM the file does not list has it too', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const b = domain('b', { state: 'running', hostdevs: [hostdev('0000:07:00.0')] });
+    const other = domain('other', { hostdevs: [hostdev('0000:07:00.0')], uuid: '00000000-0000-4000-8000-0000000000ff' });
+    for (const domains of [[b, other], [other, b]]) {
+      const plan = planHost(desired([vm('b', [])]), snapshot([dev], domains));
+      expect(steps(plan)).toEqual(['detach-hostdev b 0000:07:00.0 config']);
+      expect(plan.problems.map((p) => `${p.code}:${p.address ?? ''}`)).toEqual(['takes-effect-at-next-start:', 'takes-effect-at-next-start:0000:07:00.0']);
+    }
+  });
 });
 
 describe('planHost: live domains', () => {
@@ -110,6 +159,14 @@ describe('planHost: live domains', () => {
     expect(plan.problems).toEqual([]);
   });
 
+  it('removes a replaced guest NIC that is only in the running domain when live: true (found by the property test)', () => {
+    const a = domain('a', { state: 'running' });
+    const running = { ...a, live: { ...a.live!, interfaces: [bridgeNic('br0', '52:54:00:cc:00:00')] } };
+    const want = (live: boolean) => desired([vm('a', [], { live, removeInterfaces: [removeNic('bridge', null)] })]);
+    expect(steps(planHost(want(true), snapshot([], [running])))).toEqual(['remove-interface a bridge:br0 +live']);
+    expect(steps(planHost(want(false), snapshot([], [running])))).toEqual([]);
+  });
+
   it('plugs a configured device that is missing from the running domain', () => {
     const dev = { ...nic, driver: 'vfio-pci' };
     const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0')], liveHostdevs: [] });
@@ -123,6 +180,50 @@ describe('planHost: live domains', () => {
     const plan = planHost(desired([vm('a', [byAddress('0000:07:00.0')])]), snapshot([nic], [a]));
     expect(steps(plan)).toEqual(['nodedev-detach 0000:07:00.0', 'attach-hostdev a 0000:07:00.0 config']);
     expect(codes(plan)).toEqual(['warn:takes-effect-at-next-start']);
+  });
+
+  it('adds a claimed device that was only hot-plugged to the config, without plugging it again (found by the property test)', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { state: 'running', hostdevs: [], liveHostdevs: [hostdev('0000:07:00.0')] });
+    expect(steps(planHost(desired([vm('a', [byAddress('0000:07:00.0')], { live: true })]), snapshot([dev], [a])))).toEqual([
+      'attach-hostdev a 0000:07:00.0 config',
+    ]);
+  });
+
+  it.each([
+    ['hot-plugged only', domain('a', { state: 'running', hostdevs: [], liveHostdevs: [hostdev('0000:07:00.0')] }), []],
+    ['in its config too', domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0')] }), ['detach-hostdev a 0000:07:00.0 config']],
+  ])(
+    'does not hot-plug a device into a VM while a listed running VM with live: false holds it (%s; found by the property test)',
+    (_what, a, before) => {
+      const dev = { ...nic, driver: 'vfio-pci' };
+      const b = domain('b', { state: 'running', uuid: '00000000-0000-4000-8000-0000000000bb' });
+      const plan = planHost(desired([vm('a', []), vm('b', [byAddress('0000:07:00.0')], { live: true })]), snapshot([dev], [a, b]));
+      expect(steps(plan)).toEqual([...before, 'attach-hostdev b 0000:07:00.0 config']);
+      expect(plan.problems.find((p) => p.vm === 'b')).toMatchObject({ severity: 'warn', code: 'takes-effect-at-next-start', address: '0000:07:00.0' });
+    },
+  );
+
+  it('binds every function of a slot to vfio-pci before hot-plugging any, also one already in the config (found by the property test)', () => {
+    const gpu = device('0000:01:00.0', { vendor: '10de', product: '2330', class: '030000', driver: 'nouveau', iommuGroup: 4 });
+    const audio = device('0000:01:00.1', { vendor: '10de', product: '22bb', class: '040300', driver: 'snd_hda_intel', iommuGroup: 4 });
+    const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:01:00.1')], liveHostdevs: [] });
+    const plan = planHost(desired([vm('a', [byAddress('0000:01:00')], { live: true })]), snapshot([gpu, audio], [a]));
+    expect(steps(plan)).toEqual([
+      'nodedev-detach 0000:01:00.0',
+      'nodedev-detach 0000:01:00.1',
+      'attach-hostdev a 0000:01:00.0 config+live',
+      'attach-hostdev a 0000:01:00.1 +live',
+    ]);
+  });
+
+  it('hot-plugs a device once when its managed flag changes and the running domain lacks it', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0', { managed: false })], liveHostdevs: [] });
+    expect(steps(planHost(desired([vm('a', [byAddress('0000:07:00.0')], { live: true })]), snapshot([dev], [a])))).toEqual([
+      'detach-hostdev a 0000:07:00.0 config',
+      'attach-hostdev a 0000:07:00.0 config+live',
+    ]);
   });
 
   it('replaces a hostdev whose managed flag differs', () => {
@@ -160,6 +261,13 @@ describe('planHost: claims', () => {
       snapshot(gpus, [domain('g', { hostdevs: [hostdev('0000:61:00.0')] })]),
     );
     expect(steps(sticky)).toEqual(['attach-hostdev g 0000:21:00.0 config']);
+  });
+
+  it('keeps each attached device with the selector whose managed flag it has, so two selectors of one identity converge (found by the property test)', () => {
+    const vfs = ['0000:01:10.0', '0000:02:10.0'].map((a, i) => device(a, { product: '10ed', driver: 'vfio-pci', iommuGroup: 50 + i }));
+    const want = desired([vm('a', [byMatch('8086', '10ed', 1), byMatch('8086', '10ed', 1, { managed: false })])]);
+    const a = domain('a', { hostdevs: [hostdev('0000:01:10.0', { managed: false }), hostdev('0000:02:10.0')] });
+    expect(steps(planHost(want, snapshot(vfs, [a])))).toEqual([]);
   });
 
   it('keeps the lowest attached devices when a VM holds more matches than count, whatever the snapshot order', () => {
@@ -231,6 +339,29 @@ describe('planHost: safety (SPEC 3)', () => {
     expect(
       codes(planHost(desired([vm('a', [byAddress('0000:02:00.0')])]), snapshot([rp, f0, { ...f1, driver: null }], [domain('a')]))),
     ).toEqual([]);
+  });
+
+  // Two functions of one card in one group, both on vfio-pci.
+  const onVfio = ['0000:02:00.0', '0000:02:00.1'].map((a) => device(a, { iommuGroup: 12, driver: 'vfio-pci' }));
+  const keeper = domain('b', { state: 'running', hostdevs: [hostdev('0000:02:00.1')], uuid: '00000000-0000-4000-8000-0000000000bb' });
+  it.each([
+    ['listed under release', [domain('a')], [], { release: [at('0000:02:00.1')] }],
+    ['pruned from the VM (it leaves every VM)', [domain('a', { hostdevs: [hostdev('0000:02:00.0'), hostdev('0000:02:00.1')] })], [], {}],
+    ['listed under release while a running VM keeps it (it goes back once that VM stops)', [domain('a'), keeper], [vm('b', [])], { release: [at('0000:02:00.1')] }],
+  ])('blocks a claim whose group sibling goes back to its host driver: %s (found by the property test)', (_what, domains, others, over) => {
+    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')]), ...others], over), snapshot(onVfio, domains));
+    const p = block(plan, 'iommu-group-not-viable');
+    expect(p.address).toBe('0000:02:00.0');
+    expect(p.message).toContain('0000:02:00.1');
+    expect(p.hint).toContain('0000:02:00');
+  });
+
+  it('blocks a group split with a VM the file does not list (found by the property test)', () => {
+    const other = domain('other', { state: 'running', hostdevs: [hostdev('0000:02:00.1')] });
+    const plan = planHost(desired([vm('a', [byAddress('0000:02:00.0')])]), snapshot(onVfio, [domain('a'), other]));
+    const p = block(plan, 'iommu-group-split');
+    expect(p.message).toContain('0000:02:00.1');
+    expect(p.message).toContain('"other"');
   });
 
   it('blocks a group split between two VMs', () => {

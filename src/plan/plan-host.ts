@@ -20,12 +20,11 @@ const VFIO = 'vfio-pci';
 /** Computes the plan for one host. */
 export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): HostPlan {
   const view = hostView(snapshot);
-  const { assignments, problems } = resolveClaims(desired, view);
-  problems.push(...checkIommu(view, assignments), ...checkAssignedDevices(desired, view, assignments));
-  problems.push(...checkHostWarnings(view, assignments));
-
+  const { assignments, problems: claimProblems } = resolveClaims(desired, view);
+  const problems: Problem[] = [];
   const actions: Action[] = [];
-  const pruned: { address: string; vm: DomainSnapshot; stillLive: boolean }[] = [];
+  const pruned: { address: string; vm: DomainSnapshot }[] = [];
+  const keepers = keepersAfterPlan(desired, view);
   for (const vm of desired.vms) {
     const dom = view.domain(vm.name);
     if (!dom) {
@@ -49,7 +48,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
       continue;
     }
     const mine = assignments.filter((a) => a.vm === vm);
-    const vmActions = [...planVmHostdevs(vm, dom, mine, pruned), ...planInterfaces(vm, dom)];
+    const vmActions = [...planVmHostdevs(vm, dom, mine, pruned, keepers, problems), ...planInterfaces(vm, dom)];
     if (dom.active && !vm.live && vmActions.length > 0) {
       problems.push({
         severity: 'warn',
@@ -61,16 +60,43 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
     }
     actions.push(...vmActions);
   }
-  actions.push(...planBindings(desired, view, assignments, pruned, problems));
+  actions.push(...planBindings(desired, view, assignments, pruned, keepers, problems));
 
   const guarded = dropProtected(actions, desired, view, problems);
+  // The group rules judge the bindings the file asks for: a sibling given back to the host breaks the group, now
+  // (reattached by this plan) or once the running VM that keeps it stops (listed under `release`).
+  const returned = new Map<string, string>();
+  for (const r of desired.release) for (const d of view.devicesAt(r.address)) returned.set(d.address, 'listed under `release`');
+  for (const a of guarded) if (a.kind === 'nodedev-reattach') returned.set(a.address, a.reason);
   return {
     name: desired.host.name,
     uri: desired.host.uri,
     fingerprint: fingerprintSnapshot(snapshot),
     actions: sortActions(guarded),
-    problems: sortProblems(problems),
+    problems: sortProblems([
+      ...claimProblems,
+      ...checkIommu(view, assignments),
+      ...checkAssignedDevices(desired, view, assignments, returned),
+      ...checkHostWarnings(view, assignments),
+      ...problems,
+    ]),
   };
+}
+
+/** The domains that still hold a device once the plan ran. */
+type Keepers = (address: string) => DomainSnapshot[];
+
+/**
+ * A VM the file does not list keeps every device it has; a listed running VM with `live: false` keeps what its
+ * running domain holds until it stops. Every other hold ends with the plan (pruned, or unplugged).
+ */
+function keepersAfterPlan(desired: DesiredHostState, view: HostView): Keepers {
+  const listed = new Map(desired.vms.map((v) => [v.name, v]));
+  return (address) =>
+    view.usersOf(address).filter((dom) => {
+      const vm = listed.get(dom.name);
+      return !vm || (!vm.live && (dom.live?.hostdevs.some((h) => h.address === address) ?? false));
+    });
 }
 
 /** Hostdev adds and prunes for one listed VM. */
@@ -78,7 +104,9 @@ function planVmHostdevs(
   vm: DesiredVm,
   dom: DomainSnapshot,
   mine: Assignment[],
-  pruned: { address: string; vm: DomainSnapshot; stillLive: boolean }[],
+  pruned: { address: string; vm: DomainSnapshot }[],
+  keepers: Keepers,
+  problems: Problem[],
 ): Action[] {
   const actions: Action[] = [];
   const liveToo = vm.live && dom.active;
@@ -87,8 +115,10 @@ function planVmHostdevs(
   const wanted = new Map(mine.map((a) => [a.device.address, a]));
   const vmRef = { vm: dom.name, vmUuid: dom.uuid };
 
+  // What the running domain holds as the actions so far leave it, so that nothing is plugged in twice.
+  const plugged = new Set(liveToo ? live.keys() : []);
   const detach = (h: DomainHostdev, config: boolean, reason: string) => {
-    const inLive = liveToo && live.has(h.address);
+    const inLive = plugged.delete(h.address);
     actions.push({
       kind: 'detach-hostdev',
       ...vmRef,
@@ -101,14 +131,31 @@ function planVmHostdevs(
       reason,
     });
   };
-  const attach = (a: Assignment, config: boolean, reason: string) =>
-    actions.push({ kind: 'attach-hostdev', ...vmRef, address: a.device.address, managed: a.managed, config, live: liveToo, reason });
+  const attach = (a: Assignment, config: boolean, reason: string) => {
+    const address = a.device.address;
+    // A device stays with another running domain that keeps it: libvirt refuses to plug it in here meanwhile.
+    const holder = keepers(address).find((d) => d !== dom && d.live?.hostdevs.some((h) => h.address === address));
+    if (liveToo && holder && !plugged.has(address)) {
+      problems.push({
+        severity: 'warn',
+        code: 'takes-effect-at-next-start',
+        message: `${address} is not hot-plugged into "${vm.name}" while running VM "${holder.name}" holds it; the next apply after "${holder.name}" stops plugs it in`,
+        address,
+        vm: vm.name,
+      });
+    }
+    const plug = liveToo && !holder && !plugged.has(address);
+    if (plug) plugged.add(address);
+    if (config || plug) {
+      actions.push({ kind: 'attach-hostdev', ...vmRef, address: a.device.address, managed: a.managed, config, live: plug, reason });
+    }
+  };
 
   for (const h of persistent.values()) {
     const want = wanted.get(h.address);
     if (!want) {
       detach(h, true, `not claimed for ${vm.name} in ${vm.pos.file}`);
-      pruned.push({ address: h.address, vm: dom, stillLive: dom.active && live.has(h.address) && !liveToo });
+      pruned.push({ address: h.address, vm: dom });
     } else if (h.source === 'hostdev' && h.managed !== want.managed) {
       const change = `managed changes from ${yesNo(h.managed)} to ${yesNo(want.managed)}`;
       detach(h, true, change);
@@ -119,7 +166,7 @@ function planVmHostdevs(
     for (const h of live.values()) {
       if (!persistent.has(h.address) && !wanted.has(h.address)) {
         detach(h, false, `hot-plugged into running ${vm.name} but not claimed`);
-        pruned.push({ address: h.address, vm: dom, stillLive: false });
+        pruned.push({ address: h.address, vm: dom });
       }
     }
   }
@@ -127,16 +174,8 @@ function planVmHostdevs(
     const where = formatPos(a.pos);
     if (!persistent.has(a.device.address)) {
       attach(a, true, `claimed for ${vm.name} at ${where}`);
-    } else if (liveToo && !live.has(a.device.address)) {
-      actions.push({
-        kind: 'attach-hostdev',
-        ...vmRef,
-        address: a.device.address,
-        managed: a.managed,
-        config: false,
-        live: true,
-        reason: `in ${vm.name}'s config but missing from the running domain (${where})`,
-      });
+    } else {
+      attach(a, false, `in ${vm.name}'s config but missing from the running domain (${where})`);
     }
   }
   return actions;
@@ -152,11 +191,16 @@ function interfaceMatches(sel: InterfaceSelector, i: DomainInterface): boolean {
   );
 }
 
-/** Guest NICs that a passed-through NIC replaces (the seed's step 15). */
+/**
+ * Guest NICs that a passed-through NIC replaces (the seed's step 15): from the config, and with `live: true` from
+ * the running domain too, including one that was only hot-plugged there.
+ */
 function planInterfaces(vm: DesiredVm, dom: DomainSnapshot): Action[] {
   const liveToo = vm.live && dom.active;
-  const liveMacs = new Set((dom.live?.interfaces ?? []).map((i) => i.mac));
-  return dom.persistent.interfaces.flatMap((i) => {
+  const liveNics = liveToo ? (dom.live?.interfaces ?? []) : [];
+  const liveMacs = new Set(liveNics.map((i) => i.mac));
+  const configMacs = new Set(dom.persistent.interfaces.map((i) => i.mac));
+  const remove = (i: DomainInterface, config: boolean, live: boolean): Action[] => {
     const sel = vm.removeInterfaces.find((s) => interfaceMatches(s, i));
     if (!sel) return [];
     return [
@@ -168,12 +212,16 @@ function planInterfaces(vm: DesiredVm, dom: DomainSnapshot): Action[] {
         type: i.type,
         source: i.source,
         mac: i.mac,
-        config: true,
-        live: liveToo && liveMacs.has(i.mac),
+        config,
+        live,
         reason: `replaced by a passed-through device (removeInterfaces at ${formatPos(sel.pos)})`,
       },
     ];
-  });
+  };
+  return [
+    ...dom.persistent.interfaces.flatMap((i) => remove(i, true, liveMacs.has(i.mac))),
+    ...liveNics.filter((i) => !configMacs.has(i.mac)).flatMap((i) => remove(i, false, true)),
+  ];
 }
 
 /**
@@ -185,7 +233,8 @@ function planBindings(
   desired: DesiredHostState,
   view: HostView,
   assignments: Assignment[],
-  pruned: { address: string; vm: DomainSnapshot; stillLive: boolean }[],
+  pruned: { address: string; vm: DomainSnapshot }[],
+  keepers: Keepers,
   problems: Problem[],
 ): Action[] {
   const actions: Action[] = [];
@@ -201,26 +250,44 @@ function planBindings(
     else if (!a.managed) reason = `assigned to ${a.vm.name} with managed: false, so libvirt will not bind it to ${VFIO} itself`;
     else if (dom.live?.hostdevs.some((h) => h.address === d.address)) {
       reason = `running VM ${a.vm.name} uses it, but it is not on ${VFIO} (drift)`;
+    } else if (a.vm.live && dom.active) {
+      // Hot-plugged by this plan: bound first, like every device plugged in, so that its group is viable when
+      // the first of its siblings is plugged in (libvirt would bind only the device it plugs).
+      reason = `hot-plugged into running VM ${a.vm.name}`;
     }
     if (reason) actions.push({ kind: 'nodedev-detach', address: d.address, fromDriver: d.driver, reason });
   }
 
+  const listed = new Set(desired.vms.map((v) => v.name));
   const releases = new Map<string, string>();
-  for (const p of pruned) {
-    if (assigned.has(p.address)) continue;
-    if (p.stillLive) {
+  const kept = new Set<string>();
+  const released = new Set(desired.release.flatMap((r) => view.devicesAt(r.address).map((d) => d.address)));
+  const release = (address: string, why: string) => {
+    // The device is the keeper's, and libvirt refuses to reattach it while a domain runs with it.
+    const held = keepers(address);
+    if (held.length === 0) {
+      releases.set(address, why);
+      return;
+    }
+    const running = held.find((dom) => listed.has(dom.name));
+    if (running && !kept.has(address)) {
+      kept.add(address);
       problems.push({
         severity: 'warn',
         code: 'takes-effect-at-next-start',
-        message: `${p.address} stays in use by running VM "${p.vm.name}" until it stops; it is returned to its host driver by the next apply after that`,
-        address: p.address,
-        vm: p.vm.name,
+        message:
+          `${address} stays in use by running VM "${running.name}" until it stops; ` +
+          (released.has(address)
+            ? 'it is returned to its host driver by the next apply after that'
+            : 'list it under `release` to have the next apply after that return it to its host driver (once in no config, nothing names it)'),
+        address,
+        vm: running.name,
       });
-      continue;
     }
-    releases.set(p.address, `removed from ${p.vm.name} and claimed by no VM`);
+  };
+  for (const p of pruned) {
+    if (!assigned.has(p.address)) release(p.address, `removed from ${p.vm.name} and claimed by no VM`);
   }
-  const listed = new Set(desired.vms.map((v) => v.name));
   for (const r of desired.release) {
     const found = view.devicesAt(r.address);
     if (found.length === 0) {
@@ -244,7 +311,7 @@ function planBindings(
           vm: dom.name,
         });
       }
-      if (holders.length === 0 && !releases.has(d.address)) releases.set(d.address, 'listed under `release`');
+      if (holders.length === 0 && !releases.has(d.address)) release(d.address, 'listed under `release`');
     }
   }
   for (const [address, why] of releases) {

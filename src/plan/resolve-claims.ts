@@ -79,13 +79,18 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
     !view.covers(released, device.address) &&
     (claim.force || device.hostUse.length === 0) &&
     view.usersOf(device.address).every((d) => d.name === vm.name || desired.vms.some((v) => v.name === d.name));
-  for (const s of selectors) {
-    const attached = new Set(view.domain(s.vm.name)?.persistent.hostdevs.map((h) => h.address) ?? []);
-    for (const device of view.devices) {
-      if (s.chosen.length >= s.claim.count) break;
-      if (attached.has(device.address) && eligible(device, s.claim, s.vm)) {
-        s.chosen.push(device);
-        taken.add(device.address);
+  // An attached device stays first with a selector whose `managed` it already has, so that two selectors of one
+  // identity that differ only in `managed` keep what they chose instead of swapping it on every plan.
+  for (const sameManaged of [true, false]) {
+    for (const s of selectors) {
+      const attached = new Map(view.domain(s.vm.name)?.persistent.hostdevs.map((h) => [h.address, h.managed]) ?? []);
+      for (const device of view.devices) {
+        if (s.chosen.length >= s.claim.count) break;
+        const managed = attached.get(device.address);
+        if (managed !== undefined && (!sameManaged || managed === s.claim.managed) && eligible(device, s.claim, s.vm)) {
+          s.chosen.push(device);
+          taken.add(device.address);
+        }
       }
     }
   }

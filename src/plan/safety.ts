@@ -33,8 +33,17 @@ export function checkIommu(view: HostView, assignments: Assignment[]): Problem[]
   ];
 }
 
-/** Per-device rules: endpoints only, protected, host-critical, used by a VM the file does not list, IOMMU group. */
-export function checkAssignedDevices(desired: DesiredHostState, view: HostView, assignments: Assignment[]): Problem[] {
+/**
+ * Per-device rules: endpoints only, protected, host-critical, used by a VM the file does not list, IOMMU group.
+ * `returnedToHost` are the devices the file gives back to a host driver (address → why): for the group rule they
+ * count as bound to one, since that is where they end.
+ */
+export function checkAssignedDevices(
+  desired: DesiredHostState,
+  view: HostView,
+  assignments: Assignment[],
+  returnedToHost: ReadonlyMap<string, string>,
+): Problem[] {
   const problems: Problem[] = [];
   const listed = new Set(desired.vms.map((v) => v.name));
   const protectedAddresses = desired.protect.map((p) => p.address);
@@ -102,24 +111,32 @@ export function checkAssignedDevices(desired: DesiredHostState, view: HostView, 
       if (owner === a.vm.name) continue;
       const key = `${d.iommuGroup}/${m.address}/${a.vm.name}`;
       if (reportedGroups.has(key)) continue;
-      if (owner !== undefined) {
+      // A VM the file does not list keeps its devices, so a group member it holds is as taken as a claimed one.
+      const unlisted = owner === undefined ? view.usersOf(m.address).find((dom) => !listed.has(dom.name)) : undefined;
+      if (owner !== undefined || unlisted !== undefined) {
         reportedGroups.add(key);
+        const other = unlisted === undefined ? `goes to ${owner}` : `is used by VM "${unlisted.name}", which passthrough.yaml does not list`;
         problems.push({
           ...base,
           severity: 'block',
           code: 'iommu-group-split',
-          message: `IOMMU group ${d.iommuGroup} is split: ${d.address} goes to ${a.vm.name} but ${m.address} goes to ${owner}`,
+          message: `IOMMU group ${d.iommuGroup} is split: ${d.address} goes to ${a.vm.name} but ${m.address} ${other}`,
           hint: 'a group is isolated only as a whole: give all its endpoint devices to the same VM',
         });
-      } else if (m.driver !== null && !VFIO_SAFE_DRIVERS.has(m.driver)) {
+      } else {
+        const hostBound =
+          m.driver !== null && !VFIO_SAFE_DRIVERS.has(m.driver)
+            ? `stays bound to host driver ${m.driver}`
+            : returnedToHost.has(m.address)
+              ? `goes back to its host driver (${returnedToHost.get(m.address)})`
+              : null;
+        if (hostBound === null) continue;
         reportedGroups.add(key);
         problems.push({
           ...base,
           severity: 'block',
           code: 'iommu-group-not-viable',
-          message:
-            `IOMMU group ${d.iommuGroup} is not viable for ${d.address}: ${describeDevice(m)} is in the same group ` +
-            `and stays bound to host driver ${m.driver}`,
+          message: `IOMMU group ${d.iommuGroup} is not viable for ${d.address}: ${describeDevice(m)} is in the same group and ${hostBound}`,
           hint:
             `assign ${m.address} to ${a.vm.name} too (or claim the whole slot "${slotOf(m.address)}" when it is ` +
             'another function of the same card); the group can only be given to one VM as a whole',
