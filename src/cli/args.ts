@@ -46,6 +46,7 @@ const FORMATS: Partial<Record<CommandName, readonly string[]>> = {
   check: ['text', 'json', 'junit'],
   doctor: ['text', 'json'],
   validate: ['text', 'json'],
+  apply: ['text', 'json'],
 };
 
 const options = {
@@ -74,7 +75,7 @@ const ACCEPTS: Record<CommandName, readonly string[]> = {
   doctor: ['format'],
   observe: ['out'],
   plan: ['snapshot', 'format', 'detailed-exitcode', 'out'],
-  apply: ['yes', 'lock-timeout', 'journal', 'json'],
+  apply: ['yes', 'lock-timeout', 'journal', 'json', 'format'],
   check: ['snapshot', 'format'],
   import: ['out', 'snapshot'],
 };

@@ -10,6 +10,7 @@ import { formatPos, type DesiredHostState, type DesiredVm, type InterfaceSelecto
 import type { Action, HostPlan, Problem } from '../model/plan.js';
 import { ACTION_ORDER } from '../model/plan.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot } from '../model/snapshot.js';
+import { hostdevXml, withManaged } from '../render/hostdev-xml.js';
 import { fingerprintSnapshot } from './fingerprint.js';
 import { hostView, type HostView } from './host-view.js';
 import { resolveClaims, type Assignment } from './resolve-claims.js';
@@ -49,7 +50,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
       continue;
     }
     const mine = assignments.filter((a) => a.vm === vm);
-    const vmActions = [...planVmHostdevs(vm, dom, mine, pruned), ...planInterfaces(vm, dom)];
+    const vmActions = [...planVmHostdevs(vm, dom, mine, pruned, problems), ...planInterfaces(vm, dom, problems)];
     if (dom.active && !vm.live && vmActions.length > 0) {
       problems.push({
         severity: 'warn',
@@ -79,6 +80,7 @@ function planVmHostdevs(
   dom: DomainSnapshot,
   mine: Assignment[],
   pruned: { address: string; vm: DomainSnapshot; stillLive: boolean }[],
+  problems: Problem[],
 ): Action[] {
   const actions: Action[] = [];
   const liveToo = vm.live && dom.active;
@@ -86,8 +88,13 @@ function planVmHostdevs(
   const persistent = new Map(dom.persistent.hostdevs.map((h) => [h.address, h]));
   const wanted = new Map(mine.map((a) => [a.device.address, a]));
   const vmRef = { vm: dom.name, vmUuid: dom.uuid };
+  const managedChanges = new Set<string>();
 
   const detach = (h: DomainHostdev, config: boolean, reason: string) => {
+    if (h.source === 'interface' && h.mac === undefined) {
+      problems.push(interfaceWithoutMac(dom.name, `the VF interface of ${h.address}`, h.address));
+      return;
+    }
     const inLive = liveToo && live.has(h.address);
     actions.push({
       kind: 'detach-hostdev',
@@ -96,13 +103,14 @@ function planVmHostdevs(
       managed: h.managed,
       source: h.source,
       ...(h.mac ? { mac: h.mac } : {}),
+      hostdevXml: h.xml,
       config,
       live: inLive,
       reason,
     });
   };
-  const attach = (a: Assignment, config: boolean, reason: string) =>
-    actions.push({ kind: 'attach-hostdev', ...vmRef, address: a.device.address, managed: a.managed, config, live: liveToo, reason });
+  const attach = (a: Assignment, element: string, scope: { config: boolean; live: boolean }, reason: string) =>
+    actions.push({ kind: 'attach-hostdev', ...vmRef, address: a.device.address, managed: a.managed, hostdevXml: element, ...scope, reason });
 
   for (const h of persistent.values()) {
     const want = wanted.get(h.address);
@@ -110,9 +118,16 @@ function planVmHostdevs(
       detach(h, true, `not claimed for ${vm.name} in ${vm.pos.file}`);
       pruned.push({ address: h.address, vm: dom, stillLive: dom.active && live.has(h.address) && !liveToo });
     } else if (h.source === 'hostdev' && h.managed !== want.managed) {
+      const lost = bootOrderLost(dom, h);
+      if (lost) {
+        problems.push(lost);
+        continue;
+      }
+      // Re-added from the element the VM has, every child kept, only `managed` rewritten (SPEC 13).
       const change = `managed changes from ${yesNo(h.managed)} to ${yesNo(want.managed)}`;
       detach(h, true, change);
-      attach(want, true, change);
+      attach(want, withManaged(h.xml, want.managed), { config: true, live: liveToo }, change);
+      managedChanges.add(h.address);
     }
   }
   if (liveToo) {
@@ -125,21 +140,48 @@ function planVmHostdevs(
   }
   for (const a of wanted.values()) {
     const where = formatPos(a.pos);
-    if (!persistent.has(a.device.address)) {
-      attach(a, true, `claimed for ${vm.name} at ${where}`);
-    } else if (liveToo && !live.has(a.device.address)) {
-      actions.push({
-        kind: 'attach-hostdev',
-        ...vmRef,
-        address: a.device.address,
-        managed: a.managed,
-        config: false,
-        live: true,
-        reason: `in ${vm.name}'s config but missing from the running domain (${where})`,
-      });
+    const inConfig = persistent.get(a.device.address);
+    if (!inConfig) {
+      attach(a, hostdevXml(a.device.address, a.managed), { config: true, live: liveToo }, `claimed for ${vm.name} at ${where}`);
+    } else if (liveToo && !live.has(a.device.address) && !managedChanges.has(a.device.address)) {
+      // Hot-plugged as its config declares it, so the running domain gets the same children.
+      attach(a, inConfig.xml, { config: false, live: true }, `in ${vm.name}'s config but missing from the running domain (${where})`);
     }
   }
   return actions;
+}
+
+/**
+ * libvirt refuses per-device `<boot order>` next to `<os><boot dev>`, and adds `<boot dev='hd'/>` to a domain left
+ * with no per-device boot entry. So a hostdev carrying the VM's only `<boot order>` cannot be detached and re-added
+ * (a `managed` change) without libvirt refusing the re-add, and the rollback's re-add too: blocked instead.
+ * libvirt prints `<` in text as `&lt;`, so the tags can be counted in its XML text.
+ */
+function bootOrderLost(dom: DomainSnapshot, h: DomainHostdev): Problem | null {
+  const count = (xml: string) => (xml.match(/<boot\s+order=/g) ?? []).length;
+  if (count(h.xml) === 0 || count(dom.persistentXml) > count(h.xml)) return null;
+  return {
+    severity: 'block',
+    code: 'boot-order-lost',
+    message:
+      `changing managed of ${h.address} in VM "${dom.name}" needs a detach and re-attach, but its <boot order> is the VM's only ` +
+      'per-device boot entry: libvirt would then add <os><boot dev=\'hd\'/> and refuse to re-attach the device with its boot order',
+    hint: `give another device of "${dom.name}" a boot order, or change managed by hand (virsh edit), then plan again`,
+    address: h.address,
+    vm: dom.name,
+  };
+}
+
+/** A guest NIC without a MAC cannot be detached safely: libvirt matches `detach-device` of an interface by MAC. */
+function interfaceWithoutMac(vm: string, what: string, address?: string): Problem {
+  return {
+    severity: 'block',
+    code: 'interface-without-mac',
+    message: `VM "${vm}" declares ${what} without a <mac>: libvirt matches an interface by its MAC, so passthru cannot remove it safely`,
+    hint: 'libvirt assigns a MAC when a domain is defined: observe the host afresh rather than this snapshot, or define the VM again (virsh dumpxml, virsh define)',
+    vm,
+    ...(address ? { address } : {}),
+  };
 }
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
@@ -153,12 +195,16 @@ function interfaceMatches(sel: InterfaceSelector, i: DomainInterface): boolean {
 }
 
 /** Guest NICs that a passed-through NIC replaces (the seed's step 15). */
-function planInterfaces(vm: DesiredVm, dom: DomainSnapshot): Action[] {
+function planInterfaces(vm: DesiredVm, dom: DomainSnapshot, problems: Problem[]): Action[] {
   const liveToo = vm.live && dom.active;
   const liveMacs = new Set((dom.live?.interfaces ?? []).map((i) => i.mac));
   return dom.persistent.interfaces.flatMap((i) => {
     const sel = vm.removeInterfaces.find((s) => interfaceMatches(s, i));
     if (!sel) return [];
+    if (i.mac === null) {
+      problems.push(interfaceWithoutMac(dom.name, `the ${i.type} interface${i.source ? ` on ${i.source}` : ''} that ${formatPos(sel.pos)} removes`));
+      return [];
+    }
     return [
       {
         kind: 'remove-interface' as const,
