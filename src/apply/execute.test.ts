@@ -116,6 +116,28 @@ describe('executeHostPlan', () => {
     expect(lines.filter((l) => l.phase === 'verify')).toMatchObject([{ kind: 'final-check', result: 'failed' }]);
   });
 
+  it('restores a hostdev whose managed flag was changed, and reports it restored', async () => {
+    const host = memoryHost({});
+    const before = hostdevXml('0000:07:00.0', false);
+    host.dom.persistent.hostdevs.push({ address: '0000:07:00.0', managed: false, driver: null, source: 'hostdev', xml: before });
+    const { deps } = setup(host, { finalCheck: async () => ['something else'] });
+    const change = { vm: 'vm1', vmUuid: UUID, address: '0000:07:00.0', config: true, live: false, reason: 'managed changes from no to yes' };
+    const report = await executeHostPlan(
+      plan([
+        { kind: 'detach-hostdev', ...change, managed: false, source: 'hostdev', hostdevXml: before },
+        { kind: 'attach-hostdev', ...change, managed: true, hostdevXml: hostdevXml('0000:07:00.0', true) },
+      ]),
+      deps,
+    );
+    expect(report.rollback.map((u) => [u.label, u.ok])).toEqual([
+      ['detach-hostdev 0000:07:00.0 from "vm1"', true],
+      ['attach-hostdev 0000:07:00.0 to "vm1"', true],
+    ]);
+    // The state in between (no hostdev) is not what "restored" means: the one before the first step is.
+    expect(report).toMatchObject({ restored: true, leftovers: [] });
+    expect(host.dom.persistent.hostdevs).toMatchObject([{ address: '0000:07:00.0', managed: false, xml: before }]);
+  });
+
   it('re-adds a removed VF interface with its MAC on rollback', async () => {
     const host = memoryHost({});
     const vfNic = interfaceHostdevXml('0000:07:10.1', true, '52:54:00:11:22:33');

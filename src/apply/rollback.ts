@@ -5,7 +5,7 @@
  */
 import type { StepResult } from '../model/apply-report.js';
 import type { Action } from '../model/plan.js';
-import { opSubject, undoOp, type Op } from '../plan/action-steps.js';
+import { opSubject, undoOp, type Expectation, type Op } from '../plan/action-steps.js';
 import type { ProgressHooks, StepRunner } from './step-runner.js';
 import { verify } from './target.js';
 
@@ -57,11 +57,25 @@ async function alreadyUndone(op: Op, step: number, runner: StepRunner): Promise<
   return { step, kind: op.kind, label: op.label, ok: true, attempts: 0, earlierAttempts: [], command: null, exitCode: null, error: null, note: 'nothing to undo', durationMs };
 }
 
-/** Observes the target of every touched step again; each one not back in its old state is a line. */
+/** What an expectation is about: one device's binding, one hostdev or one NIC of one domain. */
+function targetOf(e: Expectation): string {
+  if (e.what === 'driver' || e.what === 'released') return `driver ${e.address}`;
+  return `${e.what} ${e.uuid} ${e.what === 'hostdev' ? e.address : e.mac.toLowerCase()}`;
+}
+
+/**
+ * Observes the target of every touched step again; each one not back in its old state is a line. A target that
+ * several steps changed (a `managed` change detaches, then re-attaches, one hostdev) must be as it was before the
+ * FIRST of them: the later steps' undos describe states in between.
+ */
 async function whatIsLeft(touched: readonly Action[], runner: StepRunner): Promise<string[]> {
   const lines: string[] = [];
+  const seen = new Set<string>();
   for (const action of touched) {
     const op = undoOp(action);
+    const target = targetOf(op.expect);
+    if (seen.has(target)) continue;
+    seen.add(target);
     try {
       const v = await verify(op.expect, runner.target);
       if (!v.holds) lines.push(`${v.observed} (was ${v.expected})`);
