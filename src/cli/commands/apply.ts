@@ -11,7 +11,6 @@ import { parseSavedPlan, staleHosts } from '../../apply/saved-plan.js';
 import type { ProgressHooks } from '../../apply/step-runner.js';
 import { systemClock } from '../../io/clock.js';
 import { listenForInterrupts } from '../../io/interrupts.js';
-import type { ApplyOutcome } from '../../model/apply-report.js';
 import type { DesiredState } from '../../model/desired.js';
 import type { Plan } from '../../model/plan.js';
 import type { HostSnapshot } from '../../model/snapshot.js';
@@ -96,24 +95,19 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
     first: (s) => term.err(style.yellow(`\npassthru: ${s}: starting no new step; the step in flight finishes (or times out), then everything done is rolled back\n`)),
     again: (s) => term.err(style.yellow(`passthru: ${s} again: ignored, the rollback runs to its end (it cannot be abandoned safely)\n`)),
   });
-  let outcome: ApplyOutcome;
-  try {
-    outcome = await applyHosts(plan, desired, snapshots, {
-      virsh: makeVirsh(inv, term),
-      root: inv.common.root,
-      clock: systemClock,
-      journalPath,
-      lockDir: defaultStateDir(term.env),
-      lockTimeoutMs,
-      signal: interrupts.signal,
-      hooks: (host) => progress(host, multi, term, style, inv.common.quiet),
-      onWait: (host, o) => term.err(`${host}: waiting up to ${formatDuration(lockTimeoutMs)} for apply PID ${o.pid} (started ${o.startedAt})...\n`),
-      onStaleLock: (host, o) =>
-        term.err(style.yellow(`${host}: took over the lock of apply PID ${o.pid} (started ${o.startedAt}), which is gone; check the journal ${journalPath}\n`)),
-    });
-  } finally {
-    interrupts.dispose();
-  }
+  const outcome = await applyHosts(plan, desired, snapshots, {
+    virsh: makeVirsh(inv, term),
+    root: inv.common.root,
+    clock: systemClock,
+    journalPath,
+    lockDir: defaultStateDir(term.env),
+    lockTimeoutMs,
+    signal: interrupts.signal,
+    hooks: (host) => progress(host, multi, term, style, inv.common.quiet),
+    onWait: (host, o) => term.err(`${host}: waiting up to ${formatDuration(lockTimeoutMs)} for apply PID ${o.pid} (started ${o.startedAt})...\n`),
+    onStaleLock: (host, o) =>
+      term.err(style.yellow(`${host}: took over the lock of apply PID ${o.pid} (started ${o.startedAt}), which is gone; check the journal ${journalPath}\n`)),
+  }).finally(() => interrupts.dispose());
   const { reports, refused } = outcome;
   const only = refused[0];
   if (only && refused.length === 1 && reports.length === 0) throw only.error;
