@@ -225,10 +225,27 @@ describe.skipIf(unavailable !== null)('passthru apply (CLI, private libvirtd, fa
     expect(await c.driver()).toBe('vfio-pci');
     expect(domainState(await c.dumpxml()).hostdevs).toEqual([{ address: NIC, managed: 'yes' }]);
 
-    // Nothing to do: still a JSON report.
-    const again = await c.cli(['apply', '-f', c.yaml, '--yes', '--json']);
-    expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, hosts: [] });
+    // Nothing to do: still a JSON report, under either spelling (`--json` is the older one of `--format json`).
+    for (const flag of [['--json'], ['--format', 'json']]) {
+      const again = await c.cli(['apply', '-f', c.yaml, '--yes', ...flag]);
+      expect(again.code).toBe(0);
+      expect(JSON.parse(again.stdout)).toEqual({ format_version: '1', ok: true, hosts: [] });
+    }
+  });
+
+  it('says when a detach needed the seed\'s retry, and why the first attempt did not do', async () => {
+    const c = await newCase('cli-retry');
+    await c.fake.setFaults([{ call: 1, mode: 'leave-driver' }]);
+    const r = await c.cli(['apply', '-f', c.yaml, '--yes', '--format', 'json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /\[1\/3\] nodedev-detach 0000:07:00\.0 ok after a retry \(\d+\.\d\ds\) — attempt 1: virsh reported success but 0000:07:00\.0 is on igb \(expected vfio-pci\)\n/,
+    );
+    const report = JSON.parse(r.stdout) as { hosts: { steps: { attempts: number; earlierAttempts: string[] }[] }[] };
+    expect(report.hosts[0]?.steps[0]).toMatchObject({ attempts: 2, earlierAttempts: ['virsh reported success but 0000:07:00.0 is on igb (expected vfio-pci)'] });
+    expect(await c.driver()).toBe('vfio-pci');
+    const text = await c.cli(['apply', '-f', c.yaml, '--yes']);
+    expect(text.stderr).toContain('No changes');
   });
 
   it('refuses a saved plan whose host changed since, naming the change; applies an unchanged one', async () => {

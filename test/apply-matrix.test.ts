@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { applyExitCode, executeHostPlan } from '../src/apply/execute.js';
-import type { ApplyReport } from '../src/apply/execute.js';
+import type { ApplyReport } from '../src/model/apply-report.js';
 import { openJournal, readJournal } from '../src/apply/journal.js';
 import { systemClock } from '../src/io/clock.js';
 import { AFTER, VM, freshCase } from './helpers/fake-virsh/apply-lab.js';
@@ -89,6 +89,30 @@ describe.skipIf(unavailable !== null)('apply against a real libvirtd and a fake 
     });
   }
 
+  // The command takes effect and only then does virsh fail: the undo of the half-done step must really run.
+  for (const position of [1, 2, 3, 4, 5, 6, 7]) {
+    it(`a step that takes effect and then fails (step ${position}) is undone too`, async () => {
+      const { report, before, after, journal } = await run([{ call: position, mode: 'apply-then-fail' }]);
+      expect(report.failure).toMatchObject({ kind: 'step', step: position, error: `injected fault after applying at call ${position}` });
+      expect(report.rollback).toHaveLength(position);
+      // Not "nothing to undo": the failed step's change was found and reversed.
+      expect(report.rollback.map((u) => u.attempts)).toEqual(Array(position).fill(1));
+      expect(report.rollback.every((u) => u.ok)).toBe(true);
+      expect(report).toMatchObject({ ok: false, restored: true, leftovers: [] });
+      expect(after).toEqual(before);
+      expect(journal.entries.filter((e) => e.phase === 'rollback' && e.step === position).map((e) => e.result)).toEqual(['started', 'ok']);
+    });
+  }
+
+  it('a step that takes effect and then hangs times out, its virsh is killed, and it is undone', async () => {
+    const { report, before, after, c } = await run([{ call: 5, mode: 'apply-then-hang' }], { stepTimeoutMs: 1500 });
+    expect(report.failure).toMatchObject({ kind: 'step', step: 5, error: 'timed out after 1.5s' });
+    expect(report.rollback[0]).toMatchObject({ step: 5, kind: 'detach-hostdev', ok: true, attempts: 1 });
+    expect(report).toMatchObject({ restored: true, leftovers: [] });
+    expect(after).toEqual(before);
+    expect(await c.fake.running()).toEqual([]);
+  });
+
   it('an undo that fails too leaves exit 3 and names what is left', async () => {
     // Step 5 fails; undos: 5 (nothing), 4 = call 6, 3 = call 7 (fails), 2 = call 8, 1 = call 9.
     const { report, before, after } = await run([
@@ -108,18 +132,25 @@ describe.skipIf(unavailable !== null)('apply against a real libvirtd and a fake 
   });
 
   it('a step that hangs times out and is rolled back', async () => {
-    const { report, before, after } = await run([{ call: 3, mode: 'hang' }], { stepTimeoutMs: 1500 });
+    const { report, before, after, c } = await run([{ call: 3, mode: 'hang' }], { stepTimeoutMs: 1500 });
     expect(report.failure).toMatchObject({ step: 3, error: 'timed out after 1.5s' });
     expect(report.steps[2]).toMatchObject({ ok: false, exitCode: null });
     expect(report).toMatchObject({ restored: true });
     expect(applyExitCode(report)).toBe(1);
     expect(after).toEqual(before);
+    // The hung virsh's process group was killed, not left behind.
+    expect(await c.fake.running()).toEqual([]);
   });
 
   it('a detach that leaves the driver once is retried (seed step 13) and succeeds', async () => {
     const { report, after } = await run([{ call: 3, mode: 'leave-driver' }]);
     expect(report.ok).toBe(true);
-    expect(report.steps[2]).toMatchObject({ kind: 'nodedev-detach', ok: true, attempts: 2 });
+    expect(report.steps[2]).toMatchObject({
+      kind: 'nodedev-detach',
+      ok: true,
+      attempts: 2,
+      earlierAttempts: ['virsh reported success but 0000:07:00.0 is on igb (expected vfio-pci)'],
+    });
     expect(after).toEqual(AFTER);
   });
 

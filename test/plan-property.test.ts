@@ -42,6 +42,8 @@ const CODES: Record<ProblemCode, boolean> = {
   'takes-effect-at-next-start': false,
   'host-use-unknown': false,
   'no-iommu-group': true,
+  'interface-without-mac': false,
+  'boot-order-lost': true,
 };
 
 const CANONICAL = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$|^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]$/;

@@ -5,7 +5,8 @@
  */
 import { PassthruError } from '../errors.js';
 import type { HostPlan } from '../model/plan.js';
-import type { ApplyReport, ExecuteDeps } from './execute.js';
+import type { ApplyReport } from '../model/apply-report.js';
+import type { ExecuteDeps } from './execute.js';
 import { executeHostPlan } from './execute.js';
 import { openJournal } from './journal.js';
 import { acquireLock } from './lock.js';

@@ -9,6 +9,7 @@ import type { Virsh, VirshRunResult } from '../io/virsh.js';
 import type { Action, HostPlan } from '../model/plan.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import { parseDomainXml } from '../observe/domain-xml.js';
+import { hostdevXml, interfaceHostdevXml } from '../render/hostdev-xml.js';
 import { applyExitCode, executeHostPlan } from './execute.js';
 import type { ExecuteDeps } from './execute.js';
 import type { JournalRecord } from './journal.js';
@@ -60,7 +61,17 @@ function setup(host: ReturnType<typeof memoryHost>, over: Partial<ExecuteDeps> =
 }
 
 const plan = (actions: Action[]): HostPlan => ({ name: 'hv1', uri: 'qemu:///system', fingerprint: 'x', actions, problems: [] });
-const attach = (live: boolean): Action => ({ kind: 'attach-hostdev', vm: 'vm1', vmUuid: UUID, address: '0000:07:00.0', managed: true, config: true, live, reason: '' });
+const attach = (live: boolean): Action => ({
+  kind: 'attach-hostdev',
+  vm: 'vm1',
+  vmUuid: UUID,
+  address: '0000:07:00.0',
+  managed: true,
+  hostdevXml: hostdevXml('0000:07:00.0', true),
+  config: true,
+  live,
+  reason: '',
+});
 const detach: Action = { kind: 'nodedev-detach', address: '0000:07:00.0', fromDriver: 'igb', reason: '' };
 
 describe('executeHostPlan', () => {
@@ -98,18 +109,53 @@ describe('executeHostPlan', () => {
     const host = memoryHost({ drivers: { '0000:07:00.0': 'igb' }, hostDrivers: { '0000:07:00.0': 'igb' } });
     const { deps, lines } = setup(host, { finalCheck: async () => ['attach-hostdev 0000:07:00.1 to "vm1"'] });
     const report = await executeHostPlan(plan([detach, attach(false)]), deps);
-    expect(report.failure).toEqual({ step: null, action: null, error: 'after the last step the host still differs: attach-hostdev 0000:07:00.1 to "vm1"' });
+    expect(report.failure).toEqual({ kind: 'final-check', step: null, action: null, error: 'after the last step the host still differs: attach-hostdev 0000:07:00.1 to "vm1"' });
     expect(report.rollback.map((u) => u.label)).toEqual(['detach-hostdev 0000:07:00.0 from "vm1"', 'nodedev-reattach 0000:07:00.0']);
     expect(applyExitCode(report)).toBe(1);
     expect(host.dom.persistent.hostdevs).toEqual([]);
     expect(lines.filter((l) => l.phase === 'verify')).toMatchObject([{ kind: 'final-check', result: 'failed' }]);
   });
 
+  it('restores a hostdev whose managed flag was changed, and reports it restored', async () => {
+    const host = memoryHost({});
+    const before = hostdevXml('0000:07:00.0', false);
+    host.dom.persistent.hostdevs.push({ address: '0000:07:00.0', managed: false, driver: null, source: 'hostdev', xml: before });
+    const { deps } = setup(host, { finalCheck: async () => ['something else'] });
+    const change = { vm: 'vm1', vmUuid: UUID, address: '0000:07:00.0', config: true, live: false, reason: 'managed changes from no to yes' };
+    const report = await executeHostPlan(
+      plan([
+        { kind: 'detach-hostdev', ...change, managed: false, source: 'hostdev', hostdevXml: before },
+        { kind: 'attach-hostdev', ...change, managed: true, hostdevXml: hostdevXml('0000:07:00.0', true) },
+      ]),
+      deps,
+    );
+    expect(report.rollback.map((u) => [u.label, u.ok])).toEqual([
+      ['detach-hostdev 0000:07:00.0 from "vm1"', true],
+      ['attach-hostdev 0000:07:00.0 to "vm1"', true],
+    ]);
+    // The state in between (no hostdev) is not what "restored" means: the one before the first step is.
+    expect(report).toMatchObject({ restored: true, leftovers: [] });
+    expect(host.dom.persistent.hostdevs).toMatchObject([{ address: '0000:07:00.0', managed: false, xml: before }]);
+  });
+
   it('re-adds a removed VF interface with its MAC on rollback', async () => {
     const host = memoryHost({});
-    host.dom.persistent.hostdevs.push({ address: '0000:07:10.1', managed: true, driver: null, source: 'interface', mac: '52:54:00:11:22:33' });
+    const vfNic = interfaceHostdevXml('0000:07:10.1', true, '52:54:00:11:22:33');
+    host.dom.persistent.hostdevs.push({ address: '0000:07:10.1', managed: true, driver: null, source: 'interface', mac: '52:54:00:11:22:33', xml: vfNic });
     const { deps } = setup(host);
-    const unplug: Action = { kind: 'detach-hostdev', vm: 'vm1', vmUuid: UUID, address: '0000:07:10.1', managed: true, source: 'interface', mac: '52:54:00:11:22:33', config: true, live: false, reason: '' };
+    const unplug: Action = {
+      kind: 'detach-hostdev',
+      vm: 'vm1',
+      vmUuid: UUID,
+      address: '0000:07:10.1',
+      managed: true,
+      source: 'interface',
+      mac: '52:54:00:11:22:33',
+      hostdevXml: vfNic,
+      config: true,
+      live: false,
+      reason: '',
+    };
     // The domain is shut off, so the live attach of step 2 fails.
     const report = await executeHostPlan(plan([unplug, attach(true)]), deps);
     expect(report.failure?.step).toBe(2);
@@ -159,5 +205,38 @@ describe('executeHostPlan when virsh cannot run', () => {
     const report = await executeHostPlan(plan([detach, attach(false)]), deps);
     expect(report.failure).toMatchObject({ step: 2, error: 'virsh was killed by SIGKILL' });
     expect(report.restored).toBe(true);
+  });
+});
+
+describe('executeHostPlan when interrupted', () => {
+  it('starts no step once aborted, and rolls back the step that was in flight', async () => {
+    const host = memoryHost({ drivers: { '0000:07:00.0': 'igb' }, hostDrivers: { '0000:07:00.0': 'igb' } });
+    const controller = new AbortController();
+    // The signal arrives while step 1 runs (as Ctrl-C would): it still finishes, step 2 never starts.
+    const run = async (uri: string, args: string[]) => {
+      const r = await host.virsh.run(uri, args);
+      if (args[0] === 'nodedev-detach') controller.abort('SIGINT');
+      return r;
+    };
+    const interrupting = { ...host.virsh, run };
+    const { deps, lines } = setup(host, { virsh: interrupting, signal: controller.signal });
+    const report = await executeHostPlan(plan([detach, attach(false)]), deps);
+    expect(report.failure).toEqual({ kind: 'interrupted', step: null, action: null, error: 'interrupted by SIGINT' });
+    expect(report.steps.map((r) => [r.label, r.ok])).toEqual([['nodedev-detach 0000:07:00.0', true]]);
+    expect(report.rollback.map((u) => [u.label, u.ok, u.attempts])).toEqual([['nodedev-reattach 0000:07:00.0', true, 1]]);
+    expect(report).toMatchObject({ ok: false, restored: true });
+    expect(applyExitCode(report)).toBe(1);
+    expect(host.calls.map((c) => c[0])).toEqual(['nodedev-detach', 'nodedev-reattach']);
+    expect(lines.find((l) => l.kind === 'interrupted')).toMatchObject({ step: 1, phase: 'apply', result: 'failed', error: 'interrupted by SIGINT' });
+  });
+
+  it('changes nothing when the signal came before the first step', async () => {
+    const host = memoryHost({ drivers: { '0000:07:00.0': 'igb' } });
+    const controller = new AbortController();
+    controller.abort('SIGTERM');
+    const { deps } = setup(host, { signal: controller.signal });
+    const report = await executeHostPlan(plan([detach]), deps);
+    expect(report).toMatchObject({ ok: false, steps: [], rollback: [], restored: true, failure: { kind: 'interrupted', error: 'interrupted by SIGTERM' } });
+    expect(host.calls).toEqual([]);
   });
 });

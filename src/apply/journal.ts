@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassthruError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
-import type { ActionKind } from '../model/plan.js';
+import type { StepKind } from '../model/plan.js';
 import { errorCode } from '../observe/sysfs.js';
 
 /** Default journal file; `PASSTHRU_JOURNAL` overrides it. */
@@ -36,8 +36,11 @@ export interface JournalEntry {
   of: number;
   /** `apply`: a planned step; `rollback`: undoing one; `verify`: the whole-host check after the last step. */
   phase: 'apply' | 'verify' | 'rollback';
-  /** What ran: a plan action kind, or `restore-interface` (re-adding a removed NIC on rollback). */
-  kind: ActionKind | 'restore-interface' | 'final-check';
+  /**
+   * What ran: a step of the action table, the whole-host check, or `interrupted` (a signal stopped the apply after
+   * `step` steps; the rollback lines follow).
+   */
+  kind: StepKind | 'final-check' | 'interrupted';
   address?: string;
   vm?: string;
   /** 1 for the first try; 2 for the seed's retry of a `nodedev-detach` whose driver did not change. */

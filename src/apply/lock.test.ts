@@ -35,6 +35,19 @@ describe('acquireLock', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
+  it('stops waiting when interrupted: nothing has changed yet, and the holder keeps its lock', async () => {
+    const held = await acquireLock('hv1', { dir, timeoutMs: 0 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort('SIGINT'), 100);
+    const started = Date.now();
+    const err = await acquireLock('hv1', { dir, timeoutMs: 60_000, pollMs: 10_000, signal: controller.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PassthruError);
+    expect((err as Error).message).toBe('interrupted by SIGINT while waiting for the lock of host "hv1"; nothing was changed');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(JSON.parse(await readFile(held.path, 'utf8'))).toEqual(held.owner);
+    await held.release();
+  });
+
   it('writes the owner, refuses a second holder, and releases', async () => {
     const lock = await acquireLock('hv1', { dir, timeoutMs: 0 });
     const owner = JSON.parse(await readFile(lock.path, 'utf8')) as LockOwner;

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PassthruError, UsageError } from '../errors.js';
 import { systemClock } from '../io/clock.js';
 import type { Clock } from '../io/clock.js';
+import { interruptionText } from '../io/interrupts.js';
 import { errorCode } from '../observe/sysfs.js';
 
 /** Default directory of lock files; `PASSTHRU_STATE_DIR` overrides it. */
@@ -56,6 +57,8 @@ export interface LockOptions {
   clock?: Clock;
   /** Called once, when the lock is found held by a live owner and waiting begins (the CLI prints it). */
   onWait?: (owner: LockOwner) => void;
+  /** Gives up waiting when aborted (Ctrl-C): nothing has been changed yet, so there is nothing to roll back. */
+  signal?: AbortSignal;
 }
 
 /** The lock is held by another apply and did not come free within the timeout. */
@@ -113,7 +116,10 @@ export async function acquireLock(host: string, options: LockOptions): Promise<H
     if (waited >= options.timeoutMs) throw new LockTimeoutError(host, file, held, waited);
     if (!waiting && held !== null) options.onWait?.(held);
     waiting = true;
-    await sleep(Math.min(options.pollMs ?? 200, options.timeoutMs - waited));
+    await sleep(Math.min(options.pollMs ?? 200, options.timeoutMs - waited), undefined, { signal: options.signal }).catch(() => undefined);
+    if (options.signal?.aborted) {
+      throw new PassthruError(`${interruptionText(options.signal)} while waiting for the lock of host "${host}"; nothing was changed`);
+    }
   }
 }
 

@@ -1,13 +1,13 @@
 /**
- * Undoing a partial apply. Every action has an inverse that is itself a verified step; undos run in reverse order,
- * and afterwards the host is observed once more so that the report states where it really stands, not where the
- * undo commands claimed to leave it.
+ * Undoing a partial apply. Every action's undo (from the action table) is itself a verified step; undos run in
+ * reverse order, and afterwards the host is observed once more so that the report states where it really stands,
+ * not where the undo commands claimed to leave it.
  */
+import type { StepResult } from '../model/apply-report.js';
 import type { Action } from '../model/plan.js';
-import { domainHostdevXml, hostdevXml } from '../render/hostdev-xml.js';
-import type { ProgressHooks, StepResult, StepRunner } from './execute.js';
-import { hostdevOp, interfaceOp, nodedevOp, opSubject, verify } from './steps.js';
-import type { Op } from './steps.js';
+import { opSubject, undoOp, type Expectation, type Op } from '../plan/action-steps.js';
+import type { ProgressHooks, StepRunner } from './step-runner.js';
+import { verify } from './target.js';
 
 /** The rollback part of an ApplyReport. */
 export interface RollbackOutcome {
@@ -17,30 +17,9 @@ export interface RollbackOutcome {
 }
 
 /**
- * The step that puts back what `action` changed: the device on the driver it had, the hostdev or NIC in the VM as
- * it was (a re-added hostdev keeps its managed/source/MAC; libvirt picks its guest address anew).
- */
-function undoOp(action: Action): Op {
-  switch (action.kind) {
-    // Undoing a binding change must restore exactly the driver the device had, not just "a host driver".
-    case 'nodedev-detach':
-      return nodedevOp('nodedev-reattach', action.address, { what: 'driver', address: action.address, is: action.fromDriver });
-    case 'nodedev-reattach':
-      return nodedevOp('nodedev-detach', action.address, { what: 'driver', address: action.address, is: action.fromDriver });
-    case 'attach-hostdev':
-      return hostdevOp(action, null, hostdevXml(action.address, action.managed));
-    case 'detach-hostdev': {
-      const shape = { managed: action.managed, source: action.source, ...(action.mac ? { mac: action.mac } : {}) };
-      return hostdevOp(action, shape, domainHostdevXml({ address: action.address, ...shape }));
-    }
-    case 'remove-interface':
-      return interfaceOp(action, true);
-  }
-}
-
-/**
- * Undoes `touched` (the completed steps and the failed one, in plan order) in reverse. An undo whose target is
- * already as before is skipped: that is how a failed step that changed nothing is told from a half-done one.
+ * Undoes `touched` (the completed steps and the failed or interrupted one, in plan order) in reverse. An undo whose
+ * target is already as before is skipped: that is how a failed step that changed nothing is told from a half-done
+ * one.
  */
 export async function rollback(touched: readonly Action[], runner: StepRunner, hooks?: ProgressHooks): Promise<RollbackOutcome> {
   const results: StepResult[] = [];
@@ -75,14 +54,28 @@ async function alreadyUndone(op: Op, step: number, runner: StepRunner): Promise<
     error: null,
     durationMs,
   });
-  return { step, kind: op.kind, label: op.label, ok: true, attempts: 0, command: null, exitCode: null, error: null, note: 'nothing to undo', durationMs };
+  return { step, kind: op.kind, label: op.label, ok: true, attempts: 0, earlierAttempts: [], command: null, exitCode: null, error: null, note: 'nothing to undo', durationMs };
 }
 
-/** Observes the target of every touched step again; each one not back in its old state is a line. */
+/** What an expectation is about: one device's binding, one hostdev or one NIC of one domain. */
+function targetOf(e: Expectation): string {
+  if (e.what === 'driver' || e.what === 'released') return `driver ${e.address}`;
+  return `${e.what} ${e.uuid} ${e.what === 'hostdev' ? e.address : e.mac.toLowerCase()}`;
+}
+
+/**
+ * Observes the target of every touched step again; each one not back in its old state is a line. A target that
+ * several steps changed (a `managed` change detaches, then re-attaches, one hostdev) must be as it was before the
+ * FIRST of them: the later steps' undos describe states in between.
+ */
 async function whatIsLeft(touched: readonly Action[], runner: StepRunner): Promise<string[]> {
   const lines: string[] = [];
+  const seen = new Set<string>();
   for (const action of touched) {
     const op = undoOp(action);
+    const target = targetOf(op.expect);
+    if (seen.has(target)) continue;
+    seen.add(target);
     try {
       const v = await verify(op.expect, runner.target);
       if (!v.holds) lines.push(`${v.observed} (was ${v.expected})`);

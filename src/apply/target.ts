@@ -1,11 +1,13 @@
 /**
  * What `apply` looks at to verify a step: the one device's driver, or the one domain's XML. A full observation per
- * step would cost a whole-host sweep; verifying needs only the target, read fresh.
+ * step would cost a whole-host sweep; verifying needs only the target, read fresh, judged by plan/expectation.ts.
  */
 import { HostError } from '../errors.js';
 import { describeExit, type Virsh, type VirshBatchResult } from '../io/virsh.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
+import type { Expectation } from '../plan/action-steps.js';
+import { HOLDS, judgeDomain, judgeDriver, type Verdict } from '../plan/expectation.js';
 import { parseDomainXml } from '../observe/domain-xml.js';
 import { parseNodeDeviceXml } from '../observe/nodedev-xml.js';
 import { DOMAIN_VANISHED, readDomainState } from '../observe/domains.js';
@@ -76,6 +78,19 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
       return readDomainState(state.output).active ? parseDomainXml(xml.output) : null;
     },
   };
+}
+
+/**
+ * Observes the target of `e` afresh and judges it (plan/expectation.ts). Observation errors propagate: the step
+ * fails with them.
+ */
+export async function verify(e: Expectation, target: TargetObserver): Promise<Verdict> {
+  if (e.what === 'driver' || e.what === 'released') return judgeDriver(e, await target.deviceDriver(e.address));
+  for (const scope of e.scopes) {
+    const verdict = judgeDomain(e, await target.domain(e.uuid, scope), scope);
+    if (!verdict.holds) return verdict;
+  }
+  return HOLDS;
 }
 
 /** virsh's own short message: its last `error:` line without the prefix (the first one is generic: "Failed to ..."). */

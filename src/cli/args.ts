@@ -51,6 +51,7 @@ export const FORMATS = {
   plan: ['text', 'json', 'diff', 'sh'],
   check: ['text', 'json', 'junit'],
   import: ['yaml'],
+  apply: ['text', 'json'],
 } as const satisfies Partial<Record<CommandName, readonly string[]>>;
 
 const options = {
@@ -80,7 +81,7 @@ const ACCEPTS: Record<CommandName, readonly string[]> = {
   doctor: ['format'],
   observe: ['out', 'format'],
   plan: ['snapshot', 'format', 'detailed-exitcode', 'out'],
-  apply: ['yes', 'lock-timeout', 'journal', 'json'],
+  apply: ['yes', 'lock-timeout', 'journal', 'json', 'format'],
   check: ['snapshot', 'format'],
   import: ['out', 'snapshot', 'format'],
 };

@@ -116,7 +116,7 @@ Example: passthru plan --format sh > steps.sh
 Example: passthru plan --host hv2 --format json
 `,
   apply: `Usage: passthru apply [-f FILE | PLANFILE] [--yes] [--lock-timeout DUR]
-                     [--journal FILE] [--json]
+                     [--journal FILE] [--format text|json]
                      [--host NAME]...  (with -f: only these hosts of the file)
 
 Converges each host: unplug from VMs, reattach released devices, detach newly
@@ -124,6 +124,10 @@ assigned ones to vfio-pci, attach hostdevs, remove replaced interfaces. Every
 step is verified by observing its target again (a detach that did not land on
 vfio-pci is retried once). On a failed step, completed steps are undone in
 reverse order and the report says exactly where the host stands.
+Ctrl-C, SIGTERM or SIGHUP start no new step: the step in flight finishes (or
+times out) and everything done is rolled back; further signals are ignored
+until the rollback is complete.
+--format json (or --json) prints the versioned report on stdout.
 
 Without --yes the plan is shown and confirmation asked on a terminal; a
 non-interactive run without --yes refuses. A blocked plan is never applied.

@@ -9,6 +9,8 @@ import type { DesiredState } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
 import type { HostSnapshot } from '../model/snapshot.js';
 import type { DoctorCheck } from '../doctor/checks.js';
+import type { ApplyOutcome } from '../model/apply-report.js';
+import { renderApplyJson, renderApplyText } from '../render/apply-report.js';
 import { formatDoctorText } from '../doctor/doctor.js';
 import { renderCheckJunit } from '../render/check-junit.js';
 import { renderCheckText } from '../render/check-text.js';
@@ -62,6 +64,12 @@ export interface ImportResult {
   document: Record<string, unknown>;
 }
 
+/** `apply`: what every host's apply did, and the journal that records it (null when nothing ran). */
+export interface ApplyResult {
+  outcome: ApplyOutcome;
+  journalPath: string | null;
+}
+
 /** What each reported command's renderers take. */
 interface Results {
   validate: ValidateResult;
@@ -70,6 +78,7 @@ interface Results {
   plan: PlanResult;
   check: PlanResult;
   import: ImportResult;
+  apply: ApplyResult;
 }
 
 type Reporters = { [C in keyof typeof FORMATS]: Record<(typeof FORMATS)[C][number], Renderer<Results[C]>> };
@@ -108,6 +117,10 @@ export const REPORTERS: Reporters = {
     junit: (r) => renderCheckJunit(r.plan, vmsByHost(r)),
   },
   import: { yaml: ({ header, document }) => header + stringify(document, { lineWidth: 0 }) },
+  apply: {
+    text: ({ outcome, journalPath }, { style }) => renderApplyText(outcome, journalPath ?? '', style),
+    json: ({ outcome, journalPath }) => renderApplyJson(outcome, journalPath),
+  },
 };
 
 /**

@@ -10,6 +10,9 @@ export const PLAN_FORMAT_VERSION = '1';
 
 export type ActionKind = 'nodedev-detach' | 'nodedev-reattach' | 'attach-hostdev' | 'detach-hostdev' | 'remove-interface';
 
+/** What one step of an apply does: a plan action kind, or `restore-interface` (re-adding a removed guest NIC on rollback). */
+export type StepKind = ActionKind | 'restore-interface';
+
 /** Execution order of action kinds within a host (SPEC 2). */
 export const ACTION_ORDER: readonly ActionKind[] = [
   'detach-hostdev',
@@ -47,6 +50,12 @@ export interface HostdevAttach extends ActionBase {
   vmUuid: string;
   address: string;
   managed: boolean;
+  /**
+   * The element `attach-device` is given, and that verification finds whole in the domain afterwards. A device new
+   * to the VM gets a minimal `<hostdev>`; one the VM already declares (a `managed` change, a hot-plug of a device in
+   * its config) is re-added from the element observed in the domain, every child kept (SPEC 13).
+   */
+  hostdevXml: string;
   /** Changes the persistent config (`--config`). */
   config: boolean;
   /** Also hot-plugs into the running domain (`--live`). */
@@ -63,6 +72,8 @@ export interface HostdevDetach extends ActionBase {
   source: 'hostdev' | 'interface';
   /** For `source: 'interface'`: libvirt matches those by MAC. */
   mac?: string;
+  /** The element as libvirt printed it in the domain: `detach-device` is given it, and a rollback re-adds it whole. */
+  hostdevXml: string;
   config: boolean;
   live: boolean;
 }
@@ -102,7 +113,9 @@ export type ProblemCode =
   | 'selinux-virt-use-sysfs'
   | 'takes-effect-at-next-start'
   | 'host-use-unknown'
-  | 'no-iommu-group';
+  | 'no-iommu-group'
+  | 'interface-without-mac'
+  | 'boot-order-lost';
 
 export interface Problem {
   severity: 'block' | 'warn';

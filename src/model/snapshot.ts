@@ -53,6 +53,11 @@ export interface DomainHostdev {
   source: 'hostdev' | 'interface';
   /** MAC of an `<interface type='hostdev'>` (libvirt detaches those by MAC). */
   mac?: string;
+  /**
+   * The element exactly as libvirt printed it, every child included (`<rom>`, `<boot>`, guest `<address>`,
+   * `<vlan>`): what a removed device is re-added from, so that nothing it had is lost (SPEC 13).
+   */
+  xml: string;
 }
 
 /** A non-hostdev guest NIC (`<interface>`), for `removeInterfaces`. */

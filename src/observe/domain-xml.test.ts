@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HostError } from '../errors.js';
+import type { ParsedDomain } from '../model/snapshot.js';
 import { parseDomainXml } from './domain-xml.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/virsh/${name}`, import.meta.url), 'utf8');
+
+/** The parsed fields of each hostdev, without the element text (asserted on its own). */
+const fields = (d: ParsedDomain) => d.hostdevs.map(({ xml: _x, ...rest }) => rest);
 
 describe('parseDomainXml on real libvirt 9.0 output', () => {
   it('reads PCI hostdevs, a hostdev interface and the other NICs (rhel7.3)', () => {
@@ -11,7 +15,7 @@ describe('parseDomainXml on real libvirt 9.0 output', () => {
     const d = parseDomainXml(xml);
     expect(d.name).toBe('rhel7.3');
     expect(d.uuid).toBe('163d5689-4729-4571-aa6a-27716cf47003');
-    expect(d.hostdevs).toEqual([
+    expect(fields(d)).toEqual([
       { address: '0000:07:00.0', managed: true, driver: null, source: 'hostdev' },
       { address: '0000:07:00.1', managed: false, driver: 'vfio', source: 'hostdev' },
       // Attached as bus='010' slot='31' function='7' (octal, decimal): libvirt printed it back in hex.
@@ -22,6 +26,20 @@ describe('parseDomainXml on real libvirt 9.0 output', () => {
       { type: 'bridge', source: 'br0', mac: '52:54:00:aa:bb:01', model: 'virtio' },
       { type: 'network', source: 'default', mac: '52:54:00:aa:bb:02', model: 'e1000' },
     ]);
+  });
+
+  it('keeps each hostdev exactly as printed, so it can be re-added with every child', () => {
+    const xml = fixture('domain-rhel7.3.inactive.xml');
+    const d = parseDomainXml(xml);
+    for (const h of d.hostdevs) expect(xml).toContain(h.xml);
+    expect(d.hostdevs.map((h) => h.xml.split('\n')[0])).toEqual([
+      "<hostdev mode='subsystem' type='pci' managed='yes'>",
+      "<hostdev mode='subsystem' type='pci' managed='no'>",
+      "<hostdev mode='subsystem' type='pci' managed='no'>",
+      "<interface type='hostdev' managed='yes'>",
+    ]);
+    expect(d.hostdevs[0]?.xml).toMatch(/<\/hostdev>$/);
+    expect(d.hostdevs[3]?.xml).toMatch(/<\/interface>$/);
   });
 
   it('keeps each interface exactly as printed, so detach-device finds it', () => {
@@ -42,7 +60,7 @@ describe('parseDomainXml on real libvirt 9.0 output', () => {
 
   it('ignores USB, SCSI and mdev hostdevs; an interface hostdev without managed is unmanaged (win10-gpu)', () => {
     const d = parseDomainXml(fixture('domain-win10-gpu.inactive.xml'));
-    expect(d.hostdevs).toEqual([
+    expect(fields(d)).toEqual([
       { address: '0000:01:00.0', managed: true, driver: null, source: 'hostdev' },
       { address: '0000:01:00.1', managed: true, driver: null, source: 'hostdev' },
       { address: '0000:08:10.3', managed: false, driver: null, source: 'interface', mac: '52:54:00:6d:90:03' },
@@ -82,7 +100,7 @@ describe('parseDomainXml on what users write', () => {
     const d = parseDomainXml(xml);
     expect(d.name).toBe('hand written');
     expect(d.uuid).toBe('');
-    expect(d.hostdevs).toEqual([
+    expect(fields(d)).toEqual([
       { address: '0000:07:00.1', managed: false, driver: null, source: 'hostdev' },
       { address: '0000:08:1f.7', managed: false, driver: null, source: 'hostdev' },
       { address: '0000:08:10.2', managed: false, driver: null, source: 'interface' },
@@ -100,7 +118,7 @@ describe('parseDomainXml on what users write', () => {
       `<domain><name>x</name><devices><hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio'/>` +
         `<source><address domain='0x0000' bus='0x07' slot='0x00' function='0x0'/></source></hostdev></devices></domain>`,
     );
-    expect(d.hostdevs).toEqual([{ address: '0000:07:00.0', managed: true, driver: 'vfio', source: 'hostdev' }]);
+    expect(fields(d)).toEqual([{ address: '0000:07:00.0', managed: true, driver: 'vfio', source: 'hostdev' }]);
   });
 
   it.each([

@@ -72,25 +72,24 @@ export function parseDomainXml(xml: string): ParsedDomain {
   const what = `domain "${name}"`;
   const devices = child(root, 'devices');
   const hostdevs: DomainHostdev[] = [];
-  for (const hostdev of children(devices, 'hostdev')) {
-    if (attr(hostdev, 'mode') !== 'subsystem' || attr(hostdev, 'type') !== 'pci') continue;
+  const hostdevTexts = elementTexts(xml, devices, 'hostdev', what);
+  children(devices, 'hostdev').forEach((hostdev, i) => {
+    if (attr(hostdev, 'mode') !== 'subsystem' || attr(hostdev, 'type') !== 'pci') return;
     hostdevs.push({
       address: sourceAddress(hostdev, `${what}: <hostdev>`),
       managed: attr(hostdev, 'managed') === 'yes',
       driver: attr(child(hostdev, 'driver'), 'name') ?? null,
       source: 'hostdev',
+      xml: hostdevTexts[i] as string,
     });
-  }
+  });
 
   const interfaces: DomainInterface[] = [];
-  const elements = children(devices, 'interface');
-  const ranges = elementRanges(xml, ['domain', 'devices', 'interface']);
-  if (ranges.length !== elements.length) {
-    throw new HostError(`${what}: found ${ranges.length} <interface> elements in the text but parsed ${elements.length}`);
-  }
-  elements.forEach((iface, i) => {
+  const interfaceTexts = elementTexts(xml, devices, 'interface', what);
+  children(devices, 'interface').forEach((iface, i) => {
     const type = attr(iface, 'type') ?? '';
     const mac = attr(child(iface, 'mac'), 'address') ?? null;
+    const text = interfaceTexts[i] as string;
     if (type === 'hostdev') {
       hostdevs.push({
         address: sourceAddress(iface, `${what}: <interface type='hostdev'>`),
@@ -98,20 +97,28 @@ export function parseDomainXml(xml: string): ParsedDomain {
         driver: attr(child(iface, 'driver'), 'name') ?? null,
         source: 'interface',
         ...(mac === null ? {} : { mac }),
+        xml: text,
       });
       return;
     }
     const source = child(iface, 'source');
-    const [start, end] = ranges[i] as [number, number];
     interfaces.push({
       type,
       source: attr(source, 'bridge') ?? attr(source, 'network') ?? attr(source, 'dev') ?? null,
       mac,
       model: attr(child(iface, 'model'), 'type') ?? null,
-      xml: xml.slice(start, end),
+      xml: text,
     });
   });
   return { name, uuid, hostdevs, interfaces };
+}
+
+/** The text of every `<devices><name>` element exactly as printed, in the order the parser lists them. */
+function elementTexts(xml: string, devices: XmlNode | undefined, name: string, what: string): string[] {
+  const parsed = children(devices, name).length;
+  const ranges = elementRanges(xml, ['domain', 'devices', name]);
+  if (ranges.length !== parsed) throw new HostError(`${what}: found ${ranges.length} <${name}> elements in the text but parsed ${parsed}`);
+  return ranges.map(([start, end]) => xml.slice(start, end));
 }
 
 /**
@@ -159,7 +166,7 @@ export function readPciAddress(address: XmlNode, what: string): PciAddress {
 
 /**
  * Start and end offsets of every element at `path` (root first), in document order. fast-xml-parser keeps no
- * positions, and an `<interface>` must be handed back exactly as libvirt printed it — a re-serialised copy would
+ * positions, and an `<interface>` or `<hostdev>` must be handed back exactly as libvirt printed it — a re-serialised copy would
  * differ in quoting and attribute order — so this walks the tags itself. Comments, CDATA, processing instructions
  * and quoted attribute values (which may hold `>`) are skipped; the text was validated before.
  */

@@ -10,6 +10,7 @@ import {
   domain,
   hostdev,
   removeNic,
+  ROM_HOSTDEV,
   snapshot,
   vm,
 } from '../../test/helpers/builders.js';
@@ -234,6 +235,55 @@ describe('planHost: live domains', () => {
       'attach-hostdev a 0000:07:00.0 config',
     ]);
   });
+
+  it('re-adds a hostdev whose managed flag changes from the element the VM has, every child kept (SPEC 13)', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const element = ROM_HOSTDEV.replace("managed='yes'", "managed='no'");
+    const disk = "<disk type='file' device='disk'><boot order='1'/></disk>";
+    const a = { ...domain('a', { hostdevs: [hostdev('0000:07:00.0', { managed: false, xml: element })] }), persistentXml: `<domain>${disk}${element}</domain>` };
+    const plan = planHost(desired([vm('a', [byAddress('0000:07:00.0')])]), snapshot([dev], [a]));
+    expect(plan.actions.map((x) => (x.kind === 'attach-hostdev' || x.kind === 'detach-hostdev' ? [x.kind, x.hostdevXml] : x.kind))).toEqual([
+      ['detach-hostdev', element],
+      ['attach-hostdev', ROM_HOSTDEV],
+    ]);
+    expect(plan.problems).toEqual([]);
+  });
+
+  it('blocks a managed change of the VM\'s only <boot order> device: libvirt would refuse to re-add it', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = { ...domain('a', { hostdevs: [hostdev('0000:07:00.0', { managed: false, xml: ROM_HOSTDEV })] }), persistentXml: `<domain>${ROM_HOSTDEV}</domain>` };
+    const plan = planHost(desired([vm('a', [byAddress('0000:07:00.0')])]), snapshot([dev], [a]));
+    expect(steps(plan)).toEqual([]);
+    expect(plan.problems).toMatchObject([{ severity: 'block', code: 'boot-order-lost', address: '0000:07:00.0', vm: 'a' }]);
+  });
+
+  it('hot-plugs a configured device as its config declares it', () => {
+    const dev = { ...nic, driver: 'vfio-pci' };
+    const a = domain('a', { state: 'running', hostdevs: [hostdev('0000:07:00.0', { xml: ROM_HOSTDEV })], liveHostdevs: [] });
+    const plan = planHost(desired([vm('a', [byAddress('0000:07:00.0')], { live: true })]), snapshot([dev], [a]));
+    expect(plan.actions).toMatchObject([{ kind: 'attach-hostdev', config: false, live: true, hostdevXml: ROM_HOSTDEV }]);
+  });
+});
+
+describe('planHost: guest NICs without a MAC', () => {
+  // libvirt assigns a MAC to every <interface> it defines (checked with libvirt 9.0): only a snapshot or a
+  // hand-written domain lacks one, and detach-device could not tell such an interface apart.
+  it('blocks pruning a VF interface without a MAC, so plan, json, sh and apply all refuse it', () => {
+    const vf = device('0000:03:10.0', { driver: 'vfio-pci', iommuGroup: 60, physFunction: '0000:03:00.0' });
+    const a = domain('a', { hostdevs: [hostdev('0000:03:10.0', { source: 'interface' })] });
+    const plan = planHost(desired([vm('a', [])]), snapshot([vf], [a]));
+    expect(plan.actions.filter((x) => x.kind === 'detach-hostdev')).toEqual([]);
+    expect(plan.problems).toMatchObject([{ severity: 'block', code: 'interface-without-mac', vm: 'a', address: '0000:03:10.0' }]);
+  });
+
+  it('blocks removing a guest NIC without a MAC', () => {
+    const macless = { ...bridgeNic('br0', 'x'), mac: null };
+    const a = domain('a', { interfaces: [macless] });
+    const plan = planHost(desired([vm('a', [], { removeInterfaces: [removeNic('bridge', 'br0')] })]), snapshot([nic], [a]));
+    expect(steps(plan)).toEqual([]);
+    expect(codes(plan)).toEqual(['block:interface-without-mac']);
+    expect(plan.problems[0]?.message).toContain('the bridge interface on br0');
+  });
 });
 
 describe('planHost: claims', () => {
@@ -287,6 +337,7 @@ describe('planHost: claims', () => {
     const plan = planHost(desired([vm('g', [byMatch('10de', '2330', 1)])]), snapshot([gpu], [domain('g'), other]));
     expect(steps(plan)).toEqual([]);
     expect(codes(plan)).toEqual(['block:selector-shortfall']);
+    expect(plan.problems[0]?.message).toContain('only 0 free device(s) match on host local: 0000:21:00.0 is in VM "other" (not in the file)');
   });
 
   it('prunes hostdevs the file does not claim, including <interface type=hostdev> (by MAC)', () => {

@@ -10,6 +10,7 @@ import { formatPos, type DesiredHostState, type DesiredVm, type InterfaceSelecto
 import type { Action, HostPlan, Problem } from '../model/plan.js';
 import { ACTION_ORDER } from '../model/plan.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot } from '../model/snapshot.js';
+import { hostdevXml, withManaged } from '../render/hostdev-xml.js';
 import { fingerprintSnapshot } from './fingerprint.js';
 import { hostView, type HostView } from './host-view.js';
 import { resolveClaims, type Assignment } from './resolve-claims.js';
@@ -48,7 +49,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
       continue;
     }
     const mine = assignments.filter((a) => a.vm === vm);
-    const vmActions = [...planVmHostdevs(vm, dom, mine, pruned, keepers, problems), ...planInterfaces(vm, dom)];
+    const vmActions = [...planVmHostdevs(vm, dom, mine, pruned, keepers, problems), ...planInterfaces(vm, dom, problems)];
     if (dom.active && !vm.live && vmActions.length > 0) {
       problems.push({
         severity: 'warn',
@@ -118,6 +119,10 @@ function planVmHostdevs(
   // What the running domain holds as the actions so far leave it, so that nothing is plugged in twice.
   const plugged = new Set(liveToo ? live.keys() : []);
   const detach = (h: DomainHostdev, config: boolean, reason: string) => {
+    if (h.source === 'interface' && h.mac === undefined) {
+      problems.push(interfaceWithoutMac(dom.name, `the VF interface of ${h.address}`, h.address));
+      return;
+    }
     const inLive = plugged.delete(h.address);
     actions.push({
       kind: 'detach-hostdev',
@@ -126,12 +131,13 @@ function planVmHostdevs(
       managed: h.managed,
       source: h.source,
       ...(h.mac ? { mac: h.mac } : {}),
+      hostdevXml: h.xml,
       config,
       live: inLive,
       reason,
     });
   };
-  const attach = (a: Assignment, config: boolean, reason: string) => {
+  const attach = (a: Assignment, element: string, config: boolean, reason: string) => {
     const address = a.device.address;
     // A device stays with another running domain that keeps it: libvirt refuses to plug it in here meanwhile.
     const holder = keepers(address).find((d) => d !== dom && d.live?.hostdevs.some((h) => h.address === address));
@@ -147,7 +153,7 @@ function planVmHostdevs(
     const plug = liveToo && !holder && !plugged.has(address);
     if (plug) plugged.add(address);
     if (config || plug) {
-      actions.push({ kind: 'attach-hostdev', ...vmRef, address: a.device.address, managed: a.managed, config, live: plug, reason });
+      actions.push({ kind: 'attach-hostdev', ...vmRef, address, managed: a.managed, hostdevXml: element, config, live: plug, reason });
     }
   };
 
@@ -157,9 +163,15 @@ function planVmHostdevs(
       detach(h, true, `not claimed for ${vm.name} in ${vm.pos.file}`);
       pruned.push({ address: h.address, vm: dom });
     } else if (h.source === 'hostdev' && h.managed !== want.managed) {
+      const lost = bootOrderLost(dom, h);
+      if (lost) {
+        problems.push(lost);
+        continue;
+      }
+      // Re-added from the element the VM has, every child kept, only `managed` rewritten (SPEC 13).
       const change = `managed changes from ${yesNo(h.managed)} to ${yesNo(want.managed)}`;
       detach(h, true, change);
-      attach(want, true, change);
+      attach(want, withManaged(h.xml, want.managed), true, change);
     }
   }
   if (liveToo) {
@@ -172,13 +184,48 @@ function planVmHostdevs(
   }
   for (const a of wanted.values()) {
     const where = formatPos(a.pos);
-    if (!persistent.has(a.device.address)) {
-      attach(a, true, `claimed for ${vm.name} at ${where}`);
+    const inConfig = persistent.get(a.device.address);
+    if (!inConfig) {
+      attach(a, hostdevXml(a.device.address, a.managed), true, `claimed for ${vm.name} at ${where}`);
     } else {
-      attach(a, false, `in ${vm.name}'s config but missing from the running domain (${where})`);
+      // Hot-plugged as its config declares it, so the running domain gets the same children.
+      attach(a, inConfig.xml, false, `in ${vm.name}'s config but missing from the running domain (${where})`);
     }
   }
   return actions;
+}
+
+/**
+ * libvirt refuses per-device `<boot order>` next to `<os><boot dev>`, and adds `<boot dev='hd'/>` to a domain left
+ * with no per-device boot entry. So a hostdev carrying the VM's only `<boot order>` cannot be detached and re-added
+ * (a `managed` change) without libvirt refusing the re-add, and the rollback's re-add too: blocked instead.
+ * libvirt prints `<` in text as `&lt;`, so the tags can be counted in its XML text.
+ */
+function bootOrderLost(dom: DomainSnapshot, h: DomainHostdev): Problem | null {
+  const count = (xml: string) => (xml.match(/<boot\s+order=/g) ?? []).length;
+  if (count(h.xml) === 0 || count(dom.persistentXml) > count(h.xml)) return null;
+  return {
+    severity: 'block',
+    code: 'boot-order-lost',
+    message:
+      `changing managed of ${h.address} in VM "${dom.name}" needs a detach and re-attach, but its <boot order> is the VM's only ` +
+      'per-device boot entry: libvirt would then add <os><boot dev=\'hd\'/> and refuse to re-attach the device with its boot order',
+    hint: `give another device of "${dom.name}" a boot order, or change managed by hand (virsh edit), then plan again`,
+    address: h.address,
+    vm: dom.name,
+  };
+}
+
+/** A guest NIC without a MAC cannot be detached safely: libvirt matches `detach-device` of an interface by MAC. */
+function interfaceWithoutMac(vm: string, what: string, address?: string): Problem {
+  return {
+    severity: 'block',
+    code: 'interface-without-mac',
+    message: `VM "${vm}" declares ${what} without a <mac>: libvirt matches an interface by its MAC, so passthru cannot remove it safely`,
+    hint: 'libvirt assigns a MAC when a domain is defined: observe the host afresh rather than this snapshot, or define the VM again (virsh dumpxml, virsh define)',
+    vm,
+    ...(address ? { address } : {}),
+  };
 }
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
@@ -195,7 +242,7 @@ function interfaceMatches(sel: InterfaceSelector, i: DomainInterface): boolean {
  * Guest NICs that a passed-through NIC replaces (the seed's step 15): from the config, and with `live: true` from
  * the running domain too, including one that was only hot-plugged there.
  */
-function planInterfaces(vm: DesiredVm, dom: DomainSnapshot): Action[] {
+function planInterfaces(vm: DesiredVm, dom: DomainSnapshot, problems: Problem[]): Action[] {
   const liveToo = vm.live && dom.active;
   const liveNics = liveToo ? (dom.live?.interfaces ?? []) : [];
   const liveMacs = new Set(liveNics.map((i) => i.mac));
@@ -203,6 +250,10 @@ function planInterfaces(vm: DesiredVm, dom: DomainSnapshot): Action[] {
   const remove = (i: DomainInterface, config: boolean, live: boolean): Action[] => {
     const sel = vm.removeInterfaces.find((s) => interfaceMatches(s, i));
     if (!sel) return [];
+    if (i.mac === null) {
+      problems.push(interfaceWithoutMac(dom.name, `the ${i.type} interface${i.source ? ` on ${i.source}` : ''} that ${formatPos(sel.pos)} removes`));
+      return [];
+    }
     return [
       {
         kind: 'remove-interface' as const,

@@ -70,15 +70,19 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
   const selectors = desired.vms.flatMap((vm) =>
     vm.devices.filter((c): c is MatchClaim => c.kind === 'match').map((claim) => ({ vm, claim, chosen: [] as PciDevice[] })),
   );
-  const eligible = (device: PciDevice, claim: MatchClaim, vm: DesiredVm) =>
-    device.vendor === claim.match.vendor &&
-    device.product === claim.match.product &&
-    !device.isBridge &&
-    !taken.has(device.address) &&
-    !view.covers(protectedAddresses, device.address) &&
-    !view.covers(released, device.address) &&
-    (claim.force || device.hostUse.length === 0) &&
-    view.usersOf(device.address).every((d) => d.name === vm.name || desired.vms.some((v) => v.name === d.name));
+  const matches = (device: PciDevice, claim: MatchClaim) => device.vendor === claim.match.vendor && device.product === claim.match.product;
+  /** Why a matching device cannot be picked for `vm`, for the shortfall message; null when it can. */
+  const unavailable = (device: PciDevice, claim: MatchClaim, vm: DesiredVm): string | null => {
+    const holder = view.usersOf(device.address).find((d) => d.name !== vm.name && !desired.vms.some((v) => v.name === d.name));
+    if (holder) return `${device.address} is in VM "${holder.name}" (not in the file)`;
+    if (device.isBridge) return `${device.address} is a bridge`;
+    if (taken.has(device.address)) return `${device.address} is claimed by another entry`;
+    if (view.covers(protectedAddresses, device.address)) return `${device.address} is protected`;
+    if (view.covers(released, device.address)) return `${device.address} is listed under release`;
+    if (!claim.force && device.hostUse.length > 0) return `${device.address} is used by the host (${device.hostUse.map((u) => u.detail).join('; ')})`;
+    return null;
+  };
+  const eligible = (device: PciDevice, claim: MatchClaim, vm: DesiredVm) => matches(device, claim) && unavailable(device, claim, vm) === null;
   // An attached device stays first with a selector whose `managed` it already has, so that two selectors of one
   // identity that differ only in `managed` keep what they chose instead of swapping it on every plan.
   for (const sameManaged of [true, false]) {
@@ -104,12 +108,14 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
     }
     for (const device of s.chosen) assign(s.vm, s.claim, device);
     if (s.chosen.length < s.claim.count) {
+      const chosen = new Set(s.chosen.map((d) => d.address));
+      const why = view.devices.flatMap((d) => (matches(d, s.claim) && !chosen.has(d.address) ? [unavailable(d, s.claim, s.vm) ?? `${d.address} is taken`] : []));
       problems.push({
         severity: 'block',
         code: 'selector-shortfall',
         message:
           `${formatPos(s.claim.pos)} wants ${s.claim.count} × ${identity(s.claim.match)} for ${s.vm.name}, ` +
-          `but only ${s.chosen.length} free device(s) match on host ${desired.host.name}`,
+          `but only ${s.chosen.length} free device(s) match on host ${desired.host.name}${why.length > 0 ? `: ${why.join('; ')}` : ''}`,
         hint: 'lower `count`, or free a matching device (one used by another VM, protected, released or host-critical is never picked)',
         vm: s.vm.name,
       });

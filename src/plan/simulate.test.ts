@@ -3,15 +3,16 @@ import { bridge, bridgeNic, device, domain, hostdev, snapshot } from '../../test
 import { InternalError } from '../errors.js';
 import type { Action, HostdevAttach, HostdevDetach, InterfaceRemove } from '../model/plan.js';
 import type { DomainSnapshot } from '../model/snapshot.js';
+import { hostdevXml } from '../render/hostdev-xml.js';
 import { simulate } from './simulate.js';
 
 const NIC = '0000:07:00.0';
 const uuidOf = (d: DomainSnapshot) => ({ vm: d.name, vmUuid: d.uuid });
 const attach = (d: DomainSnapshot, over: Partial<HostdevAttach> = {}): HostdevAttach => ({
-  kind: 'attach-hostdev', ...uuidOf(d), address: NIC, managed: true, config: true, live: false, reason: 'test', ...over,
+  kind: 'attach-hostdev', ...uuidOf(d), address: NIC, managed: true, hostdevXml: hostdevXml(over.address ?? NIC, over.managed ?? true), config: true, live: false, reason: 'test', ...over,
 });
 const detach = (d: DomainSnapshot, over: Partial<HostdevDetach> = {}): HostdevDetach => ({
-  kind: 'detach-hostdev', ...uuidOf(d), address: NIC, managed: true, source: 'hostdev', config: true, live: false, reason: 'test', ...over,
+  kind: 'detach-hostdev', ...uuidOf(d), address: NIC, managed: true, source: 'hostdev', hostdevXml: hostdevXml(NIC, true), config: true, live: false, reason: 'test', ...over,
 });
 const addresses = (list: { address: string }[] | undefined) => (list ?? []).map((h) => h.address);
 
@@ -47,7 +48,7 @@ describe('simulate: hostdevs', () => {
     expect(addresses(configOnly.persistent.hostdevs)).toEqual([NIC]);
     expect(addresses(configOnly.live?.hostdevs)).toEqual([]);
     const both = simulate(host, [attach(a, { live: true, managed: false })]).domains[0]!;
-    expect(both.persistent.hostdevs).toEqual([{ address: NIC, managed: false, driver: 'vfio', source: 'hostdev' }]);
+    expect(both.persistent.hostdevs).toEqual([{ address: NIC, managed: false, driver: 'vfio', source: 'hostdev', xml: hostdevXml(NIC, false) }]);
     expect(addresses(both.live?.hostdevs)).toEqual([NIC]);
   });
 
@@ -116,7 +117,7 @@ describe('simulate: interfaces, order and purity', () => {
     const a = domain('a', { hostdevs: [hostdev(NIC)] });
     const b = domain('b', { uuid: '00000000-0000-4000-8000-0000000000bb' });
     const after = simulate(snapshot([device(NIC, { driver: 'vfio-pci' })], [a, b]), [detach(a), attach(b, { managed: false })]);
-    expect(after.domains.map((d) => d.persistent.hostdevs)).toEqual([[], [{ address: NIC, managed: false, driver: 'vfio', source: 'hostdev' }]]);
+    expect(after.domains.map((d) => d.persistent.hostdevs)).toEqual([[], [{ address: NIC, managed: false, driver: 'vfio', source: 'hostdev', xml: hostdevXml(NIC, false) }]]);
   });
 
   it('leaves its input as it was, even when a domain shares one hostdev list between its scopes', () => {

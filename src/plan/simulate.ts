@@ -127,7 +127,7 @@ function attachHostdev(host: HostSnapshot, a: HostdevAttach, refuse: Refuse): vo
   }
   for (const scope of scopesOf(dom, a, refuse)) {
     if (scope.hostdevs.some((h) => h.address === a.address)) refuse('the device is already in the domain configuration');
-    const added: DomainHostdev = { address: a.address, managed: a.managed, driver: 'vfio', source: 'hostdev' };
+    const added: DomainHostdev = { address: a.address, managed: a.managed, driver: 'vfio', source: 'hostdev', xml: a.hostdevXml };
     scope.hostdevs.push(added);
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InternalError } from '../errors.js';
-import { domainHostdevXml, hostdevXml, interfaceHostdevXml } from './hostdev-xml.js';
+import { ROM_HOSTDEV } from '../../test/helpers/builders.js';
+import { domainHostdevXml, hostdevXml, interfaceHostdevXml, withManaged } from './hostdev-xml.js';
 
 describe('hostdev XML', () => {
   it('writes the seed runbook element with libvirt-style hex fields', () => {
@@ -23,5 +24,21 @@ describe('hostdev XML', () => {
     );
     expect(() => domainHostdevXml({ address: '0000:07:10.1', managed: false, source: 'interface' })).toThrow(InternalError);
     expect(() => hostdevXml('0000:07:00', true)).toThrow();
+  });
+});
+
+describe('withManaged', () => {
+
+  it('rewrites only the managed attribute: every child stays byte for byte', () => {
+    expect(withManaged(ROM_HOSTDEV, false)).toBe(ROM_HOSTDEV.replace("managed='yes'", "managed='no'"));
+    expect(withManaged(ROM_HOSTDEV, true)).toBe(ROM_HOSTDEV);
+  });
+
+  it('adds managed where libvirt left it out, and is not fooled by a value that looks like it', () => {
+    expect(withManaged("<interface type='hostdev'><mac address='52:54:00:11:22:33'/></interface>", true)).toBe(
+      "<interface managed='yes' type='hostdev'><mac address='52:54:00:11:22:33'/></interface>",
+    );
+    expect(withManaged(`<hostdev x=" managed='no' >" managed="no" type='pci'/>`, true)).toBe(`<hostdev x=" managed='no' >" managed='yes' type='pci'/>`);
+    expect(() => withManaged('no element', true)).toThrow(InternalError);
   });
 });

@@ -58,11 +58,33 @@ export function interfaceHostdevXml(address: string, managed: boolean, mac: stri
 }
 
 /**
- * The element that declares `dev` in a domain: `<hostdev>`, or `<interface type='hostdev'>` for a VF NIC. Throws
- * an InternalError for a VF NIC without a MAC: libvirt always prints one, and could not match the element without.
+ * A minimal element that declares `dev` in a domain: `<hostdev>`, or `<interface type='hostdev'>` for a VF NIC.
+ * Throws an InternalError for a VF NIC without a MAC: libvirt always assigns one, and matches the element by it.
  */
 export function domainHostdevXml(dev: Pick<DomainHostdev, 'address' | 'managed' | 'source' | 'mac'>): string {
   if (dev.source === 'hostdev') return hostdevXml(dev.address, dev.managed);
   if (dev.mac === undefined) throw new InternalError(`<interface type='hostdev'> for ${dev.address} has no MAC`);
   return interfaceHostdevXml(dev.address, dev.managed, dev.mac);
+}
+
+/**
+ * `element` (a device element as libvirt printed it) with its `managed` attribute set, and nothing else changed:
+ * how a `managed` change re-adds a hostdev with every child it had. The start tag is rewritten as text, so the
+ * children stay byte for byte what libvirt printed.
+ */
+export function withManaged(element: string, managed: boolean): string {
+  const name = /^<[A-Za-z]+/.exec(element);
+  if (!name) throw new InternalError(`not a device element: ${element.slice(0, 40)}`);
+  const value = `managed='${yesNo(managed)}'`;
+  // Walk the start tag attribute by attribute: a value (quoted, so it may hold anything) is never searched.
+  const attribute = /\s+([^\s=/>]+)\s*=\s*(?:'[^']*'|"[^"]*")/y;
+  let end = (attribute.lastIndex = name[0].length);
+  for (let m = attribute.exec(element); m !== null; m = attribute.exec(element)) {
+    if (m[1] === 'managed') return `${element.slice(0, m.index)} ${value}${element.slice(m.index + m[0].length)}`;
+    end = attribute.lastIndex;
+  }
+  if (!/^\s*\/?>/.test(element.slice(end))) {
+    throw new InternalError(`cannot read the start tag of: ${element.slice(0, 60)}`);
+  }
+  return `${name[0]} ${value}${element.slice(name[0].length)}`;
 }

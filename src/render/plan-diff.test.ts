@@ -3,6 +3,9 @@ import { render } from '../cli/reporters.js';
 import { hostilePlanCase } from '../../test/helpers/plans.js';
 import { renderPlanDiff } from './plan-diff.js';
 import { plainStyle } from './style.js';
+import { byAddress, desired, device, domain, hostdev, ROM_HOSTDEV, snapshot, vm } from '../../test/helpers/builders.js';
+import { assemblePlan } from '../plan/plan-all.js';
+import { planHost } from '../plan/plan-host.js';
 
 describe('renderPlanDiff', () => {
   it('diffs the persistent XML of each changed VM of the hosts observed (as printed: names escaped)', () => {
@@ -42,5 +45,16 @@ describe('renderPlanDiff', () => {
        </domain>
       "
     `);
+  });
+
+  it('shows a managed change as apply makes it: the same element, every child kept, only managed changed', () => {
+    const element = ROM_HOSTDEV.replace("managed='yes'", "managed='no'");
+    const persistentXml = `<domain>\n  <name>a</name>\n  <devices>\n    <disk><boot order='1'/></disk>\n    ${element}\n  </devices>\n</domain>\n`;
+    const a = { ...domain('a', { hostdevs: [hostdev('0000:07:00.0', { managed: false, xml: element })] }), persistentXml };
+    const snap = snapshot([device('0000:07:00.0', { driver: 'vfio-pci' })], [a]);
+    const host = planHost(desired([vm('a', [byAddress('0000:07:00.0')])]), snap);
+    const diff = renderPlanDiff(assemblePlan([host]), new Map([['local', snap]]));
+    const changed = diff.split('\n').filter((l) => /^[-+]\s/.test(l));
+    expect(changed).toEqual(["-    <hostdev mode='subsystem' type='pci' managed='no'>", "+    <hostdev mode='subsystem' type='pci' managed='yes'>"]);
   });
 });

@@ -7,9 +7,8 @@ import { createTwoFilesPatch } from 'diff';
 import type { Action, Plan } from '../model/plan.js';
 import type { HostSnapshot } from '../model/snapshot.js';
 import { parseDomainXml } from '../observe/domain-xml.js';
-import { hostdevXml } from './hostdev-xml.js';
 
-/** Indents element-only XML (what hostdevXml builds) the way libvirt prints it, one element per line. */
+/** Indents element-only XML (an action's hostdevXml) the way libvirt prints it, one element per line. */
 function indentXml(xml: string, indent: string): string {
   let depth = 0;
   return (xml.match(/<[^>]+>/g) ?? [])
@@ -50,7 +49,7 @@ function applyConfigChange(xml: string, a: Action): string {
     case 'attach-hostdev': {
       const close = /^([ \t]*)<\/devices>/m.exec(xml);
       if (!close) return xml;
-      const block = `${indentXml(hostdevXml(a.address, a.managed), `${close[1]}  `)}\n`;
+      const block = `${indentXml(a.hostdevXml, `${close[1]}  `)}\n`;
       return xml.slice(0, close.index) + block + xml.slice(close.index);
     }
   }

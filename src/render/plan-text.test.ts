@@ -28,7 +28,7 @@ describe('renderPlanText', () => {
         on host hv1 [takes-effect-at-next-start]
         fix: restart the VM when convenient, or set \`live: true\` to also hot-plug/unplug on the running domain
 
-      Warning: 0000:08:00.0 stays in use by running VM "db\\u001b]0;pwned\\u0007\\u202egnp.exe" until it stops; it is returned to its host driver by the next apply after that
+      Warning: 0000:08:00.0 stays in use by running VM "db\\u001b]0;pwned\\u0007\\u202egnp.exe" until it stops; list it under \`release\` to have the next apply after that return it to its host driver (once in no config, nothing names it)
         on host hv1 [takes-effect-at-next-start]
 
       Host hv2 (qemu+ssh://root@hv2/system)

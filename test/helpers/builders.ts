@@ -4,6 +4,7 @@
  */
 import type { DesiredHostState, DesiredVm, DeviceClaim, HostAddress, InterfaceSelector } from '../../src/model/desired.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot, PciDevice } from '../../src/model/snapshot.js';
+import { domainHostdevXml } from '../../src/render/hostdev-xml.js';
 
 const pos = { file: 'passthrough.yaml', line: 1, col: 1 };
 
@@ -29,8 +30,25 @@ export function bridge(address: string, group: number): PciDevice {
   return device(address, { class: '060400', driver: 'pcieport', isBridge: true, iommuGroup: group, vendor: '8086', product: 'a110' });
 }
 
+/**
+ * A hostdev as libvirt 9.0 prints it in `dumpxml --inactive` (seen on the private libvirtd), with the children a
+ * re-add must keep: `<boot order>`, `<rom>`, the guest `<address>`.
+ */
+export const ROM_HOSTDEV = `<hostdev mode='subsystem' type='pci' managed='yes'>
+      <source>
+        <address domain='0x0000' bus='0x07' slot='0x00' function='0x0'/>
+      </source>
+      <boot order='2'/>
+      <rom bar='off' file='/x.rom'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x09' function='0x0'/>
+    </hostdev>`;
+
+/** A hostdev of a domain; its `xml` is the minimal element libvirt would print unless `over` gives one. */
 export function hostdev(address: string, over: Partial<DomainHostdev> = {}): DomainHostdev {
-  return { address, managed: true, driver: null, source: 'hostdev', ...over };
+  const h = { address, managed: true, driver: null, source: 'hostdev' as const, ...over };
+  // A VF interface without a MAC (libvirt never prints one) is built by hand: the XML builder refuses it.
+  const macless = `<interface type='hostdev' managed='${h.managed ? 'yes' : 'no'}'><source><address type='pci' domain='0x0000' bus='0x${address.slice(5, 7)}' slot='0x${address.slice(8, 10)}' function='0x${address.slice(11)}'/></source></interface>`;
+  return { ...h, xml: over.xml ?? (h.source === 'interface' && h.mac === undefined ? macless : domainHostdevXml(h)) };
 }
 
 export function bridgeNic(source: string, mac: string): DomainInterface {

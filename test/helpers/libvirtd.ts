@@ -129,6 +129,8 @@ export interface TestDomain {
   hostdevs?: { address: string; managed: boolean }[];
   /** SR-IOV VF NICs (`<interface type='hostdev'>`). */
   vfNics?: { address: string; managed: boolean; mac: string }[];
+  /** Device elements written as they are (a `<rom>`, a `<vlan>`, boot order ...), appended to `<devices>`. */
+  rawDevices?: string;
 }
 
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', suppressEmptyNode: true });
@@ -162,7 +164,8 @@ export async function defineDomain(d: PrivateLibvirtd, dom: TestDomain): Promise
     },
   }) as string;
   const file = path.join(d.dir, `${uuid}.xml`);
-  await writeFile(file, xml);
+  const devices = dom.rawDevices;
+  await writeFile(file, devices ? xml.replace(/<devices\/>|<\/devices>/, (m) => (m === '<devices/>' ? `<devices>${devices}</devices>` : `${devices}</devices>`)) : xml);
   await d.virsh(['define', '--file', file]);
   return uuid;
 }

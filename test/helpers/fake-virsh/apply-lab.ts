@@ -23,6 +23,7 @@ import { createVirsh } from '../../../src/io/execa-virsh.js';
 import type { Virsh } from '../../../src/io/virsh.js';
 import type { Action, HostPlan } from '../../../src/model/plan.js';
 import { parseDomainXml } from '../../../src/observe/domain-xml.js';
+import { hostdevXml } from '../../../src/render/hostdev-xml.js';
 import { removeFakeHost, seedHost } from '../fake-host.js';
 import { defineDomain } from '../libvirtd.js';
 import type { PrivateLibvirtd } from '../libvirtd.js';
@@ -87,16 +88,18 @@ export async function freshCase(libvirtd: PrivateLibvirtd): Promise<ApplyCase> {
   const virsh = createVirsh({ binary: fake.binary });
   // Verification reads go straight to the real virsh: the fake would only pass them through, one node start slower.
   const target = hostTarget({ uri: libvirtd.uri, virsh: createVirsh({ binary: '/usr/bin/virsh' }), root });
-  const nic = (await target.domain(VM_UUID, 'persistent'))?.interfaces[0];
-  if (!nic) throw new Error('lab domain has no NIC');
+  const persistent = await target.domain(VM_UUID, 'persistent');
+  const nic = persistent?.interfaces[0];
+  const pruned = persistent?.hostdevs[0];
+  if (!nic || !pruned) throw new Error('lab domain has no NIC or no hostdev');
   const dom = { vm: VM, vmUuid: VM_UUID, config: true, live: false };
   const actions: Action[] = [
-    { kind: 'detach-hostdev', ...dom, address: '0000:07:00.1', managed: true, source: 'hostdev', reason: 'not claimed' },
+    { kind: 'detach-hostdev', ...dom, address: '0000:07:00.1', managed: true, source: 'hostdev', hostdevXml: pruned.xml, reason: 'not claimed' },
     { kind: 'nodedev-reattach', address: '0000:07:00.1', fromDriver: 'vfio-pci', reason: 'released' },
     { kind: 'nodedev-detach', address: '0000:07:00.0', fromDriver: 'igb', reason: 'assigned' },
     { kind: 'nodedev-detach', address: '0000:08:00.0', fromDriver: 'igb', reason: 'assigned' },
-    { kind: 'attach-hostdev', ...dom, address: '0000:07:00.0', managed: true, reason: 'claimed' },
-    { kind: 'attach-hostdev', ...dom, address: '0000:08:00.0', managed: false, reason: 'claimed' },
+    { kind: 'attach-hostdev', ...dom, address: '0000:07:00.0', managed: true, hostdevXml: hostdevXml('0000:07:00.0', true), reason: 'claimed' },
+    { kind: 'attach-hostdev', ...dom, address: '0000:08:00.0', managed: false, hostdevXml: hostdevXml('0000:08:00.0', false), reason: 'claimed' },
     { kind: 'remove-interface', ...dom, interfaceXml: nic.xml, type: nic.type, source: nic.source, mac: nic.mac, reason: 'replaced' },
   ];
   const plan: HostPlan = { name: 'local', uri: libvirtd.uri, fingerprint: 'sha256:test', actions, problems: [] };

@@ -2,7 +2,7 @@
  * Test-side handle on the scripted virsh (`virsh.mjs` beside this file): writes a per-test wrapper executable that
  * carries the fake's environment, so tests running in parallel never share a control directory or a process env.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,8 +13,16 @@ export interface Fault {
   /** 1-based count of state-changing commands (nodedev-*, attach-device, detach-device) since the last reset. */
   call?: number;
   command?: string;
-  /** fail: print an error, exit 1, change nothing; hang: sleep past any timeout; leave-driver: claim success only. */
-  mode: 'fail' | 'hang' | 'leave-driver';
+  /**
+   * fail: print an error, exit 1, change nothing; hang: sleep past any timeout; leave-driver: claim success only;
+   * apply-then-fail / apply-then-hang: the command takes effect, then virsh fails / hangs (a half-done step);
+   * drop-element: `element` is cut from the device XML before libvirt sees it.
+   */
+  mode: 'fail' | 'hang' | 'leave-driver' | 'apply-then-fail' | 'apply-then-hang' | 'drop-element';
+  /** apply-then-hang: how long, then exit 0 (default: an hour, past any timeout). */
+  hangMs?: number;
+  /** drop-element: the child element to cut (`vlan`). */
+  element?: string;
 }
 
 /** One recorded invocation. */
@@ -35,6 +43,8 @@ export interface FakeVirsh {
   setHostDrivers(drivers: Record<string, string>): Promise<void>;
   /** Every invocation so far, in order. */
   calls(): Promise<FakeCall[]>;
+  /** PIDs of processes of this fake still alive (it, and the real virsh it started): none may outlive an apply. */
+  running(): Promise<number[]>;
 }
 
 /**
@@ -70,6 +80,13 @@ export async function createFakeVirsh(dir: string, sysfsRoot: string, realVirsh 
     async setHostDrivers(drivers) {
       control.hostDrivers = drivers;
       await save();
+    },
+    async running() {
+      // Each of them carries the fake's control directory in its environment (the real virsh inherits it).
+      const mark = `FAKE_VIRSH_DIR=${dir}\0`;
+      const pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+      const environs = await Promise.all(pids.map((p) => readFile(`/proc/${p}/environ`, 'utf8').catch(() => '')));
+      return pids.filter((_, i) => environs[i]?.includes(mark)).map(Number);
     },
     async calls() {
       const text = await readFile(path.join(dir, 'calls.jsonl'), 'utf8').catch(() => '');

@@ -9,8 +9,12 @@
  *   FAKE_VIRSH_SYSFS  root of the fake host tree (holds sys/bus/pci/devices/...); must not be `/`
  *   FAKE_VIRSH_REAL   the real virsh (default /usr/bin/virsh)
  *
- * control.json: { "faults": [{ "call"?: N, "command"?: "attach-device", "mode": "fail" | "hang" | "leave-driver" }],
+ * control.json: { "faults": [{ "call"?: N, "command"?: "attach-device", "mode": MODE, "hangMs"?: N, "element"?: "vlan" }],
  *                 "hostDrivers": { "0000:07:00.1": "igb" } }
+ * MODE: "fail" (error, nothing changed), "hang" (nothing changed, sleeps past any timeout), "leave-driver" (claims
+ * success, driver unchanged), "apply-then-fail" (the command takes effect, then virsh reports an error),
+ * "apply-then-hang" (takes effect, then hangs for hangMs — default an hour — and exits 0), "drop-element" (the
+ * XML file loses its <element> children before the real virsh gets it: libvirt dropping part of a device).
  * `call` counts only state-changing commands (1-based, across the test); a fault applies when all its given
  * fields match. `hostDrivers` says which driver a reattach binds (what the kernel's reprobe would pick) for a
  * device this fake did not see leave its host driver.
@@ -36,17 +40,34 @@ const call = MUTATING.has(sub) ? bumpCounter() : null;
 fs.appendFileSync(path.join(dir, 'calls.jsonl'), `${JSON.stringify({ call, sub, argv })}\n`);
 
 const fault = call === null ? undefined : control.faults.find((f) => (f.call ?? call) === call && (f.command ?? sub) === sub);
+/** What happens once the command itself is done (exit code 0 when it worked). */
+const afterwards = (code) => {
+  if (code !== 0 || fault === undefined) process.exit(code);
+  if (fault.mode === 'apply-then-fail') die(`error: Failed to ${sub}\nerror: injected fault after applying at call ${call}`, 1);
+  if (fault.mode === 'apply-then-hang') setTimeout(() => process.exit(0), fault.hangMs ?? 3_600_000);
+  else process.exit(0);
+};
 if (fault?.mode === 'hang') {
   setTimeout(() => {}, 3_600_000);
 } else if (fault?.mode === 'fail') {
   die(`error: Failed to ${sub}\nerror: injected fault at call ${call}`, 1);
 } else if (sub.startsWith('nodedev-')) {
   nodedev(sub, argv, fault?.mode === 'leave-driver');
+  afterwards(0);
 } else if (argv.some((a) => NODEDEV.test(a))) {
   die('error: fake virsh refuses node-device commands it does not emulate (batch or unknown form)', 2);
 } else {
+  if (fault?.mode === 'drop-element') dropElement(argv.includes('--file') ? argv[argv.indexOf('--file') + 1] : undefined, fault.element);
   const child = spawn(realVirsh, argv, { stdio: 'inherit' });
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
+  child.on('exit', (code, signal) => afterwards(code ?? (signal ? 128 : 1)));
+}
+
+/** Removes every <element>…</element> (or self-closing one) from the XML file a domain command was given. */
+function dropElement(file, element) {
+  if (!file || !element) die(`fake virsh: drop-element needs --file and an element name`, 2);
+  const text = fs.readFileSync(file, 'utf8');
+  const pattern = new RegExp(`<${element}\\b[^>]*/>|<${element}\\b[\\s\\S]*?</${element}>`, 'g');
+  fs.writeFileSync(file, text.replace(pattern, ''));
 }
 
 /** The command name: the first argument that is not a global option (`-c URI`, `-q`, ...). */

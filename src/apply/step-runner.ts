@@ -1,0 +1,124 @@
+/**
+ * Runs one step of the action table against a host: the XML into a temp file, one virsh process with a timeout,
+ * a fresh observation of the target to judge it, and a journal line before and after every attempt. Shared by the
+ * forward run (`execute.ts`) and the rollback (`rollback.ts`), which therefore never import each other.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Clock } from '../io/clock.js';
+import { describeExit, type Virsh, type VirshRunResult } from '../io/virsh.js';
+import type { StepResult } from '../model/apply-report.js';
+import type { Action } from '../model/plan.js';
+import { XML_FILE, opSubject, type Op } from '../plan/action-steps.js';
+import type { Journal, JournalEntry } from './journal.js';
+import { formatDuration } from './lock.js';
+import { verify, virshError, type TargetObserver } from './target.js';
+
+/** Called around each step so the CLI can print `[2/5] nodedev-detach 0000:07:00.0 ... ok (0.62s)`. */
+export interface ProgressHooks {
+  preStep?(i: number, n: number, action: Action): void;
+  postStep?(i: number, n: number, action: Action, result: StepResult): void;
+  /** Around each undo: `i` counts undos, `n` is how many there are, `label` says what is undone. */
+  preUndo?(i: number, n: number, label: string): void;
+  postUndo?(i: number, n: number, result: StepResult): void;
+}
+
+/** Runs ops against one host: temp files for XML, the timeout, journaling and verification. */
+export interface StepRunner {
+  run(op: Op, step: number, phase: JournalEntry['phase']): Promise<StepResult>;
+  readonly journal: Journal;
+  readonly target: TargetObserver;
+  /** Steps in the plan (the journal's `of`). */
+  readonly total: number;
+  /** Milliseconds since `since` (a value of `now()`), on the deps' clock. */
+  elapsed(since: number): number;
+  now(): number;
+}
+
+/** What a runner needs: the host's URI, the world, and where XML files go. */
+export interface StepRunnerOptions {
+  uri: string;
+  virsh: Virsh;
+  target: TargetObserver;
+  journal: Journal;
+  clock: Clock;
+  /** Per virsh process. */
+  timeoutMs: number;
+  /** A private directory that receives the XML files handed to virsh. */
+  tempDir: string;
+  total: number;
+}
+
+/** The runner for one host. */
+export function createStepRunner(o: StepRunnerOptions): StepRunner {
+  const now = () => o.clock.now().getTime();
+  const elapsed = (since: number) => now() - since;
+  let files = 0;
+  return {
+    journal: o.journal,
+    target: o.target,
+    total: o.total,
+    now,
+    elapsed,
+    async run(op, step, phase) {
+      const started = now();
+      const base = { step, of: o.total, phase, ...opSubject(op) };
+      let args = op.args;
+      if (op.xml !== undefined) {
+        const file = path.join(o.tempDir, `step-${++files}.xml`);
+        await writeFile(file, op.xml);
+        args = op.args.map((a) => (a === XML_FILE ? file : a));
+      }
+      const earlierAttempts: string[] = [];
+      for (let attempt = 1; ; attempt++) {
+        const attemptStarted = now();
+        await o.journal.record({ ...base, attempt, command: args, ...(op.xml ? { xml: op.xml } : {}), result: 'started', exitCode: null, error: null, durationMs: 0 });
+        // A virsh that cannot even start (HostError) fails the step like any other error, so rollback still runs.
+        const r = await o.virsh.run(o.uri, args, { timeoutMs: o.timeoutMs }).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+        const outcome = r instanceof Error ? { error: r.message, note: null, retryable: false } : await judge(op, r, o.target, o.timeoutMs);
+        const exitCode = r instanceof Error || r.timedOut ? null : r.exitCode;
+        await o.journal.record({ ...base, attempt, command: args, result: outcome.error === null ? 'ok' : 'failed', exitCode, error: outcome.error, durationMs: elapsed(attemptStarted) });
+        if (outcome.retryable && attempt <= op.retries) {
+          earlierAttempts.push(outcome.error as string);
+          continue;
+        }
+        return {
+          step,
+          kind: op.kind,
+          label: op.label,
+          ok: outcome.error === null,
+          attempts: attempt,
+          earlierAttempts,
+          command: args,
+          exitCode,
+          error: outcome.error,
+          note: outcome.note,
+          durationMs: elapsed(started),
+        };
+      }
+    },
+  };
+}
+
+interface Judgement {
+  error: string | null;
+  note: string | null;
+  /** Virsh said it worked but the state did not follow: worth the seed's one retry. */
+  retryable: boolean;
+}
+
+/** Decides a step from virsh's result and a fresh observation of the target. */
+async function judge(op: Op, r: Pick<VirshRunResult, 'exitCode' | 'signal' | 'stderr' | 'timedOut'>, target: TargetObserver, timeoutMs: number): Promise<Judgement> {
+  if (r.timedOut) return { error: `timed out after ${formatDuration(timeoutMs)}`, note: null, retryable: false };
+  const message = r.exitCode === 0 ? null : (virshError(r.stderr) ?? `virsh ${describeExit(r)}`);
+  if (message !== null && !op.alreadyDone?.test(message)) return { error: message, note: null, retryable: false };
+  let verdict;
+  try {
+    verdict = await verify(op.expect, target);
+  } catch (err) {
+    return { error: `could not verify: ${(err as Error).message}`, note: null, retryable: false };
+  }
+  if (verdict.holds) return { error: null, note: message ?? verdict.note, retryable: false };
+  if (message !== null) return { error: message, note: null, retryable: false };
+  return { error: `virsh reported success but ${verdict.observed} (expected ${verdict.expected})`, note: null, retryable: true };
+}

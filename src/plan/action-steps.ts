@@ -1,0 +1,150 @@
+/**
+ * The action table: for each kind of plan action, the virsh step that carries it out, the state that step must
+ * leave behind (its expectation, which verification observes) and the step that undoes it. Pure data: `apply/`
+ * runs these steps, verifies and journals them and rolls back with the undos; `plan --format sh` prints the same
+ * argv and XML. So what a user is shown is what runs, and what a rollback would run.
+ *
+ * Verification is by the expectation, never by trusting virsh's exit code.
+ */
+import { InternalError } from '../errors.js';
+import type { Action, ActionKind, HostdevAttach, HostdevDetach, InterfaceRemove, StepKind } from '../model/plan.js';
+import { nodedevName, pciFunction } from '../model/pci-address.js';
+
+/** Which XML of a domain a change is made to and verified against. */
+export type Scope = 'persistent' | 'live';
+
+/** The observable state a step must leave behind. */
+export type Expectation =
+  /** The device is bound to exactly this driver (null: to none). */
+  | { what: 'driver'; address: string; is: string | null }
+  /** The device is off vfio-pci (any host driver, or none). */
+  | { what: 'released'; address: string }
+  /** In every scope, the domain holds `element` whole as its hostdev of `address`; null: it has no hostdev of it. */
+  | { what: 'hostdev'; uuid: string; vm: string; address: string; scopes: Scope[]; element: string | null }
+  /** In every scope, the domain holds `element` whole as its guest NIC with this MAC; null: it has no NIC with it. */
+  | { what: 'interface'; uuid: string; vm: string; mac: string; scopes: Scope[]; element: string | null };
+
+/** One step: a virsh command and how to tell that it took effect. */
+export interface Op {
+  kind: StepKind;
+  /** For humans: `nodedev-detach 0000:07:00.0`, `attach-hostdev 0000:07:00.0 to "rhel7.3"`. */
+  label: string;
+  address?: string;
+  vm?: string;
+  /** virsh argv (without the connection); `XML_FILE` stands for the file holding `xml`. */
+  args: string[];
+  xml?: string;
+  expect: Expectation;
+  /** Extra tries when virsh succeeded but the expectation does not hold (the seed's step 13: detach again). */
+  retries: number;
+  /** A virsh error meaning "already so" (attach of a present device): success when the expectation holds. */
+  alreadyDone?: RegExp;
+}
+
+/** Placeholder in `Op.args` for the path of the step's XML file. */
+export const XML_FILE = '\0xml-file';
+
+/** The journal fields that say what an op acts on. */
+export function opSubject(op: Op): { kind: StepKind; address?: string; vm?: string } {
+  return { kind: op.kind, ...(op.address ? { address: op.address } : {}), ...(op.vm ? { vm: op.vm } : {}) };
+}
+
+const ALREADY_ATTACHED = /already in the domain configuration/;
+const ALREADY_DETACHED = /device not found|not present in (the )?domain configuration/;
+
+/** `virsh nodedev-detach|nodedev-reattach` of one device, and the driver state it must leave. */
+function nodedevOp(verb: 'nodedev-detach' | 'nodedev-reattach', address: string, expect: Extract<Expectation, { what: 'driver' | 'released' }>): Op {
+  return {
+    kind: verb,
+    label: `${verb} ${address}`,
+    address,
+    args: [verb, nodedevName(pciFunction(address))],
+    expect,
+    // The seed's step 13: a detach that did not land on vfio-pci is tried once more.
+    retries: verb === 'nodedev-detach' ? 1 : 0,
+  };
+}
+
+type DomainChange = { vm: string; vmUuid: string; config: boolean; live: boolean };
+
+/** `attach-device` or `detach-device` of the step's XML on a domain, and the scopes its flags change. */
+function deviceCommand(verb: 'attach-device' | 'detach-device', a: DomainChange): { args: string[]; scopes: Scope[] } {
+  const scopes: Scope[] = [...(a.config ? (['persistent'] as const) : []), ...(a.live ? (['live'] as const) : [])];
+  if (scopes.length === 0) throw new InternalError(`a change to VM "${a.vm}" that is neither --config nor --live`);
+  const flags = scopes.map((s) => (s === 'persistent' ? '--config' : '--live'));
+  return { args: [verb, '--domain', a.vmUuid, '--file', XML_FILE, ...flags], scopes };
+}
+
+/** Adds (`add`) or removes the action's element; both directions hand virsh the same, whole element. */
+function hostdevOp(a: HostdevAttach | HostdevDetach, add: boolean): Op {
+  const { args, scopes } = deviceCommand(add ? 'attach-device' : 'detach-device', a);
+  return {
+    kind: add ? 'attach-hostdev' : 'detach-hostdev',
+    label: add ? `attach-hostdev ${a.address} to "${a.vm}"` : `detach-hostdev ${a.address} from "${a.vm}"`,
+    address: a.address,
+    vm: a.vm,
+    args,
+    xml: a.hostdevXml,
+    expect: { what: 'hostdev', uuid: a.vmUuid, vm: a.vm, address: a.address, scopes, element: add ? a.hostdevXml : null },
+    retries: 0,
+    alreadyDone: add ? ALREADY_ATTACHED : ALREADY_DETACHED,
+  };
+}
+
+/** Removes (`add: false`) or re-adds a guest NIC, given as the element libvirt printed. */
+function interfaceOp(a: InterfaceRemove, add: boolean): Op {
+  const { args, scopes } = deviceCommand(add ? 'attach-device' : 'detach-device', a);
+  const kind = add ? 'restore-interface' : 'remove-interface';
+  return {
+    kind,
+    label: `${kind} ${a.mac ?? '(no MAC)'} (${a.type}${a.source ? ` ${a.source}` : ''}) ${add ? 'to' : 'from'} "${a.vm}"`,
+    vm: a.vm,
+    args,
+    xml: a.interfaceXml,
+    expect: { what: 'interface', uuid: a.vmUuid, vm: a.vm, mac: requireMac(a), scopes, element: add ? a.interfaceXml : null },
+    retries: 0,
+    ...(add ? {} : { alreadyDone: ALREADY_DETACHED }),
+  };
+}
+
+/** The MAC that identifies a guest NIC: libvirt matches `detach-device` by it (the planner blocks NICs without). */
+function requireMac(a: { mac: string | null; vm: string }): string {
+  if (a.mac === null) throw new InternalError(`an interface of VM "${a.vm}" without a MAC cannot be removed safely`);
+  return a.mac;
+}
+
+/** The forward step of an action kind and the step that undoes it. */
+interface ActionSteps<A extends Action> {
+  forward(action: A): Op;
+  /** Puts back what `forward` changed, and expects the state from before it (a re-added device whole). */
+  undo(action: A): Op;
+}
+
+/** One row per action kind. */
+export const ACTION_STEPS: { readonly [K in ActionKind]: ActionSteps<Extract<Action, { kind: K }>> } = {
+  'nodedev-detach': {
+    forward: (a) => nodedevOp('nodedev-detach', a.address, { what: 'driver', address: a.address, is: 'vfio-pci' }),
+    // Undoing a binding change must restore exactly the driver the device had, not just "a host driver".
+    undo: (a) => nodedevOp('nodedev-reattach', a.address, { what: 'driver', address: a.address, is: a.fromDriver }),
+  },
+  'nodedev-reattach': {
+    forward: (a) => nodedevOp('nodedev-reattach', a.address, { what: 'released', address: a.address }),
+    undo: (a) => nodedevOp('nodedev-detach', a.address, { what: 'driver', address: a.address, is: a.fromDriver }),
+  },
+  'attach-hostdev': { forward: (a) => hostdevOp(a, true), undo: (a) => hostdevOp(a, false) },
+  'detach-hostdev': { forward: (a) => hostdevOp(a, false), undo: (a) => hostdevOp(a, true) },
+  'remove-interface': { forward: (a) => interfaceOp(a, false), undo: (a) => interfaceOp(a, true) },
+};
+
+/** The row of `action`'s kind, typed for any action. */
+const stepsOf = (action: Action) => ACTION_STEPS[action.kind] as ActionSteps<Action>;
+
+/** The step that carries out a plan action. */
+export function forwardOp(action: Action): Op {
+  return stepsOf(action).forward(action);
+}
+
+/** The step that undoes a plan action. */
+export function undoOp(action: Action): Op {
+  return stepsOf(action).undo(action);
+}

@@ -1,0 +1,57 @@
+/**
+ * Judging an expectation of the action table against what was observed of its target: a driver, or one scope of
+ * one domain. Pure: the apply stage observes, this decides, so every verdict is testable from plain data.
+ */
+import type { DomainHostdev, DomainInterface, ParsedDomain } from '../model/snapshot.js';
+import type { Expectation, Scope } from './action-steps.js';
+import { canonicalElement, elementDifferences } from './element-match.js';
+
+/** The verdict of one verification. `observed`/`expected` read as "0000:07:00.0 is on igb" / "vfio-pci". */
+export type Verdict = { holds: true; note: string | null } | { holds: false; observed: string; expected: string };
+
+/** The expectation holds, with nothing to remark. */
+export const HOLDS: Verdict = { holds: true, note: null };
+
+type DriverExpectation = Extract<Expectation, { what: 'driver' | 'released' }>;
+type DomainExpectation = Extract<Expectation, { what: 'hostdev' | 'interface' }>;
+
+const driverText = (d: string | null) => (d === null ? 'no driver' : d);
+const onDriver = (address: string, d: string | null) => (d === null ? `${address} has no driver` : `${address} is on ${d}`);
+
+/** Judges a driver expectation given the driver now bound to its device (null: none). */
+export function judgeDriver(e: DriverExpectation, driver: string | null): Verdict {
+  if (e.what === 'driver') return driver === e.is ? HOLDS : { holds: false, observed: onDriver(e.address, driver), expected: driverText(e.is) };
+  if (driver === 'vfio-pci') return { holds: false, observed: onDriver(e.address, driver), expected: 'a host driver' };
+  // Off vfio-pci is what matters; a device no host driver claims (module blacklisted or not loaded, common for
+  // passthrough-only GPUs) is released all the same, and rolling the whole apply back would not help.
+  return driver === null ? { holds: true, note: `no host driver claimed ${e.address}; it is unbound` } : HOLDS;
+}
+
+const scopeText = (scope: Scope) => (scope === 'persistent' ? 'persistent config' : 'running domain');
+
+/** How messages name the device of an expectation: `interface 52:54:00:aa:bb:01`, `VF interface … of 0000:…`. */
+function subject(e: DomainExpectation, seen: DomainHostdev | DomainInterface | undefined): string {
+  if (e.what === 'interface') return `interface ${e.mac}`;
+  const h = seen as DomainHostdev | undefined;
+  return h?.source === 'interface' ? `VF interface ${h.mac ?? '(no MAC)'} of ${e.address}` : `hostdev ${e.address}`;
+}
+
+/**
+ * Judges a domain expectation against one scope of the domain: `dom` is its parsed XML there, null when the domain
+ * does not exist or, for `live`, is not running (it then has no devices: absence holds, presence not). A present
+ * device must hold the expected element whole (see element-match.ts).
+ */
+export function judgeDomain(e: DomainExpectation, dom: ParsedDomain | null, scope: Scope): Verdict {
+  const where = `in the ${scopeText(scope)} of VM "${e.vm}"`;
+  const found: (DomainHostdev | DomainInterface)[] =
+    e.what === 'hostdev'
+      ? (dom?.hostdevs ?? []).filter((h) => h.address === e.address)
+      : (dom?.interfaces ?? []).filter((i) => i.mac?.toLowerCase() === e.mac.toLowerCase());
+  if (e.element === null) return found.length === 0 ? HOLDS : { holds: false, observed: `${subject(e, found[0])} is ${where}`, expected: 'absent' };
+  const expected = canonicalElement(e.element);
+  if (dom === null) return { holds: false, observed: `VM "${e.vm}" ${scope === 'live' ? 'is not running' : 'does not exist'}`, expected };
+  if (found.length === 0) return { holds: false, observed: `${subject(e, undefined)} is not ${where}`, expected };
+  const differences = found.map((seen) => elementDifferences(e.element as string, seen.xml));
+  if (differences.some((d) => d.length === 0)) return HOLDS;
+  return { holds: false, observed: `${subject(e, found[0])} ${where} ${(differences[0] as string[]).join(', ')}`, expected };
+}
