@@ -42,13 +42,16 @@ export interface StatusSink {
   write(status: AgentStatus, counters: readonly HostCounters[]): Promise<void>;
 }
 
-/** Follows libvirt's domain events of hosts; `onEvent` gets the host's name. */
+/** Follows libvirt's domain events of hosts. */
 export interface DomainEvents {
   /** Follows exactly these hosts from now on (starting and stopping streams as needed). */
   follow(hosts: readonly { name: string; uri: string }[]): void;
   /** Stops every stream. */
   close(): Promise<void>;
 }
+
+/** Creates the domain-event streams; `onEvent` is called with the host's name on each relevant event. */
+export type DomainEventsFactory = (onEvent: (host: string) => void) => DomainEvents;
 
 /** Time for the loop: the clock, and one wake-up at a time. */
 export interface Timers {

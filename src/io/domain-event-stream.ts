@@ -17,7 +17,7 @@ import { formatDuration } from '../apply/lock.js';
 export interface DomainEventStreamOptions {
   /** The virsh binary (`--virsh`). */
   binary: string;
-  /** A relevant event on host `host` (lifecycle or device change). */
+  /** A relevant event (lifecycle or device change) on host `host`. */
   onEvent(host: string, event: DomainEvent): void;
   log: Logger;
   /** Restart delays: first, and cap. Default 1 s and 5 min. */
