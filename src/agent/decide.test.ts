@@ -145,7 +145,9 @@ describe('one reconcile', () => {
     const acts = a.cycle(T0, { type: 'start', now: T0 }, loaded(R1), [planned(plan('hv1', { changes: 3 }))]);
     expect(types(acts)).not.toContain('apply');
     expect(a.host()).toMatchObject({ state: 'drifted', changes: 3, consecutiveFailures: 0 });
-    expect(logs(acts, 'info')).toContain(`hv1: drifted at revision ${R1.slice(0, 12)}: 3 change(s) pending (check mode: not applied)`);
+    expect(logs(acts, 'info')).toContain(
+      `hv1: drifted at revision ${R1.slice(0, 12)}: 3 change(s) pending (check mode: not applied): nodedev-detach 0000:07:00.0, nodedev-detach 0000:07:00.1, nodedev-detach 0000:07:00.2`,
+    );
   });
 
   it('drifted in apply mode: applies that plan, records applied, counts it', () => {

@@ -14,6 +14,7 @@ import { DEFAULT_HOST } from '../desired/normalise.js';
 import { formatDuration } from '../apply/lock.js';
 import type { DesiredState } from '../model/desired.js';
 import type { HostPlan } from '../model/plan.js';
+import { describeAction } from '../render/action.js';
 import { backoffDelay, drawRandom, type BackoffPolicy } from './backoff.js';
 import { STATUS_FORMAT_VERSION, statusExitCode, type AgentStatus, type HostState, type StatusProblem } from './status.js';
 
@@ -495,7 +496,8 @@ function onObserved(s: AgentState, out: AgentAction[], results: HostEvaluation[]
     } else {
       succeeded(rec);
       const news = setState(rec, 'drifted', now, fields);
-      log(out, news ? 'info' : 'debug', `${r.host}: drifted at revision ${rev}: ${changes} change(s) pending (${s.config.mode === 'check' ? 'check mode' : 'stopping'}: not applied)`, {
+      const pending = plan.actions.map(describeAction).join(', ');
+      log(out, news ? 'info' : 'debug', `${r.host}: drifted at revision ${rev}: ${changes} change(s) pending (${s.config.mode === 'check' ? 'check mode' : 'stopping'}: not applied): ${pending}`, {
         host: r.host,
         state: 'drifted',
         revision,

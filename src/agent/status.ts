@@ -3,10 +3,14 @@
  * `passthru status`, dashboards and scripts. Its field names and state names are a public contract; fields may be
  * added, none may change meaning without a new `format_version`.
  */
-import { ExitCode } from '../errors.js';
+import { ExitCode, InputError } from '../errors.js';
 import type { Problem, ProblemCode } from '../model/plan.js';
 
 export const STATUS_FORMAT_VERSION = '1';
+
+/** The files the agent writes in its state dir (SPEC 9). */
+export const STATUS_FILE = 'status.json';
+export const METRICS_FILE = 'passthru.prom';
 
 /** The states of a host, exactly SPEC 9's names. */
 export const HOST_STATES = ['in-sync', 'applied', 'drifted', 'blocked', 'invalid', 'failed', 'unreachable'] as const;
@@ -81,4 +85,28 @@ export function statusExitCode(hosts: readonly Pick<HostStatus, 'state'>[]): Exi
   if (hosts.length === 0) return ExitCode.error;
   if (hosts.some((h) => h.state !== 'in-sync' && h.state !== 'applied' && h.state !== 'drifted')) return ExitCode.error;
   return hosts.some((h) => h.state === 'drifted') ? ExitCode.changes : ExitCode.ok;
+}
+
+/**
+ * Reads a status.json. Only what `passthru status` relies on is checked — the version and the hosts' states — so
+ * that a newer agent's additive fields pass through.
+ */
+export function parseStatusFile(text: string, file: string): AgentStatus {
+  const fail = (message: string): never => {
+    throw new InputError([{ file, line: 1, col: 1, message, hint: 'it is written by passthru agent; run the agent (or passthru agent --once) to write it anew' }]);
+  };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return fail(`not JSON: ${(e as Error).message}`);
+  }
+  const status = value as Partial<AgentStatus> | null;
+  if (status === null || typeof status !== 'object' || status.format_version !== STATUS_FORMAT_VERSION) {
+    return fail(`not a passthru status (format_version "${STATUS_FORMAT_VERSION}" expected)`);
+  }
+  if (!Array.isArray(status.hosts) || !status.hosts.every((h) => (HOST_STATES as readonly string[]).includes((h as Partial<HostStatus>)?.state ?? ''))) {
+    return fail('its hosts are missing or have an unknown state');
+  }
+  return status as AgentStatus;
 }

@@ -4,8 +4,9 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { agentOptions, type AgentOptions } from './agent-args.js';
 
-export const COMMANDS = ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import'] as const;
+export const COMMANDS = ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import', 'agent', 'status'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** What `plan --format` renders. */
@@ -39,6 +40,8 @@ export interface Invocation {
   journal: string | null;
   json: boolean;
   planFile: string | null;
+  /** `passthru agent` and `passthru status` (SPEC 9). */
+  agent: AgentOptions;
 }
 
 const FORMATS: Partial<Record<CommandName, readonly string[]>> = {
@@ -46,6 +49,7 @@ const FORMATS: Partial<Record<CommandName, readonly string[]>> = {
   check: ['text', 'json', 'junit'],
   doctor: ['text', 'json'],
   validate: ['text', 'json'],
+  status: ['text', 'json'],
 };
 
 const options = {
@@ -66,6 +70,13 @@ const options = {
   'lock-timeout': { type: 'string' },
   journal: { type: 'string' },
   json: { type: 'boolean' },
+  source: { type: 'string' },
+  mode: { type: 'string' },
+  interval: { type: 'string' },
+  'state-dir': { type: 'string' },
+  once: { type: 'boolean' },
+  'verify-signatures': { type: 'boolean' },
+  'log-format': { type: 'string' },
 } as const;
 
 /** Which flags each command accepts beyond the common ones; anything else is a usage error. */
@@ -77,6 +88,8 @@ const ACCEPTS: Record<CommandName, readonly string[]> = {
   apply: ['yes', 'lock-timeout', 'journal', 'json'],
   check: ['snapshot', 'format'],
   import: ['out', 'snapshot'],
+  agent: ['source', 'mode', 'interval', 'state-dir', 'once', 'verify-signatures', 'log-format', 'lock-timeout', 'journal'],
+  status: ['state-dir', 'format'],
 };
 const COMMON = ['file', 'connect', 'root', 'virsh', 'no-color', 'quiet', 'debug', 'help', 'version'];
 
@@ -113,6 +126,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     journal: v.journal ?? env.PASSTHRU_JOURNAL ?? null,
     json: v.json ?? false,
     planFile: null,
+    agent: agentOptions({}),
   };
   if (v.version) return { ...base, command: 'version' };
   if (first === undefined || first === 'help') {
@@ -141,7 +155,8 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
       hint: 'to plan another file or host, run passthru plan -f FILE -c URI -o PLANFILE first',
     });
   }
-  return { ...base, command: first, planFile: first === 'apply' ? (rest[0] ?? null) : null };
+  const agent = first === 'agent' || first === 'status' ? agentOptions(v) : base.agent;
+  return { ...base, command: first, planFile: first === 'apply' ? (rest[0] ?? null) : null, agent };
 }
 
 function isCommand(s: string): s is CommandName {
