@@ -24,8 +24,11 @@ export interface AgentProcess {
   waitForStatus(what: string, ok: (s: AgentStatus) => boolean, ms?: number): Promise<AgentStatus>;
   /** Waits for a log line matching `pattern`. */
   waitForLine(pattern: RegExp, ms?: number): Promise<string>;
-  /** Sends SIGKILL if it still runs (test cleanup). */
-  kill(): void;
+  /**
+   * Test cleanup: SIGTERM if it still runs, so that it closes its event streams (their own process groups, which a
+   * SIGKILL would orphan); SIGKILL after 10 s.
+   */
+  kill(): Promise<void>;
 }
 
 /** Starts `passthru ARGS` (ARGS starting with `agent`) with `env` added to a minimal environment. */
@@ -68,8 +71,12 @@ export function startAgent(launcher: string, args: string[], stateDir: string, e
         return s && ok(s) ? s : null;
       }, ms),
     waitForLine: (pattern, ms = 20_000) => until(`a log line ${pattern}`, async () => lines.find((l) => pattern.test(l)) ?? null, ms),
-    kill: () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    async kill() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const killer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
     },
   };
 }
