@@ -162,6 +162,26 @@ describe.skipIf(unavailable !== null)('passthru agent --mode apply (private libv
     expect(await readdir(c.lockDir)).toEqual([]);
   });
 
+  it('a libvirt domain event triggers a reconcile without waiting for the interval', async () => {
+    const c = await newCase('agent-events');
+    const a = c.agent(['--mode', 'check', '--interval', '1h', '--debug']);
+    const first = await a.waitForStatus('the first reconcile', (x) => x.hosts.length === 1, 60_000);
+    // Redefining a domain is a lifecycle event ("Defined Updated"). The stream may still be connecting: redefine
+    // until the agent has seen one, then it reconciles 2 s after the last event.
+    onTestFinished(() => libvirtd.virsh(['undefine', '--domain', 'agent-events-other']).then(() => undefined, () => undefined));
+    const seen = () => a.lines.includes('debug: local: domain event; reconciling once events settle');
+    for (let i = 0; i < 10 && !seen(); i++) {
+      await defineDomain(libvirtd, { name: 'agent-events-other', uuid: '6f4c2b1a-0000-4000-8000-0000000000e2' });
+      for (let t = 0; t < 30 && !seen(); t++) await new Promise((r) => setTimeout(r, 100));
+    }
+    const after = await a.waitForStatus('a reconcile after the event', (x) => x.hosts[0]?.lastReconcile !== first.hosts[0]?.lastReconcile, 15_000);
+    const eventAt = Date.parse(a.raw.find((l) => l.includes('domain event; reconciling'))?.slice(0, 24) ?? '');
+    const delay = Date.parse(after.hosts[0]?.lastReconcile ?? '') - eventAt;
+    expect(delay).toBeGreaterThanOrEqual(2_000); // debounced
+    expect(delay).toBeLessThan(10_000);
+    expect(a.lines).toContain('debug: reconcile (domain-event)');
+  });
+
   it('a running agent restores a hostdev removed by hand, and stops with exit 0 and the lock free', async () => {
     const c = await newCase('agent-restore');
     const a = c.agent(['--interval', '1s']);

@@ -143,6 +143,13 @@ describe('passthru agent --once (check mode)', () => {
     expect(await a.status()).toBeNull();
   });
 
+  it('passthru status without a status: exit 1, says where it looked', async () => {
+    const { stateDir } = await dirs();
+    const r = await runCli(['status', '--state-dir', stateDir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`no agent status in ${stateDir}: cannot read ${path.join(stateDir, 'status.json')}: ENOENT`);
+  });
+
   it('--log-format json: every line is one JSON object', async () => {
     const { stateDir, env } = await dirs();
     const a = agent(['--once', '-f', SEED_YAML, '--log-format', 'json'], stateDir, { ...env, JOURNAL_STREAM: '8:1234' });
