@@ -15,24 +15,13 @@ import { createFakeVirsh, type FakeVirsh } from './helpers/fake-virsh/index.js';
 import { defineDomain, libvirtdUnavailable, startPrivateLibvirtd, type PrivateLibvirtd } from './helpers/libvirtd.js';
 import { bundleCli, type CliBundle } from './helpers/cli-bundle.js';
 import { startAgent, type AgentProcess } from './helpers/agent-process.js';
+import { seedYaml } from './helpers/seed-yaml.js';
 
 const unavailable = libvirtdUnavailable();
 if (unavailable) console.warn(`agent-apply: ${unavailable}`);
 
 const NIC = '0000:07:00.0';
 const MAC = '52:54:00:cc:dd:02';
-
-const seedYaml = (vm: string) => `version: 1
-vms:
-  ${JSON.stringify(vm)}:
-    devices:
-      - address: "07:00.0"
-        expect: { vendor: "8086", product: "1521" }
-    removeInterfaces:
-      - { type: bridge, source: br0 }
-protect:
-  - address: "0000:00:1f.6"
-`;
 
 /** The hostdev of 07:00.0 as libvirt prints it in the persistent XML. */
 const HOSTDEV_SOURCE = "<address domain='0x0000' bus='0x07' slot='0x00' function='0x0'/>";
