@@ -143,6 +143,17 @@ describe('passthru agent --once (check mode)', () => {
     expect(await a.status()).toBeNull();
   });
 
+  it('a state dir that cannot be created is an error at start, in bounded time (mkdir -p under /proc spun forever)', async () => {
+    const { env } = await dirs();
+    // procfs refuses mkdir with ENOENT although the parent exists, which sent Node's recursive mkdir into a loop.
+    const stateDir = '/proc/passthru-agent-test/state';
+    const a = startAgent(cli.launcher, ['agent', '--once', '-f', SEED_YAML, '--state-dir', stateDir], stateDir, env);
+    const killer = setTimeout(() => a.proc.kill('SIGKILL'), 10_000);
+    onTestFinished(() => clearTimeout(killer));
+    expect(await a.exited).toBe(1);
+    expect(a.lines.join('\n')).toContain(`cannot use the state dir ${stateDir}: ENOENT`);
+  });
+
   it('passthru status without a status: exit 1, says where it looked', async () => {
     const { stateDir } = await dirs();
     const r = await runCli(['status', '--state-dir', stateDir]);

@@ -4,7 +4,7 @@
  * loop (`agent/loop.ts`) until it exits.
  */
 import { randomInt } from 'node:crypto';
-import { access, constants, mkdir } from 'node:fs/promises';
+import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultJournalPath } from '../../apply/journal.js';
 import { defaultStateDir, parseDuration } from '../../apply/lock.js';
@@ -20,6 +20,7 @@ import { createDomainEvents } from '../../io/domain-event-stream.js';
 import { fileSource } from '../../io/file-source.js';
 import { createGit } from '../../io/git.js';
 import { gitSource } from '../../io/git-source.js';
+import { makeDirs } from '../../io/make-dirs.js';
 import { processSignals } from '../../io/signals.js';
 import { systemTimers } from '../../io/timers.js';
 import type { HostSnapshot } from '../../model/snapshot.js';
@@ -35,7 +36,7 @@ const DEBOUNCE_MAX_MS = 10_000;
 /** The state dir must exist and be writable before anything else: every reconcile writes its status there. */
 async function prepareStateDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     await access(dir, constants.W_OK);
   } catch (err) {
     throw new PassthruError(`cannot use the state dir ${dir}: ${errorCode(err) ?? String(err)}`, {
