@@ -4,7 +4,7 @@
  * as test/apply-cli.test.ts does for `passthru apply`. The outcome is checked on the world (the driver link, the
  * domain XML from the real virsh, the journal, the lock directory), and on what the agent records.
  */
-import { mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -148,6 +148,34 @@ describe.skipIf(unavailable !== null)('passthru agent --mode apply (private libv
     expect(await c.dumpxml()).toBe(before);
     a.proc.kill('SIGTERM');
     expect(await a.exited).toBe(0);
+    expect(await readdir(c.lockDir)).toEqual([]);
+  });
+
+  it('SIGTERM during an apply: the apply in flight finishes, is recorded, the lock is freed, exit 0', async () => {
+    const c = await newCase('agent-sigterm');
+    // A virsh whose nodedev-detach takes 3 s, so that the signal lands in the middle of the first step.
+    const slow = path.join(c.dir, 'slow-virsh');
+    await writeFile(slow, `#!/bin/sh\ncase " $* " in *" nodedev-detach "*) sleep 3 ;; esac\nexec '${c.fake.binary}' "$@"\n`);
+    await chmod(slow, 0o755);
+    const a = startAgent(
+      cli.launcher,
+      ['agent', '--mode', 'apply', '-f', c.yaml, '--interval', '1h', '-c', libvirtd.uri, '--root', c.root, '--virsh', slow, '--state-dir', c.stateDir],
+      c.stateDir,
+      { PASSTHRU_STATE_DIR: c.lockDir, PASSTHRU_JOURNAL: c.journal },
+    );
+    onTestFinished(() => a.kill());
+    await a.waitForLine(/^info: local: applying 3 change\(s\)/, 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    a.proc.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    expect(a.lines).toContain('info: SIGTERM: stopping once the apply in flight finishes or rolls back; nothing new starts');
+    expect((await readJournal(c.journal)).entries.filter((e) => e.phase === 'apply' && e.result === 'ok').map((e) => e.kind)).toEqual([
+      'nodedev-detach',
+      'attach-hostdev',
+      'remove-interface',
+    ]);
+    expect(await c.driver()).toBe('vfio-pci');
+    expect((await a.status())?.hosts[0]).toMatchObject({ state: 'applied', changes: 3 });
     expect(await readdir(c.lockDir)).toEqual([]);
   });
 
