@@ -19,6 +19,7 @@ import type { FakeVirsh } from './helpers/fake-virsh/index.js';
 import { defineDomain, libvirtdUnavailable, startPrivateLibvirtd } from './helpers/libvirtd.js';
 import type { PrivateLibvirtd } from './helpers/libvirtd.js';
 import { runCli } from './helpers/run-cli.js';
+import { seedYaml } from './helpers/seed-yaml.js';
 import type { CliResult, RunCliOptions } from './helpers/run-cli.js';
 
 const unavailable = libvirtdUnavailable();
@@ -26,19 +27,6 @@ if (unavailable) console.warn(`apply-cli: ${unavailable}`);
 
 const NIC = '0000:07:00.0';
 const MAC = '52:54:00:cc:dd:01';
-
-/** The seed runbook for one VM: 07:00.0 replaces the guest's bridge NIC on br0. */
-const seedYaml = (vm: string) => `version: 1
-vms:
-  ${JSON.stringify(vm)}:
-    devices:
-      - address: "07:00.0"
-        expect: { vendor: "8086", product: "1521" }
-    removeInterfaces:
-      - { type: bridge, source: br0 }
-protect:
-  - address: "0000:00:1f.6"
-`;
 
 const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'hostdev' || name === 'interface' });
 

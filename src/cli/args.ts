@@ -4,8 +4,9 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { agentOptions, type AgentOptions } from './agent-args.js';
 
-export const COMMANDS = ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import'] as const;
+export const COMMANDS = ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import', 'agent', 'status'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** Options every command understands (SPEC 4 "common flags"). */
@@ -38,6 +39,8 @@ export interface Invocation {
   journal: string | null;
   json: boolean;
   planFile: string | null;
+  /** `passthru agent` and `passthru status` (SPEC 9). */
+  agent: AgentOptions;
 }
 
 /**
@@ -52,6 +55,7 @@ export const FORMATS = {
   check: ['text', 'json', 'junit'],
   import: ['yaml'],
   apply: ['text', 'json'],
+  status: ['text', 'json'],
 } as const satisfies Partial<Record<CommandName, readonly string[]>>;
 
 const options = {
@@ -73,6 +77,13 @@ const options = {
   'lock-timeout': { type: 'string' },
   journal: { type: 'string' },
   json: { type: 'boolean' },
+  source: { type: 'string' },
+  mode: { type: 'string' },
+  interval: { type: 'string' },
+  'state-dir': { type: 'string' },
+  once: { type: 'boolean' },
+  'verify-signatures': { type: 'boolean' },
+  'log-format': { type: 'string' },
 } as const;
 
 /** Which flags each command accepts beyond the common ones; anything else is a usage error. */
@@ -84,6 +95,8 @@ const ACCEPTS: Record<CommandName, readonly string[]> = {
   apply: ['yes', 'lock-timeout', 'journal', 'json', 'format'],
   check: ['snapshot', 'format'],
   import: ['out', 'snapshot', 'format'],
+  agent: ['source', 'mode', 'interval', 'state-dir', 'once', 'verify-signatures', 'log-format', 'lock-timeout', 'journal'],
+  status: ['state-dir', 'format'],
 };
 const COMMON = ['file', 'connect', 'host', 'root', 'virsh', 'no-color', 'quiet', 'debug', 'help', 'version'];
 
@@ -121,6 +134,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     journal: v.journal ?? env.PASSTHRU_JOURNAL ?? null,
     json: v.json ?? false,
     planFile: null,
+    agent: agentOptions({}),
   };
   if (v.version) return { ...base, command: 'version' };
   if (first === undefined || first === 'help') {
@@ -149,7 +163,8 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
       hint: 'to plan another file or host, run passthru plan -f FILE --host NAME -o PLANFILE first',
     });
   }
-  return { ...base, command: first, format: v.format ?? allowed?.[0] ?? 'text', planFile: first === 'apply' ? (rest[0] ?? null) : null };
+  const agent = first === 'agent' || first === 'status' ? agentOptions(v) : base.agent;
+  return { ...base, command: first, format: v.format ?? allowed?.[0] ?? 'text', planFile: first === 'apply' ? (rest[0] ?? null) : null, agent };
 }
 
 /** The formats `command` prints, or undefined for one that takes no --format. */

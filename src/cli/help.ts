@@ -33,6 +33,8 @@ Commands:
   apply      converge the host to passthrough.yaml                        CHANGES THE HOST
   check      CI drift check: exit 0 in sync, 2 drifted, 1 error          changes nothing
   import     print a passthrough.yaml describing the current assignments changes nothing
+  agent      keep hosts converged from a file or git, unattended         CHANGES THE HOST (--mode apply)
+  status     show what the agent last found on each host                 changes nothing
 
 Exit codes: 0 ok/in sync, 1 error or blocked plan, 2 changes present
 (plan --detailed-exitcode, check), 3 apply failed AND rollback could not restore.
@@ -166,6 +168,51 @@ do with --host). Changes nothing.
 Exit codes: 0 ok, 1 a host could not be observed.
 Example: passthru import -c qemu:///system -o passthrough.yaml
 Example: passthru import --host hv2 > hv2.yaml
+`,
+  agent: `Usage: passthru agent [--source SRC | -f FILE] [--mode check|apply]
+                     [--interval DUR] [--state-dir DIR] [--once]
+                     [--verify-signatures] [--log-format text|json]
+                     [--lock-timeout DUR] [--journal FILE]
+
+Keeps the hosts where the desired state says, unattended. Each reconcile reads
+the source, observes every host and plans; in sync or blocked/invalid is
+recorded (nothing changed); changes are recorded as drift (--mode check, the
+default) or applied exactly like 'passthru apply --yes' (--mode apply: same
+lock, journal, verification and rollback).
+
+  --source SRC    a file (default ./passthrough.yaml) or git+URL#REF:PATH,
+                  e.g. git+file:///srv/infra.git#main:hv1/passthrough.yaml;
+                  git fetches shallow into DIR/source; revision = commit id
+                  (a file's revision is sha256:<hex> of its content)
+  --verify-signatures  only commits 'git verify-commit' accepts
+  --interval DUR  reconcile every DUR (default 60s); also soon after the file
+                  changes or a libvirt domain event (debounced 2s)
+  --state-dir DIR status.json and passthru.prom (node_exporter textfile
+                  format) after every reconcile (default /var/lib/passthru)
+  --once          one reconcile, then exit like check
+  --lock-timeout  wait this long for another apply's lock (default 5m)
+  --log-format    one line per event on stderr: text (default) or json
+
+Failed applies and unreachable hosts or sources are retried with backoff
+(10s doubling to 15min, reset by a success or a new revision); a blocked or
+invalid revision is not retried until the source or the host changes.
+Signals: SIGTERM/SIGINT finish the step in flight (or its rollback), then
+exit 0; SIGHUP reconciles now.
+
+Exit codes: 0 stopped by a signal, or --once in sync/applied; 2 --once
+drifted; 1 error, or --once blocked/invalid/failed/unreachable.
+Example: passthru agent --mode apply --source git+ssh://git@git/infra.git#main:hv1.yaml
+`,
+  status: `Usage: passthru status [--state-dir DIR] [--format text|json]
+
+Prints what the agent last recorded in DIR/status.json (default
+/var/lib/passthru): each host's state (in-sync, applied, drifted, blocked,
+invalid, failed, unreachable), since when, its problems, and the next attempt.
+--format json prints status.json itself. Changes nothing.
+
+Exit codes: 0 every host in-sync or applied, 2 any drifted, 1 any other state
+or no status.
+Example: passthru status --format json | jq '.hosts[] | {name, state}'
 `,
 };
 

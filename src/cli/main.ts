@@ -18,6 +18,8 @@ import { runObserve } from './commands/observe.js';
 import { runPlan, runCheck } from './commands/plan.js';
 import { runApply } from './commands/apply.js';
 import { runImport } from './commands/import.js';
+import { runAgentCommand } from './commands/agent.js';
+import { runStatus } from './commands/status.js';
 
 /** A command: takes the parsed invocation and the terminal, returns the exit code. */
 export type Command = (inv: Invocation, term: Terminal) => Promise<number>;
@@ -30,6 +32,8 @@ const COMMANDS: Record<CommandName, Command> = {
   check: runCheck,
   apply: runApply,
   import: runImport,
+  agent: runAgentCommand,
+  status: runStatus,
 };
 
 /**

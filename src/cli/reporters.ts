@@ -10,6 +10,8 @@ import type { Plan } from '../model/plan.js';
 import type { HostSnapshot } from '../model/snapshot.js';
 import type { DoctorCheck } from '../doctor/checks.js';
 import type { ApplyOutcome } from '../model/apply-report.js';
+import type { AgentStatus } from '../agent/status.js';
+import { renderStatusText } from '../render/status-text.js';
 import { renderApplyJson, renderApplyText } from '../render/apply-report.js';
 import { formatDoctorText } from '../doctor/doctor.js';
 import { renderCheckJunit } from '../render/check-junit.js';
@@ -70,6 +72,11 @@ export interface ApplyResult {
   journalPath: string | null;
 }
 
+/** `status`: what the agent last recorded. */
+export interface StatusResult {
+  status: AgentStatus;
+}
+
 /** What each reported command's renderers take. */
 interface Results {
   validate: ValidateResult;
@@ -79,6 +86,7 @@ interface Results {
   check: PlanResult;
   import: ImportResult;
   apply: ApplyResult;
+  status: StatusResult;
 }
 
 type Reporters = { [C in keyof typeof FORMATS]: Record<(typeof FORMATS)[C][number], Renderer<Results[C]>> };
@@ -120,6 +128,10 @@ export const REPORTERS: Reporters = {
   apply: {
     text: ({ outcome, journalPath }, { style }) => renderApplyText(outcome, journalPath ?? '', style),
     json: ({ outcome, journalPath }) => renderApplyJson(outcome, journalPath),
+  },
+  status: {
+    text: ({ status }, { style }) => renderStatusText(status, style),
+    json: ({ status }) => json(status),
   },
 };
 

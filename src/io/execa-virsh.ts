@@ -106,7 +106,7 @@ async function runOne(
  * stderr, and a pipe held open by a hung ssh keeps the result pending long after virsh died. Being its own group,
  * virsh also does not get the terminal's Ctrl-C: a step that was started runs to its end (or its timeout).
  */
-async function withTimeout<R>(
+export async function withTimeout<R>(
   subprocess: Promise<R> & { pid?: number | undefined },
   timeoutMs: number,
 ): Promise<{ result: R; timedOut: boolean }> {
