@@ -7,7 +7,7 @@ import { InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
 import type { Virsh } from '../io/virsh.js';
 import { systemClock } from '../io/clock.js';
-import { errorCode } from '../observe/sysfs.js';
+import { errorCode } from '../io/error-code.js';
 import { loadDesiredState } from '../desired/load.js';
 import { withConnectUri } from '../desired/connect.js';
 import type { DesiredState } from '../model/desired.js';

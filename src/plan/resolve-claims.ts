@@ -50,6 +50,17 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
         continue;
       }
       for (const device of found) {
+        if (device.unreadable !== undefined) {
+          problems.push({
+            severity: 'block',
+            code: 'device-not-found',
+            message: `${device.address} (claimed for ${vm.name} at ${formatPos(claim.pos)}) cannot be read on host ${desired.host.name}: ${device.unreadable}`,
+            hint: 'passthru cannot tell what this device is or which driver holds it; look at its sysfs entry (`ls -l /sys/bus/pci/devices/ADDRESS/`) and `dmesg`, then plan again',
+            address: device.address,
+            vm: vm.name,
+          });
+          continue;
+        }
         if (claim.expect && (claim.expect.vendor !== device.vendor || claim.expect.product !== device.product)) {
           problems.push({
             severity: 'block',
@@ -74,10 +85,12 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
     device.vendor === claim.match.vendor &&
     device.product === claim.match.product &&
     !device.isBridge &&
+    device.unreadable === undefined &&
     !taken.has(device.address) &&
     !view.covers(protectedAddresses, device.address) &&
     !view.covers(released, device.address) &&
-    (claim.force || device.hostUse.length === 0) &&
+    // A NIC or disk controller of a host whose use of those is unknown may be the one it hangs on.
+    (claim.force || (device.hostUse.length === 0 && view.unknownHostUse(device) === null)) &&
     view.usersOf(device.address).every((d) => d.name === vm.name || desired.vms.some((v) => v.name === d.name));
   for (const s of selectors) {
     const attached = new Set(view.domain(s.vm.name)?.persistent.hostdevs.map((h) => h.address) ?? []);
@@ -105,7 +118,9 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
         message:
           `${formatPos(s.claim.pos)} wants ${s.claim.count} × ${identity(s.claim.match)} for ${s.vm.name}, ` +
           `but only ${s.chosen.length} free device(s) match on host ${desired.host.name}`,
-        hint: 'lower `count`, or free a matching device (one used by another VM, protected, released or host-critical is never picked)',
+        hint:
+          'lower `count`, or free a matching device (one used by another VM, protected, released, host-critical or unreadable is ' +
+          'never picked, nor a NIC or disk controller while the host\'s use of those is unknown, unless the entry says `force: true`)',
         vm: s.vm.name,
       });
     }

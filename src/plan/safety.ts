@@ -75,6 +75,20 @@ export function checkAssignedDevices(desired: DesiredHostState, view: HostView, 
           `sure, add \`force: true\` to the entry at ${formatPos(a.pos)}`,
       });
     }
+    const unknown = d.hostUse.length === 0 && !a.force ? view.unknownHostUse(d) : null;
+    // Locally the routes and mounts were expected to be readable: that they were not is a reason to stop. A remote
+    // host's are never seen, which the host-level warning says once.
+    if (unknown !== null && view.snapshot.deviceSource === 'sysfs') {
+      problems.push({
+        ...base,
+        severity: 'block',
+        code: 'host-use-unknown',
+        message: `${describeDevice(d)} may be in use by the host, which cannot be told: ${unknown}`,
+        hint:
+          'make the host\'s /proc (routes, addresses, mounts, swaps) readable under --root and plan again; if you are sure the ' +
+          `host does not need this device, add \`force: true\` to the entry at ${formatPos(a.pos)}`,
+      });
+    }
     for (const other of view.usersOf(d.address).filter((dom) => !listed.has(dom.name))) {
       problems.push({
         ...base,
@@ -102,7 +116,18 @@ export function checkAssignedDevices(desired: DesiredHostState, view: HostView, 
       if (owner === a.vm.name) continue;
       const key = `${d.iommuGroup}/${m.address}/${a.vm.name}`;
       if (reportedGroups.has(key)) continue;
-      if (owner !== undefined) {
+      if (owner === undefined && m.unreadable !== undefined) {
+        reportedGroups.add(key);
+        problems.push({
+          ...base,
+          severity: 'block',
+          code: 'iommu-group-not-viable',
+          message:
+            `IOMMU group ${d.iommuGroup} is not viable for ${d.address}: ${m.address} is in the same group and cannot be ` +
+            `read (${m.unreadable}), so which driver holds it cannot be told`,
+          hint: `look at ${m.address}'s sysfs entry (\`ls -l /sys/kernel/iommu_groups/${d.iommuGroup}/devices/\`) and \`dmesg\`, then plan again`,
+        });
+      } else if (owner !== undefined) {
         reportedGroups.add(key);
         problems.push({
           ...base,
@@ -162,10 +187,17 @@ export function checkHostWarnings(view: HostView, assignments: Assignment[]): Pr
     });
   }
   if (!view.snapshot.hostUseKnown) {
+    const unknown = view.snapshot.hostUseUnknown;
+    const why =
+      unknown === undefined
+        ? 'it was not observed'
+        : [unknown.network === undefined ? '' : `network: ${unknown.network}`, unknown.storage === undefined ? '' : `storage: ${unknown.storage}`]
+            .filter(Boolean)
+            .join('; ');
     problems.push({
       severity: 'warn',
       code: 'host-use-unknown',
-      message: `cannot tell which devices host ${view.snapshot.host} itself uses (routes, mounts): it is observed through libvirt only`,
+      message: `cannot tell which devices host ${view.snapshot.host} itself uses (${why}); no NIC or disk controller is picked by a selector without \`force\``,
       hint: 'list the host\'s own NICs and disk controllers under `protect` so that they are never taken',
     });
   }

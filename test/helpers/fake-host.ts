@@ -622,6 +622,8 @@ class TreeWriter {
       { source: 'devtmpfs', target: '/dev', fstype: 'devtmpfs' },
       { source: 'tmpfs', target: '/run', fstype: 'tmpfs' },
     ];
+    // Every host has something on /: a diskless one (or a fake without disks) a tmpfs.
+    if (!this.spec.mounts.some((m) => m.target === '/')) pseudo.unshift({ source: 'none', target: '/', fstype: 'tmpfs' });
     const all = [...pseudo, ...this.spec.mounts];
     const esc = (s: string) => s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
     await this.file('/proc/mounts', all.map((m) => `${esc(m.source)} ${esc(m.target)} ${m.fstype} rw,relatime 0 0\n`).join(''));
