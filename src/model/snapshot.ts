@@ -82,7 +82,10 @@ export interface DomainInterface {
   xml: string;
 }
 
-/** Result of parsing a domain's XML (SPEC 7 `parseDomainXml`, plus interfaces). */
+/**
+ * Result of parsing a domain's XML (SPEC 7 `parseDomainXml`, plus interfaces). For a bare `<hostdev>` or
+ * `<interface>` element (what `attach-device` takes) `name` and `uuid` are empty and it holds just that device.
+ */
 export interface ParsedDomain {
   name: string;
   uuid: string;
