@@ -7,6 +7,7 @@
  * Mutation helpers (`bind`, `setDriverOverride`) only ever touch a tree that `build()` made: they refuse any root
  * without the marker file, so a mistake cannot write to this machine's /sys.
  */
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readlink, realpath, rm, symlink, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -335,9 +336,9 @@ export class FakeHost {
     return this;
   }
 
-  /** Writes the tree into a new temp dir and returns its path (the root). */
-  async build(): Promise<string> {
-    const root = await mkdtemp(path.join(tmpdir(), 'passthru-fakehost-'));
+  /** Writes the tree into a new temp dir (under `parent`: a tmpfs is fastest for big trees) and returns its path. */
+  async build(parent = tmpdir()): Promise<string> {
+    const root = await mkdtemp(path.join(parent, 'passthru-fakehost-'));
     await new TreeWriter(root, this.snapshotSpec()).write();
     return root;
   }
@@ -382,28 +383,55 @@ class TreeWriter {
   private ifindex = 2;
   private readonly ifindexes = new Map<string, number>();
 
+  private readonly byAddress: Map<string, FakeDeviceSpec>;
+
   constructor(
     private readonly root: string,
     private readonly spec: TreeSpec,
-  ) {}
+  ) {
+    this.byAddress = new Map(spec.devices.map((d) => [d.address, d]));
+  }
 
   private local(p: string) {
     return path.join(this.root, p);
   }
 
+  // Synchronous, and each directory made once: a tree of thousands of functions is written in seconds, not minutes.
+  private readonly made = new Set<string>();
+
+  private mkdirOnce(local: string) {
+    if (this.made.has(local)) return;
+    mkdirSync(local, { recursive: true });
+    this.made.add(local);
+  }
+
   private async file(p: string, content: string) {
-    await mkdir(path.dirname(this.local(p)), { recursive: true });
-    await writeFile(this.local(p), content);
+    this.mkdirOnce(path.dirname(this.local(p)));
+    writeFileSync(this.local(p), content);
   }
 
   private async dir(p: string) {
-    await mkdir(this.local(p), { recursive: true });
+    this.mkdirOnce(this.local(p));
   }
 
   /** A symlink at host path `link` to host path `target`, relative like the kernel's. */
   private async link(link: string, target: string) {
-    await mkdir(path.dirname(this.local(link)), { recursive: true });
-    await symlink(kernelLinkText(link, target), this.local(link));
+    this.mkdirOnce(path.dirname(this.local(link)));
+    symlinkSync(kernelLinkText(link, target), this.local(link));
+  }
+
+  private children: Map<string, FakeDeviceSpec> | null = null;
+
+  /** The first function behind each bridge, by the bridge's address. */
+  private firstChild(): Map<string, FakeDeviceSpec> {
+    if (this.children === null) {
+      this.children = new Map();
+      for (const c of this.spec.devices) {
+        const parent = c.parentBridge === undefined ? undefined : canonicalAddress(c.parentBridge);
+        if (parent !== undefined && !this.children.has(parent)) this.children.set(parent, c);
+      }
+    }
+    return this.children;
   }
 
   private devicePath(address: string, seen = new Set<string>()): string {
@@ -411,7 +439,7 @@ class TreeWriter {
     if (cached) return cached;
     if (seen.has(address)) throw new Error(`fake host: bridge loop at ${address}`);
     seen.add(address);
-    const d = this.spec.devices.find((x) => x.address === address);
+    const d = this.byAddress.get(address);
     let p: string;
     if (d?.parentBridge) {
       p = `${this.devicePath(canonicalAddress(d.parentBridge), seen)}/${address}`;
@@ -459,8 +487,10 @@ class TreeWriter {
       if (d.driver) await this.bindDriver(d.address, p, d.driver);
       if (d.group !== undefined && d.group !== null && this.spec.platform.groups) {
         const g = `/sys/kernel/iommu_groups/${d.group}`;
-        await this.file(`${g}/type`, 'DMA\n');
-        await this.file(`${g}/reserved_regions`, '0x00000000fee00000 0x00000000feefffff msi\n');
+        if (!this.made.has(this.local(g))) {
+          await this.file(`${g}/type`, 'DMA\n');
+          await this.file(`${g}/reserved_regions`, '0x00000000fee00000 0x00000000feefffff msi\n');
+        }
         await this.link(`${g}/devices/${d.address}`, p);
         await this.link(`${p}/iommu_group`, g);
       }
@@ -473,7 +503,7 @@ class TreeWriter {
       }
       const isBridge = /^060[479]/.test(cls);
       if (isBridge) {
-        const child = devices.find((c) => c.parentBridge && canonicalAddress(c.parentBridge) === d.address);
+        const child = this.firstChild().get(d.address);
         const own = pciFunction(d.address);
         const bus = d.secondaryBus ?? (child ? pciFunction(child.address).bus : own.bus + 1);
         await this.dir(`${p}/pci_bus/${d.address.slice(0, 4)}:${h2(bus)}`);
@@ -495,9 +525,7 @@ class TreeWriter {
 
   private async bindDriver(address: string, devPath: string, driver: string) {
     const drv = `/sys/bus/pci/drivers/${driver}`;
-    await this.file(`${drv}/bind`, '');
-    await this.file(`${drv}/unbind`, '');
-    await this.file(`${drv}/new_id`, '');
+    if (!this.made.has(this.local(drv))) for (const f of ['bind', 'unbind', 'new_id']) await this.file(`${drv}/${f}`, '');
     await this.link(`${drv}/${address}`, devPath);
     await this.link(`${devPath}/driver`, drv);
   }
