@@ -83,7 +83,7 @@ describe('HostFs reads only regular files, and only so much', () => {
     await writeFile(path.join(root, 'big'), big);
     const fs = new HostFs(root);
     expect(fs.readText('/big')).toBe(big);
-    expect(() => fs.readText('/big', 100_000)).toThrow(expect.objectContaining({ code: 'EFBIG', message: '/big holds more than 100000 bytes' }));
+    expect(() => fs.readText('/big', { maxBytes: 100_000 })).toThrow(expect.objectContaining({ code: 'EFBIG', message: '/big holds more than 100000 bytes' }));
   });
 
   it('reads procfs, whose files say size 0', () => {

@@ -32,6 +32,20 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOL
 /** One read: a sysfs attribute is at most a page, a procfs table comes in a few of these. */
 const CHUNK_BYTES = 64 * 1024;
 
+/** What {@link HostFs} caches for a path that does not exist. */
+const ABSENT = Symbol('absent');
+
+/** How to read one file. */
+export interface ReadOptions {
+  /** The most the file may hold. Default {@link DEFAULT_MAX_FILE_BYTES}. */
+  maxBytes?: number;
+  /**
+   * The file is a sysfs attribute: the kernel hands it out whole on the first read (at most a page), so a read that
+   * returns less than was asked for is its end — one read() fewer per attribute, thousands per host.
+   */
+  attribute?: boolean;
+}
+
 /** What fstat says a non-regular file is, for the refusal. */
 function fileKind(st: Stats): string {
   if (st.isFIFO()) return 'a FIFO';
@@ -43,14 +57,18 @@ function fileKind(st: Stats): string {
 
 /**
  * Paths given to its methods are the host's own absolute paths (`/sys/bus/pci/devices`); paths it returns are host
- * paths too. What `lstat` said about each path component is cached for the instance's lifetime (a path is resolved
- * with one `lstat` per component not seen before), so use one instance per observation.
+ * paths too. What each path component is (absent, a link and its target, or neither) is cached for the instance's
+ * lifetime — a path is resolved with one `lstat` per component not seen before —, so use one instance per
+ * observation.
+ *
+ * Absence is an answer, not an exception: probing for an entry that most devices lack (`physfn`, `net/`) is common,
+ * and a thrown fs error costs far more than the syscall.
  */
 export class HostFs {
   /** Absolute path of the root on this machine. */
   readonly root: string;
-  /** Per resolved host path: its link target, null when it is no link, or the error lstat gave. */
-  private readonly links = new Map<string, string | null | Error>();
+  /** Per resolved host path: its link target, null when it is no link, ABSENT, or the error lstat gave. */
+  private readonly links = new Map<string, string | null | typeof ABSENT | Error>();
   private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES);
 
   constructor(root: string) {
@@ -62,25 +80,35 @@ export class HostFs {
     return path.join(this.root, hostPath);
   }
 
-  /** The link target of the resolved host path `candidate`, or null when it is not a symlink. Throws lstat's error. */
-  private linkTarget(candidate: string): string | null {
+  /**
+   * The link target of the resolved host path `candidate`, null when it is not a symlink, ABSENT when it does not
+   * exist. Throws lstat's other errors (EACCES, ENOTDIR).
+   */
+  private linkTarget(candidate: string): string | null | typeof ABSENT {
     const cached = this.links.get(candidate);
     if (cached instanceof Error) throw cached;
     if (cached !== undefined) return cached;
+    let target: string | null | typeof ABSENT;
     try {
       const st = lstatSync(this.local(candidate), { throwIfNoEntry: false });
-      if (st === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${candidate}'`), { code: 'ENOENT' });
-      const target = st.isSymbolicLink() ? readlinkSync(this.local(candidate)) : null;
-      this.links.set(candidate, target);
-      return target;
+      target = st === undefined ? ABSENT : st.isSymbolicLink() ? readlinkSync(this.local(candidate)) : null;
     } catch (err) {
       this.links.set(candidate, err as Error);
       throw err;
     }
+    this.links.set(candidate, target);
+    return target;
   }
 
   /** Resolves every symlink in `hostPath` within the root, like realpath(3). Throws ENOENT (or ELOOP) like it. */
   realpath(hostPath: string): string {
+    const resolved = this.resolve(hostPath);
+    if (resolved === ABSENT) throw Object.assign(new Error(`ENOENT: no such file or directory: ${hostPath}`), { code: 'ENOENT' });
+    return resolved;
+  }
+
+  /** {@link realpath}, but ABSENT instead of throwing ENOENT. */
+  private resolve(hostPath: string): string | typeof ABSENT {
     // Both are stacks: `pending` holds the components still to walk, last one next; `prefixes[i]` is the resolved
     // path of the first i+1 resolved components, so that a component costs one string concatenation.
     const pending = hostPath.split('/').filter((p) => p !== '').reverse();
@@ -95,6 +123,7 @@ export class HostFs {
       }
       const candidate = `${prefixes[prefixes.length - 1] ?? ''}/${part}`;
       const target = this.linkTarget(candidate);
+      if (target === ABSENT) return ABSENT;
       if (target === null) {
         prefixes.push(candidate);
         continue;
@@ -134,7 +163,8 @@ export class HostFs {
    * The content of a regular file, following links within the root. Throws the fs error, ENOTREG (not a regular
    * file) or EFBIG (over `maxBytes`).
    */
-  readBytes(hostPath: string, maxBytes = DEFAULT_MAX_FILE_BYTES): Buffer {
+  readBytes(hostPath: string, options: ReadOptions = {}): Buffer {
+    const maxBytes = options.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
     const { fd, size } = this.openRegular(hostPath);
     try {
       const chunks: Buffer[] = [];
@@ -146,8 +176,8 @@ export class HostFs {
         if (total > maxBytes) throw explainedError('EFBIG', `${hostPath} holds more than ${maxBytes} bytes`);
         chunks.push(Buffer.from(this.chunk.subarray(0, n)));
         // A file on a disk or tmpfs ends at its size; sysfs says 4096 and procfs 0 whatever they hold, so those are
-        // read until read() returns nothing.
-        if (size > 0 && total >= size) break;
+        // read until read() returns nothing (or, for an attribute, less than a chunk).
+        if ((size > 0 && total >= size) || (options.attribute === true && n < CHUNK_BYTES)) break;
       }
       return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
     } finally {
@@ -155,15 +185,15 @@ export class HostFs {
     }
   }
 
-  /** Reads a text file (at most `maxBytes`), following links within the root. Throws like {@link readBytes}. */
-  readText(hostPath: string, maxBytes = DEFAULT_MAX_FILE_BYTES): string {
-    return this.readBytes(hostPath, maxBytes).toString('utf8');
+  /** Reads a text file, following links within the root. Throws like {@link readBytes}. */
+  readText(hostPath: string, options: ReadOptions = {}): string {
+    return this.readBytes(hostPath, options).toString('utf8');
   }
 
   /** Reads a text file, or null when it does not exist. Other errors (EACCES, EIO, ENOTREG, EFBIG) are thrown. */
-  readOptional(hostPath: string, maxBytes = DEFAULT_MAX_FILE_BYTES): string | null {
+  readOptional(hostPath: string, options: ReadOptions = {}): string | null {
     try {
-      return this.readText(hostPath, maxBytes);
+      return this.readText(hostPath, options);
     } catch (err) {
       if (isMissing(err)) return null;
       throw err;
@@ -176,7 +206,12 @@ export class HostFs {
    */
   readlink(hostPath: string): string | null {
     try {
-      return readlinkSync(this.local(posix.join(this.realpath(posix.dirname(hostPath)), posix.basename(hostPath))));
+      const dir = this.resolve(posix.dirname(hostPath));
+      if (dir === ABSENT) return null;
+      const target = this.linkTarget(posix.join(dir, posix.basename(hostPath)));
+      if (target === ABSENT) return null;
+      if (target === null) throw Object.assign(new Error(`EINVAL: not a symbolic link: ${hostPath}`), { code: 'EINVAL' });
+      return target;
     } catch (err) {
       if (isMissing(err)) return null;
       throw err;
@@ -186,7 +221,8 @@ export class HostFs {
   /** Entry names of a directory (following links within the root), sorted; [] when it does not exist. */
   list(hostPath: string): string[] {
     try {
-      return readdirSync(this.local(this.realpath(hostPath))).sort();
+      const dir = this.resolve(hostPath);
+      return dir === ABSENT ? [] : readdirSync(this.local(dir)).sort();
     } catch (err) {
       if (isMissing(err)) return [];
       throw err;
@@ -196,8 +232,7 @@ export class HostFs {
   /** True when `hostPath` exists (following links within the root; a loop does not exist). */
   exists(hostPath: string): boolean {
     try {
-      this.realpath(hostPath);
-      return true;
+      return this.resolve(hostPath) !== ABSENT;
     } catch (err) {
       if (isMissing(err) || errorCode(err) === 'ELOOP') return false;
       throw err;

@@ -75,7 +75,7 @@ export function loadPciIds(tree: HostTree): PciIds | null {
   let ids: PciIds | null = null;
   for (const p of PCI_IDS_PATHS) {
     try {
-      const raw = fs.readBytes(p, MAX_PCI_IDS_BYTES);
+      const raw = fs.readBytes(p, { maxBytes: MAX_PCI_IDS_BYTES });
       ids = parsePciIds((p.endsWith('.gz') ? gunzipSync(raw, { maxOutputLength: MAX_PCI_IDS_BYTES }) : raw).toString('utf8'));
       break;
     } catch {

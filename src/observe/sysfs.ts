@@ -69,7 +69,7 @@ export function pciAncestor(resolved: string, known: ReadonlySet<string>): strin
 /** Reads one optional attribute; EACCES/EIO/a FIFO are warned about and treated as absent. */
 function attr(fs: HostFs, file: string, warn: WarnFn): string | null {
   try {
-    return fs.readOptional(file, ATTRIBUTE_MAX_BYTES);
+    return fs.readOptional(file, { maxBytes: ATTRIBUTE_MAX_BYTES, attribute: true });
   } catch (err) {
     warn(`cannot read ${file}: ${describeError(err)}`);
     return null;
@@ -156,7 +156,7 @@ function readIommuGroups(fs: HostFs, warn: WarnFn): IommuGroups {
  */
 function readFunction(fs: HostFs, address: string, dir: string, membership: GroupMembership | undefined, warn: WarnFn): PciDevice {
   const attribute = (f: string) => attr(fs, `${dir}/${f}`, warn);
-  const [vendorText, productText, classText, overrideText, bootVga] = ['vendor', 'device', 'class', 'driver_override', 'boot_vga'].map(attribute);
+  const [vendorText, productText, classText, overrideText] = ['vendor', 'device', 'class', 'driver_override'].map(attribute);
   const unreadable: string[] = [];
   if (vendorText == null && productText == null && classText == null) {
     // Every PCI function has these: a directory without any is not one that can be trusted (not even its driver link).
@@ -193,21 +193,20 @@ function readFunction(fs: HostFs, address: string, dir: string, membership: Grou
   }
   const group = membership?.group ?? linked;
 
-  let entries: string[] = [];
+  // Probing the few entries that matter takes fewer syscalls than listing a directory of ~40 attributes.
+  const has = (entry: string): boolean => {
+    try {
+      return fs.exists(`${dir}/${entry}`);
+    } catch (err) {
+      warn(`cannot look at ${dir}/${entry}: ${describeError(err)}`);
+      return false;
+    }
+  };
+  let netInterfaces: string[] = [];
   try {
-    entries = fs.list(dir);
+    netInterfaces = fs.list(`${dir}/net`);
   } catch (err) {
-    warn(`cannot list ${dir}: ${describeError(err)}`);
-  }
-  const vfEntries = entries
-    .map((e) => /^virtfn(\d+)$/.exec(e))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .sort((a, b) => Number(a[1]) - Number(b[1]));
-  const virtualFunctions: string[] = [];
-  for (const m of vfEntries) {
-    const base = linkBase(fs, `${dir}/${m[0]}`, warn);
-    const vf = base === null ? null : addressOf(base, `${address}/${m[0]}`, warn);
-    if (vf !== null) virtualFunctions.push(vf);
+    warn(`cannot list ${dir}/net: ${describeError(err)}`);
   }
   const physfn = linkBase(fs, `${dir}/physfn`, warn);
   const override = overrideText?.trim() ?? '';
@@ -220,13 +219,37 @@ function readFunction(fs: HostFs, address: string, dir: string, membership: Grou
     driver,
     driverOverride: override === '' || override === '(null)' ? null : override,
     iommuGroup: group,
-    isBridge: isBridgeClass(cls) || entries.includes('pci_bus'),
+    // A bridge by class, or by the secondary bus the kernel gave it.
+    isBridge: isBridgeClass(cls) || has('pci_bus'),
     physFunction: physfn === null ? null : addressOf(physfn, `${address}/physfn`, warn),
-    virtualFunctions,
-    netInterfaces: entries.includes('net') ? fs.list(`${dir}/net`) : [],
-    hostUse: bootVga?.trim() === '1' ? [{ kind: 'boot-vga', detail: BOOT_VGA_DETAIL }] : [],
+    // Only an SR-IOV physical function has sriov_totalvfs, and only it has virtfnN links.
+    virtualFunctions: has('sriov_totalvfs') ? virtualFunctionsOf(fs, dir, address, warn) : [],
+    netInterfaces,
+    // The kernel gives boot_vga to VGA controllers (class 0300) only.
+    hostUse: (cls.startsWith('0300') || cls === UNKNOWN_CLASS) && attribute('boot_vga')?.trim() === '1' ? [{ kind: 'boot-vga', detail: BOOT_VGA_DETAIL }] : [],
     ...(unreadable.length > 0 ? { unreadable: unreadable.join('; ') } : {}),
   };
+}
+
+/** The VFs of the PF in `dir`, from its `virtfnN` links, in N order. */
+function virtualFunctionsOf(fs: HostFs, dir: string, address: string, warn: WarnFn): string[] {
+  let entries: string[] = [];
+  try {
+    entries = fs.list(dir);
+  } catch (err) {
+    warn(`cannot list ${dir}: ${describeError(err)}`);
+  }
+  const links = entries
+    .map((e) => /^virtfn(\d+)$/.exec(e))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(a[1]) - Number(b[1]));
+  const out: string[] = [];
+  for (const m of links) {
+    const base = linkBase(fs, `${dir}/${m[0]}`, warn);
+    const vf = base === null ? null : addressOf(base, `${address}/${m[0]}`, warn);
+    if (vf !== null) out.push(vf);
+  }
+  return out;
 }
 
 /**
