@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan, Problem } from '../src/model/plan.js';
 import type { HostSnapshot } from '../src/model/snapshot.js';
 import { parseSnapshotFile } from '../src/observe/snapshot-file.js';
-import { fakeHost, removeFakeHost, seedHost, type FakeHost } from './helpers/fake-host.js';
+import { BROKEN_SIBLING_ENTRIES, fakeHost, loopLink, removeFakeHost, seedHost, sharedGroupHost, type FakeHost } from './helpers/fake-host.js';
 import { runCli } from './helpers/run-cli.js';
 import { findRealVirsh } from './helpers/virsh-shim.js';
 
@@ -65,33 +65,18 @@ async function observe(root: string): Promise<HostSnapshot> {
   return snap as HostSnapshot;
 }
 
-const dev071 = 'sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.1';
-/** Replaces the link `rel` by one to itself. */
-const loop = async (root: string, rel: string) => {
-  await rm(path.join(root, rel));
-  await symlink(path.basename(rel), path.join(root, rel));
-};
-
 describe.skipIf(!virsh)('plan --root: an unreadable IOMMU group sibling blocks (defect 4)', () => {
-  // 07:00.1 (igb) in the group of the claimed 07:00.0: no ACS between the two ports.
-  const shared = () => seedHost().update('0000:07:00.1', { group: 17 });
-
-  it.each([
-    ['its iommu_group link deleted', (root: string) => rm(path.join(root, dev071, 'iommu_group'))],
-    ['its iommu_group link a loop', (root: string) => loop(root, `${dev071}/iommu_group`)],
-    ['its /sys/bus/pci/devices entry deleted', (root: string) => rm(path.join(root, 'sys/bus/pci/devices/0000:07:00.1'))],
-    ['its /sys/bus/pci/devices entry a loop', (root: string) => loop(root, 'sys/bus/pci/devices/0000:07:00.1')],
-  ])('07:00.1 with %s: still seen on igb in group 17', async (_name, edit) => {
-    const { code, problems } = await plan(await claiming('0000:07:00.0'), await tree(shared(), edit));
+  it.each(BROKEN_SIBLING_ENTRIES)('07:00.1 with %s: still seen on igb in group 17', async (_name, edit) => {
+    const { code, problems } = await plan(await claiming('0000:07:00.0'), await tree(sharedGroupHost(), edit));
     expect(code).toBe(1);
     expect(problems).toContainEqual(expect.objectContaining({ severity: 'block', code: 'iommu-group-not-viable', address: '0000:07:00.0' }));
     expect(problems.find((p) => p.code === 'iommu-group-not-viable')?.message).toContain('0000:07:00.1 (Intel Corporation I350 Gigabit Network Connection, driver igb)');
   });
 
   it('07:00.1 unreadable both ways: blocked as a member that cannot be read, named with why', async () => {
-    const root = await tree(shared(), async (r) => {
-      await loop(r, 'sys/bus/pci/devices/0000:07:00.1');
-      await loop(r, 'sys/kernel/iommu_groups/17/devices/0000:07:00.1');
+    const root = await tree(sharedGroupHost(), async (r) => {
+      await loopLink(r, 'sys/bus/pci/devices/0000:07:00.1');
+      await loopLink(r, 'sys/kernel/iommu_groups/17/devices/0000:07:00.1');
     });
     const { code, problems } = await plan(await claiming('0000:07:00.0'), root);
     expect(code).toBe(1);

@@ -2,7 +2,17 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bind, fakeHost, iommuOffHost, removeFakeHost, seedHost, setDriverOverride } from '../../test/helpers/fake-host.js';
+import {
+  BROKEN_SIBLING_ENTRIES,
+  bind,
+  fakeHost,
+  iommuOffHost,
+  loopLink,
+  removeFakeHost,
+  seedHost,
+  setDriverOverride,
+  sharedGroupHost,
+} from '../../test/helpers/fake-host.js';
 import { pciAncestor, readPciDevices } from './sysfs.js';
 
 const roots: string[] = [];
@@ -176,22 +186,11 @@ describe('readPciDevices oddities', () => {
   });
 });
 
-/** The seed host with 07:00.1 in 07:00.0's IOMMU group 17 (no ACS between the two I350 ports), still on igb. */
-const sharedGroup = () => seedHost().update('0000:07:00.1', { group: 17 });
 const dev071 = 'sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.1';
 
 describe('IOMMU group membership comes from /sys/kernel/iommu_groups/N/devices (defect 4)', () => {
-  const loop = async (root: string, rel: string) => {
-    await rm(path.join(root, rel));
-    await symlink(path.basename(rel), path.join(root, rel));
-  };
-  it.each([
-    ["07:00.1's iommu_group link deleted", (root: string) => rm(path.join(root, dev071, 'iommu_group'))],
-    ["07:00.1's iommu_group link a loop", (root: string) => loop(root, `${dev071}/iommu_group`)],
-    ["07:00.1's /sys/bus/pci/devices entry deleted", (root: string) => rm(path.join(root, 'sys/bus/pci/devices/0000:07:00.1'))],
-    ["07:00.1's /sys/bus/pci/devices entry a loop", (root: string) => loop(root, 'sys/bus/pci/devices/0000:07:00.1')],
-  ])('%s: 07:00.1 is still seen in group 17, on igb', async (_name, edit) => {
-    const root = await build(sharedGroup());
+  it.each(BROKEN_SIBLING_ENTRIES)('07:00.1 with %s: 07:00.1 is still seen in group 17, on igb', async (_name, edit) => {
+    const root = await build(sharedGroupHost());
     await edit(root);
     const d = (await readPciDevices(root)).find((x) => x.address === '0000:07:00.1');
     expect(d).toMatchObject({ vendor: '8086', product: '1521', driver: 'igb', iommuGroup: 17 });
@@ -199,9 +198,9 @@ describe('IOMMU group membership comes from /sys/kernel/iommu_groups/N/devices (
   });
 
   it('a member that cannot be read either way is listed as unreadable in its group', async () => {
-    const root = await build(sharedGroup());
-    await loop(root, 'sys/bus/pci/devices/0000:07:00.1');
-    await loop(root, 'sys/kernel/iommu_groups/17/devices/0000:07:00.1');
+    const root = await build(sharedGroupHost());
+    await loopLink(root, 'sys/bus/pci/devices/0000:07:00.1');
+    await loopLink(root, 'sys/kernel/iommu_groups/17/devices/0000:07:00.1');
     const { warnings, warn } = collect();
     const d = (await readPciDevices(root, { warn })).find((x) => x.address === '0000:07:00.1');
     expect(d).toMatchObject({ vendor: 'ffff', product: 'ffff', class: 'ffffff', driver: null, iommuGroup: 17, isBridge: false });
@@ -212,7 +211,7 @@ describe('IOMMU group membership comes from /sys/kernel/iommu_groups/N/devices (
   });
 
   it('a driver link that is there but cannot be read is not "unbound"', async () => {
-    const root = await build(sharedGroup());
+    const root = await build(sharedGroupHost());
     await rm(path.join(root, dev071, 'driver'));
     await writeFile(path.join(root, dev071, 'driver'), 'igb\n');
     const d = (await readPciDevices(root)).find((x) => x.address === '0000:07:00.1');
@@ -220,14 +219,14 @@ describe('IOMMU group membership comes from /sys/kernel/iommu_groups/N/devices (
   });
 
   it('a directory with no identity files at all is not trusted either', async () => {
-    const root = await build(sharedGroup());
+    const root = await build(sharedGroupHost());
     for (const f of ['vendor', 'device', 'class']) await rm(path.join(root, dev071, f));
     const d = (await readPciDevices(root)).find((x) => x.address === '0000:07:00.1');
     expect(d?.unreadable).toMatch(/^none of vendor, device, class can be read/);
   });
 
   it('a group whose devices/ cannot be listed makes its functions unreadable', async () => {
-    const root = await build(sharedGroup());
+    const root = await build(sharedGroupHost());
     await rm(path.join(root, 'sys/kernel/iommu_groups/17/devices'), { recursive: true });
     await symlink('devices', path.join(root, 'sys/kernel/iommu_groups/17/devices'));
     const devices = await readPciDevices(root);

@@ -5,6 +5,7 @@
 import { formatPos, type DesiredHostState } from '../model/desired.js';
 import { slotOf } from '../model/pci-address.js';
 import type { Problem } from '../model/plan.js';
+import type { PciDevice } from '../model/snapshot.js';
 import type { HostView } from './host-view.js';
 import { describeDevice } from './host-view.js';
 import type { Assignment } from './resolve-claims.js';
@@ -116,43 +117,49 @@ export function checkAssignedDevices(desired: DesiredHostState, view: HostView, 
       if (owner === a.vm.name) continue;
       const key = `${d.iommuGroup}/${m.address}/${a.vm.name}`;
       if (reportedGroups.has(key)) continue;
-      if (owner === undefined && m.unreadable !== undefined) {
-        reportedGroups.add(key);
-        problems.push({
-          ...base,
-          severity: 'block',
-          code: 'iommu-group-not-viable',
-          message:
-            `IOMMU group ${d.iommuGroup} is not viable for ${d.address}: ${m.address} is in the same group and cannot be ` +
-            `read (${m.unreadable}), so which driver holds it cannot be told`,
-          hint: `look at ${m.address}'s sysfs entry (\`ls -l /sys/kernel/iommu_groups/${d.iommuGroup}/devices/\`) and \`dmesg\`, then plan again`,
-        });
-      } else if (owner !== undefined) {
-        reportedGroups.add(key);
-        problems.push({
-          ...base,
-          severity: 'block',
-          code: 'iommu-group-split',
-          message: `IOMMU group ${d.iommuGroup} is split: ${d.address} goes to ${a.vm.name} but ${m.address} goes to ${owner}`,
-          hint: 'a group is isolated only as a whole: give all its endpoint devices to the same VM',
-        });
-      } else if (m.driver !== null && !VFIO_SAFE_DRIVERS.has(m.driver)) {
-        reportedGroups.add(key);
-        problems.push({
-          ...base,
-          severity: 'block',
-          code: 'iommu-group-not-viable',
-          message:
-            `IOMMU group ${d.iommuGroup} is not viable for ${d.address}: ${describeDevice(m)} is in the same group ` +
-            `and stays bound to host driver ${m.driver}`,
-          hint:
-            `assign ${m.address} to ${a.vm.name} too (or claim the whole slot "${slotOf(m.address)}" when it is ` +
-            'another function of the same card); the group can only be given to one VM as a whole',
-        });
-      }
+      const problem = groupProblem(d, m, owner, a.vm.name);
+      if (problem === null) continue;
+      reportedGroups.add(key);
+      problems.push({ ...base, severity: 'block', ...problem });
     }
   }
   return problems.concat(checkPfAndVf(assignments));
+}
+
+/**
+ * Why `member`, another endpoint of `d`'s IOMMU group that `vm` does not get, keeps the group from being given to
+ * `vm`: it goes to another VM (`owner`), it cannot be read, or it stays on a host driver. Null when it does not.
+ */
+function groupProblem(d: PciDevice, member: PciDevice, owner: string | undefined, vm: string): Pick<Problem, 'code' | 'message' | 'hint'> | null {
+  const group = d.iommuGroup;
+  if (owner !== undefined) {
+    return {
+      code: 'iommu-group-split',
+      message: `IOMMU group ${group} is split: ${d.address} goes to ${vm} but ${member.address} goes to ${owner}`,
+      hint: 'a group is isolated only as a whole: give all its endpoint devices to the same VM',
+    };
+  }
+  if (member.unreadable !== undefined) {
+    return {
+      code: 'iommu-group-not-viable',
+      message:
+        `IOMMU group ${group} is not viable for ${d.address}: ${member.address} is in the same group and cannot be ` +
+        `read (${member.unreadable}), so which driver holds it cannot be told`,
+      hint: `look at ${member.address}'s sysfs entry (\`ls -l /sys/kernel/iommu_groups/${group}/devices/\`) and \`dmesg\`, then plan again`,
+    };
+  }
+  if (member.driver !== null && !VFIO_SAFE_DRIVERS.has(member.driver)) {
+    return {
+      code: 'iommu-group-not-viable',
+      message:
+        `IOMMU group ${group} is not viable for ${d.address}: ${describeDevice(member)} is in the same group ` +
+        `and stays bound to host driver ${member.driver}`,
+      hint:
+        `assign ${member.address} to ${vm} too (or claim the whole slot "${slotOf(member.address)}" when it is ` +
+        'another function of the same card); the group can only be given to one VM as a whole',
+    };
+  }
+  return null;
 }
 
 /** A PF and one of its VFs in VMs at once: the VF's VM could be disrupted by whoever holds the PF. */

@@ -783,6 +783,18 @@ export async function setDriverOverride(root: string, address: string, value: st
   await writeFile(path.join(abs, dev, 'driver_override'), `${value ?? '(null)'}\n`);
 }
 
+/** Replaces the entry `rel` (root-relative) of a fake tree by a symlink to itself: a loop (ELOOP when followed). */
+export async function loopLink(root: string, rel: string): Promise<void> {
+  const abs = await assertFakeRoot(root);
+  await rm(path.join(abs, rel));
+  await symlink(posix.basename(rel), path.join(abs, rel));
+}
+
+/** Deletes the entry `rel` (root-relative) of a fake tree, whatever it is. */
+export async function removeEntry(root: string, rel: string): Promise<void> {
+  await rm(path.join(await assertFakeRoot(root), rel), { recursive: true });
+}
+
 /** Deletes a fake tree (guarded like the mutations). */
 export async function removeFakeHost(root: string): Promise<void> {
   await rm(await assertFakeRoot(root), { recursive: true, force: true });
@@ -860,6 +872,25 @@ export function seedHost(): FakeHost {
     .vfio('loaded')
     .pciIds(SEED_PCI_IDS);
 }
+
+/** The seed host with 07:00.1 in 07:00.0's IOMMU group 17 (no ACS between the I350's two ports), still on igb. */
+export function sharedGroupHost(): FakeHost {
+  return seedHost().update('0000:07:00.1', { group: 17 });
+}
+
+/** 07:00.1's directory in a tree of {@link sharedGroupHost}. */
+const DEV_07_00_1 = 'sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.1';
+
+/**
+ * The ways issue 9 (defect 4) broke 07:00.1's own entries in a tree of {@link sharedGroupHost} while
+ * `/sys/kernel/iommu_groups/17/devices` still lists it: [what, edit of a built tree].
+ */
+export const BROKEN_SIBLING_ENTRIES: [string, (root: string) => Promise<void>][] = [
+  ['its iommu_group link deleted', (root) => removeEntry(root, `${DEV_07_00_1}/iommu_group`)],
+  ['its iommu_group link a loop', (root) => loopLink(root, `${DEV_07_00_1}/iommu_group`)],
+  ['its /sys/bus/pci/devices entry deleted', (root) => removeEntry(root, 'sys/bus/pci/devices/0000:07:00.1')],
+  ['its /sys/bus/pci/devices entry a loop', (root) => loopLink(root, 'sys/bus/pci/devices/0000:07:00.1')],
+];
 
 /** The seed host with the IOMMU off: no DMAR table, no `intel_iommu=on`, hence no IOMMU groups. */
 export function iommuOffHost(): FakeHost {
