@@ -10,7 +10,7 @@ import path from 'node:path';
 import { PassthruError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { StepKind } from '../model/plan.js';
-import { errorCode } from '../observe/sysfs.js';
+import { errorCode } from '../io/error-code.js';
 
 /** Default journal file; `PASSTHRU_JOURNAL` overrides it. */
 const DEFAULT_JOURNAL_PATH = '/var/log/passthru/journal.jsonl';

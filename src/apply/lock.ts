@@ -15,7 +15,7 @@ import { PassthruError, UsageError } from '../errors.js';
 import { systemClock } from '../io/clock.js';
 import type { Clock } from '../io/clock.js';
 import { interruptionText } from '../io/interrupts.js';
-import { errorCode } from '../observe/sysfs.js';
+import { errorCode } from '../io/error-code.js';
 
 /** Default directory of lock files; `PASSTHRU_STATE_DIR` overrides it. */
 const DEFAULT_STATE_DIR = '/run/passthru';

@@ -11,7 +11,7 @@ import { HOLDS, judgeDomain, judgeDriver, type Verdict } from '../plan/expectati
 import { parseDomainXml } from '../observe/domain-xml.js';
 import { parseNodeDeviceXml } from '../observe/nodedev-xml.js';
 import { DOMAIN_VANISHED, readDomainState } from '../observe/domains.js';
-import { HostFs } from '../observe/sysfs.js';
+import { HostFs } from '../io/host-fs.js';
 
 /** Reads back the target of a step. Both methods observe the host anew on every call (no caching). */
 export interface TargetObserver {
@@ -52,7 +52,7 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
     async deviceDriver(address) {
       if (root !== null) {
         // A fresh HostFs: its link cache must not outlive this one reading.
-        const link = await new HostFs(root).readlink(`/sys/bus/pci/devices/${address}/driver`);
+        const link = new HostFs(root).readlink(`/sys/bus/pci/devices/${address}/driver`);
         return link === null ? null : (link.split('/').pop() ?? null);
       }
       const xml = await run(['nodedev-dumpxml', '--device', nodedevName(pciFunction(address))]);

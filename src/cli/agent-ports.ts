@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../io/atomic-file.js';
 import type { DesiredState } from '../model/desired.js';
 import type { HostPlan } from '../model/plan.js';
 import type { HostSnapshot } from '../model/snapshot.js';
-import { errorCode } from '../observe/sysfs.js';
+import { errorCode } from '../io/error-code.js';
 import { planAll } from '../plan/plan-all.js';
 import { describeAction } from '../render/action.js';
 import { renderLogLine, type LogFormat } from '../render/log-line.js';

@@ -8,7 +8,7 @@ import { HostError, InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
 import type { Virsh } from '../io/virsh.js';
 import { systemClock } from '../io/clock.js';
-import { errorCode } from '../observe/sysfs.js';
+import { errorCode } from '../io/error-code.js';
 import { loadDesiredState } from '../desired/load.js';
 import { selectHosts } from '../desired/connect.js';
 import type { DesiredHost, DesiredState } from '../model/desired.js';

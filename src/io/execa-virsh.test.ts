@@ -135,4 +135,32 @@ describe.skipIf(real === null)('createVirsh against real virsh (test driver)', (
     expect(r.durationMs).toBeLessThan(5000);
     await expect(virsh.batch(URI, [['list']])).rejects.toThrow(/timed out after 200 ms/);
   });
+
+  it('refuses one command whose output is over its limit, naming it (a 50 MB domain XML is no parse of gigabytes)', async () => {
+    const node = path.join(scratch, 'big-node.xml');
+    const uuid = '0b6a5c6e-7e0a-4f6e-9d3c-000000000b19';
+    await writeFile(
+      node,
+      `<node><domain type='test'><name>big</name><uuid>${uuid}</uuid><description>${'x'.repeat(2 * 1024 * 1024)}</description>` +
+        "<memory>1048576</memory><os><type>hvm</type></os></domain></node>",
+    );
+    const virsh = createVirsh({ binary: real as string, outputLimits: { commandBytes: 1024 * 1024 } });
+    const uri = `test://${node}`;
+    const batch = virsh.batch(uri, [['domstate', '--domain', uuid], ['dumpxml', '--inactive', '--domain', uuid]]);
+    await expect(batch).rejects.toBeInstanceOf(HostError);
+    await expect(batch).rejects.toThrow(`virsh printed more than 1 MiB for one command on ${uri}; it was printing: virsh dumpxml --inactive --domain ${uuid}`);
+    await expect(virsh.run(uri, ['dumpxml', '--domain', uuid])).rejects.toThrow(/virsh printed more than 1 MiB for one command .* dumpxml --domain/);
+    expect((await virsh.batch(uri, [['domstate', '--domain', uuid]]))[0]?.output).toBe('running\n');
+  });
+
+  it('kills a virsh that prints without end, and says which command was printing', async () => {
+    const endless = path.join(scratch, 'endless-virsh');
+    // Prints the first command's marker (taken from the batch argument), then never stops.
+    await writeFile(endless, '#!/bin/sh\nm=$(printf %s "$4" | sed -n "s/^echo \\([^ ]*\\) ;.*/\\1/p")\nprintf %s "$m"\nexec tr "\\000" x < /dev/zero\n');
+    await chmod(endless, 0o755);
+    const virsh = createVirsh({ binary: endless, outputLimits: { processBytes: 4 * 1024 * 1024 } });
+    await expect(virsh.batch(URI, [['dumpxml', '--domain', TEST_UUID]])).rejects.toThrow(
+      `virsh printed more than 4 MiB in one process (a batch of 1 commands) on ${URI}; it was printing: virsh dumpxml --domain ${TEST_UUID}`,
+    );
+  });
 });

@@ -9,9 +9,13 @@
  * interleaves by arrival: measured with virsh 9.0, a batch alternating 300 `dumpxml` with 300 failing `domstate`
  * misattributed ~140 errors per run. So the child gets ONE open file description (an unlinked temporary file) as
  * both fd 1 and fd 2: every write lands in order, and virsh flushes stdout before it prints an error.
+ *
+ * What virsh prints comes from the host and is bounded: a process that prints more than {@link OutputLimits}
+ * allow is killed, and one command whose output is over its limit (a 50 MB domain XML) is a HostError naming the
+ * command, never a read of unbounded size or an XML parse that takes gigabytes.
  */
 import { randomBytes } from 'node:crypto';
-import { open, unlink } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -27,7 +31,26 @@ export interface CreateVirshOptions {
   debug?: (line: string) => void;
   /** Timeout of one process when a call gives none. Default 60 s. */
   timeoutMs?: number;
+  /** How much virsh may print. Defaults: {@link DEFAULT_OUTPUT_LIMITS}. */
+  outputLimits?: Partial<OutputLimits>;
 }
+
+/** How much one virsh process may print before passthru gives up on it. */
+export interface OutputLimits {
+  /** All of one process's output (a batch of many commands, or stdout of one). */
+  processBytes: number;
+  /** The output of one command of a batch (one domain or node device XML). */
+  commandBytes: number;
+}
+
+/**
+ * 64 MiB per process: ~500 domains' XML (a batch process holds at most ~1,500 commands, see MAX_BATCH_ARG_BYTES)
+ * at over 40 KiB each, several times what real domains print. 8 MiB per command: a domain XML is 5-50 KiB.
+ */
+export const DEFAULT_OUTPUT_LIMITS: OutputLimits = { processBytes: 64 * 1024 * 1024, commandBytes: 8 * 1024 * 1024 };
+
+/** How often a running batch's output file is measured against its limit. */
+const OUTPUT_POLL_MS = 100;
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
@@ -58,17 +81,18 @@ export function createVirsh(options: CreateVirshOptions = {}): Virsh {
   const binary = options.binary ?? process.env.PASSTHRU_VIRSH ?? 'virsh';
   const debug = options.debug ?? (() => {});
   const defaultTimeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const limits: OutputLimits = { ...DEFAULT_OUTPUT_LIMITS, ...options.outputLimits };
 
   return {
     async batch(uri, commands, callOptions) {
       const results: VirshBatchResult[] = [];
       for (const chunk of chunkCommands(commands)) {
-        results.push(...(await runBatch(binary, uri, chunk, callOptions?.timeoutMs ?? defaultTimeout, debug)));
+        results.push(...(await runBatch(binary, uri, chunk, callOptions?.timeoutMs ?? defaultTimeout, limits, debug)));
       }
       return results;
     },
     async run(uri, args, callOptions) {
-      return runOne(binary, uri, args, callOptions?.timeoutMs ?? defaultTimeout, debug);
+      return runOne(binary, uri, args, callOptions?.timeoutMs ?? defaultTimeout, limits, debug);
     },
   };
 }
@@ -78,16 +102,25 @@ async function runOne(
   uri: string,
   args: string[],
   timeoutMs: number,
+  limits: OutputLimits,
   debug: (line: string) => void,
 ): Promise<VirshRunResult> {
   const argv = ['-c', uri, ...args];
   const command = [binary, ...argv];
   debug(`$ ${command.join(' ')}`);
   const { result: r, timedOut } = await withTimeout(
-    execa(binary, argv, { stdin: 'ignore', env: ENV, reject: false, stripFinalNewline: false, detached: true }),
+    execa(binary, argv, {
+      stdin: 'ignore',
+      env: ENV,
+      reject: false,
+      stripFinalNewline: false,
+      detached: true,
+      maxBuffer: limits.commandBytes,
+    }),
     timeoutMs,
   );
   throwIfNotStarted(r, binary);
+  if (r.isMaxBuffer) throw outputTooLarge(uri, limits.commandBytes, args);
   debug(`  exit ${r.exitCode ?? r.signal ?? '?'} in ${Math.round(r.durationMs)} ms${timedOut ? ' (timed out)' : ''}`);
   return {
     exitCode: r.exitCode ?? -1,
@@ -112,17 +145,10 @@ export async function withTimeout<R>(
 ): Promise<{ result: R; timedOut: boolean }> {
   let timedOut = false;
   let forceKill: NodeJS.Timeout | undefined;
-  const killGroup = (signal: NodeJS.Signals) => {
-    try {
-      if (subprocess.pid !== undefined) process.kill(-subprocess.pid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
-    }
-  };
   const timer = setTimeout(() => {
     timedOut = true;
-    killGroup('SIGTERM');
-    forceKill = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+    killGroup(subprocess.pid, 'SIGTERM');
+    forceKill = setTimeout(() => killGroup(subprocess.pid, 'SIGKILL'), KILL_GRACE_MS);
   }, timeoutMs);
   try {
     return { result: await subprocess, timedOut };
@@ -171,6 +197,7 @@ async function runBatch(
   uri: string,
   chunk: { first: number; commands: string[][] },
   timeoutMs: number,
+  limits: OutputLimits,
   debug: (line: string) => void,
 ): Promise<VirshBatchResult[]> {
   const { commands } = chunk;
@@ -191,13 +218,22 @@ async function runBatch(
     // execa's types admit only the literals 3-9 as a file descriptor; at runtime any open fd is passed to the
     // child as is (execa docs, "stdout: integer").
     const fd = handle.fd as 3;
-    const { result: r, timedOut } = await withTimeout(
-      execa(binary, argv, { stdin: 'ignore', stdout: fd, stderr: fd, env: ENV, reject: false, detached: true }),
-      timeoutMs,
-    );
+    const subprocess = execa(binary, argv, { stdin: 'ignore', stdout: fd, stderr: fd, env: ENV, reject: false, detached: true });
+    // The output goes to a file, not a pipe: measure it while virsh runs, and stop virsh once it is too much.
+    const watch = setInterval(() => {
+      void handle.stat().then(
+        (st) => st.size > limits.processBytes && killGroup(subprocess.pid, 'SIGKILL'),
+        () => {},
+      );
+    }, OUTPUT_POLL_MS);
+    const { result: r, timedOut } = await withTimeout(subprocess, timeoutMs).finally(() => clearInterval(watch));
     throwIfNotStarted(r, binary);
     debug(`  exit ${r.exitCode ?? r.signal ?? '?'} in ${Math.round(r.durationMs)} ms`);
     const { size } = await handle.stat();
+    if (size > limits.processBytes) {
+      const at = await commandPrintingAt(handle, nonce, limits.processBytes);
+      throw outputTooLarge(uri, limits.processBytes, at === null ? null : (commands[at] ?? null), commands.length);
+    }
     const buffer = Buffer.alloc(size);
     // Read from offset 0: the shared file position is at the end, where virsh's last write left it.
     await handle.read(buffer, 0, size, 0);
@@ -210,12 +246,55 @@ async function runBatch(
   } finally {
     await handle.close();
   }
-  return splitBatchOutput(text, nonce, commands, uri);
+  return splitBatchOutput(text, nonce, commands, uri, limits);
+}
+
+/** The `<nonce>-<i>:` marker that `echo` prints before command i of a batch; group 1 is i. */
+function markerPattern(nonce: string): RegExp {
+  return new RegExp(`${nonce}-(\\d+):`, 'g');
+}
+
+/** Sends `signal` to the process group of a virsh started `detached`; nothing when it is gone. */
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  try {
+    if (pid !== undefined) process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+/**
+ * The index of the batch command whose output runs through byte `offset` of the output file (the last marker
+ * before it), or null when none had started. Read in chunks: the file is over the limit of what is read at once.
+ */
+async function commandPrintingAt(handle: FileHandle, nonce: string, offset: number): Promise<number | null> {
+  const marker = markerPattern(nonce);
+  const chunkBytes = 1024 * 1024;
+  // A marker cut by a chunk boundary is found in the next chunk, which starts this much earlier.
+  const overlap = nonce.length + 16;
+  const buffer = Buffer.alloc(chunkBytes);
+  let last: number | null = null;
+  for (let at = 0; at < offset; at += chunkBytes - overlap) {
+    const { bytesRead } = await handle.read(buffer, 0, chunkBytes, at);
+    if (bytesRead === 0) break;
+    for (const m of buffer.toString('latin1', 0, bytesRead).matchAll(marker)) last = Number(m[1]);
+  }
+  return last;
+}
+
+/** A HostError for output over `limit` bytes: of one command (`command`), or of a whole batch process. */
+function outputTooLarge(uri: string, limit: number, command: string[] | null, batchSize?: number): HostError {
+  const mib = `${Math.round(limit / (1024 * 1024))} MiB`;
+  const what = batchSize === undefined ? 'for one command' : `in one process (a batch of ${batchSize} commands)`;
+  return new HostError(
+    `virsh printed more than ${mib} ${what} on ${uri}${command === null ? '' : `; it was printing: virsh ${virshCommandText(command)}`}`,
+    { hint: 'passthru does not read that much from virsh: look at what that domain or node device holds (`virsh dumpxml`, `virsh nodedev-dumpxml`)' },
+  );
 }
 
 /** Cuts the merged output of a batch into one result per command; throws when the batch did not run through. */
-function splitBatchOutput(text: string, nonce: string, commands: string[][], uri: string): VirshBatchResult[] {
-  const marker = new RegExp(`${nonce}-(\\d+):`, 'g');
+function splitBatchOutput(text: string, nonce: string, commands: string[][], uri: string, limits: OutputLimits): VirshBatchResult[] {
+  const marker = markerPattern(nonce);
   const found = [...text.matchAll(marker)];
   if (found.length === 0) throw batchNotRun(text, commands, uri);
 
@@ -223,6 +302,8 @@ function splitBatchOutput(text: string, nonce: string, commands: string[][], uri
   found.forEach((m, k) => {
     const start = (m.index ?? 0) + m[0].length;
     const end = found[k + 1]?.index ?? text.length;
+    // Characters, not bytes: libvirt's XML is ASCII but for names, and the limit only needs to be about right.
+    if (end - start > limits.commandBytes) throw outputTooLarge(uri, limits.commandBytes, commands[k] ?? null);
     results.push(splitSegment(text.slice(start, end)));
   });
   if (results.length !== commands.length || found.some((m, k) => m[1] !== String(k))) {

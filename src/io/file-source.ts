@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { DesiredSource } from '../agent/ports.js';
-import { errorCode } from '../observe/sysfs.js';
+import { errorCode } from './error-code.js';
 import { watchFile } from './file-watch.js';
 
 /** `sha256:<hex>` of a file's content: its revision. */

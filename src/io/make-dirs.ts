@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { errorCode } from '../observe/sysfs.js';
+import { errorCode } from './error-code.js';
 
 /** Creates `dir` and its missing parents; rejects with the first error other than "it exists". */
 export async function makeDirs(dir: string): Promise<void> {

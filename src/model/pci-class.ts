@@ -18,3 +18,19 @@ export function isBridgeClass(cls: string): boolean {
 
 /** Class of a device whose identity could not be read: all ones, as config space reads for no device. */
 export const UNKNOWN_CLASS = 'ffffff';
+
+/**
+ * Whether a function of class `cls` may be what the host's network hangs on: a network controller (02xxxx), or a
+ * function whose class is unknown. (A function with network interfaces counts too; see the planner's host view.)
+ */
+export function mayBeNetworkClass(cls: string): boolean {
+  return cls.startsWith('02') || cls === UNKNOWN_CLASS;
+}
+
+/**
+ * Whether a function of class `cls` may be what the host's disks hang on: a mass storage controller (01xxxx), a
+ * Fibre Channel HBA (0c04: SAN boot), or a function whose class is unknown.
+ */
+export function mayBeStorageClass(cls: string): boolean {
+  return cls.startsWith('01') || cls.startsWith('0c04') || cls === UNKNOWN_CLASS;
+}

@@ -13,6 +13,15 @@ export interface HostUse {
   detail: string;
 }
 
+/**
+ * The two parts of host use, each with the reason it is unknown: `network` (default routes and addresses: the
+ * host's NICs) and `storage` (mounts and swap: its disk controllers). A part that is known is absent.
+ */
+export interface HostUseUnknown {
+  network?: string;
+  storage?: string;
+}
+
 /** One PCI function on the host. Addresses are canonical (`0000:07:00.0`). */
 export interface PciDevice {
   address: string;
@@ -39,6 +48,12 @@ export interface PciDevice {
   netInterfaces: string[];
   /** Why the host needs this device; empty when it does not (as far as could be observed). */
   hostUse: HostUse[];
+  /**
+   * Set when something safety depends on could not be read — the function's sysfs entry (a broken or looping link),
+   * its driver link, its IOMMU group: why. Such a function is still listed, with what could be read (identity
+   * `ffff` when nothing), so that its IOMMU group is not taken for viable; the planner never assigns it.
+   */
+  unreadable?: string;
 }
 
 /** A PCI passthrough device as a domain's XML declares it. */
@@ -72,7 +87,10 @@ export interface DomainInterface {
   xml: string;
 }
 
-/** Result of parsing a domain's XML (SPEC 7 `parseDomainXml`, plus interfaces). */
+/**
+ * Result of parsing a domain's XML (SPEC 7 `parseDomainXml`, plus interfaces). For a bare `<hostdev>` or
+ * `<interface>` element (what `attach-device` takes) `name` and `uuid` are empty and it holds just that device.
+ */
 export interface ParsedDomain {
   name: string;
   uuid: string;
@@ -130,6 +148,11 @@ export interface HostSnapshot {
   selinux: SelinuxFacts;
   /** False when host use (routes, mounts) could not be observed, e.g. on a remote host. */
   hostUseKnown: boolean;
+  /**
+   * What part of host use could not be observed, and why (`/proc/net/route is missing`). Absent while
+   * `hostUseKnown` is false means neither part is known (older snapshots of a remote host).
+   */
+  hostUseUnknown?: HostUseUnknown;
   devices: PciDevice[];
   domains: DomainSnapshot[];
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HostError } from '../errors.js';
 import type { ParsedDomain } from '../model/snapshot.js';
+import { hostdevXml, interfaceHostdevXml } from '../render/hostdev-xml.js';
 import { parseDomainXml } from './domain-xml.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/virsh/${name}`, import.meta.url), 'utf8');
@@ -142,5 +143,52 @@ describe('parseDomainXml on what users write', () => {
   ])('throws a HostError for %j', (xml, message) => {
     expect(() => parseDomainXml(xml)).toThrow(HostError);
     expect(() => parseDomainXml(xml)).toThrow(message);
+  });
+});
+
+describe('parseDomainXml on a bare device element, what attach-device takes (defect 15)', () => {
+  it('returns the one hostdev of a <hostdev> element, as a nameless domain', () => {
+    const xml = hostdevXml('0000:07:00.0', true);
+    expect(parseDomainXml(xml)).toEqual({
+      name: '',
+      uuid: '',
+      hostdevs: [{ address: '0000:07:00.0', managed: true, driver: null, source: 'hostdev', xml }],
+      interfaces: [],
+    });
+  });
+
+  it("returns the one hostdev of an <interface type='hostdev'> element, with its MAC", () => {
+    const xml = interfaceHostdevXml('0000:08:10.1', false, '52:54:00:6d:90:02');
+    expect(parseDomainXml(xml).hostdevs).toEqual([
+      { address: '0000:08:10.1', managed: false, driver: null, source: 'interface', mac: '52:54:00:6d:90:02', xml },
+    ]);
+  });
+
+  it('returns any other bare <interface> as an interface, exactly as written', () => {
+    const xml = "<interface type='bridge'><mac address='52:54:00:aa:bb:01'/><source bridge='br0'/></interface>";
+    expect(parseDomainXml(xml)).toMatchObject({ hostdevs: [], interfaces: [{ type: 'bridge', source: 'br0', xml }] });
+  });
+
+  it('still refuses other root elements', () => {
+    expect(() => parseDomainXml('<disk/>')).toThrow(/not a libvirt domain XML: the root element is <disk>/);
+  });
+});
+
+describe('parseDomainXml refuses a DOCTYPE instead of expanding its entities (defect 12)', () => {
+  const seed = fixture('domain-rhel7.3.inactive.xml');
+  it('an entity that would conjure a hostdev address out of plain text', () => {
+    const xml = `<!DOCTYPE domain [<!ENTITY bus "0x09">]>\n${seed.replace("bus='0x07' slot='0x00' function='0x0'", "bus='&bus;' slot='0x00' function='0x0'")}`;
+    expect(() => parseDomainXml(xml)).toThrow(HostError);
+    expect(() => parseDomainXml(xml)).toThrow('domain XML has a <!DOCTYPE>, which libvirt never prints: refused rather than expanding its entities');
+  });
+
+  it('an entity that would hide a hostdev driver', () => {
+    const xml = `<?xml version="1.0"?>\n<!DOCTYPE domain [<!ENTITY none "">]>\n${seed.replace("<driver name='vfio'/>", "<driver name='&none;'/>")}`;
+    expect(() => parseDomainXml(xml)).toThrow(/<!DOCTYPE>/);
+  });
+
+  it('the word in a comment or CDATA section is only text', () => {
+    const xml = seed.replace('<devices>', '<devices><!-- <!DOCTYPE x> --><![CDATA[<!DOCTYPE y>]]>');
+    expect(parseDomainXml(xml).hostdevs).toHaveLength(4);
   });
 });

@@ -6,6 +6,9 @@
  * Values are read the way libvirt reads them, not the way it prints them: an address attribute may be written
  * `0x07`, `07` (octal!) or `7`, and a `managed` attribute that is absent means "no". Everything else in the domain
  * is ignored, so anything libvirt adds in later versions is harmless.
+ *
+ * The text comes from the host, so it is not trusted: a `<!DOCTYPE>` is refused outright (libvirt never prints one,
+ * and its internal entities could hide a `<driver>` or conjure a `<hostdev>` out of what looks like plain text).
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { HostError } from '../errors.js';
@@ -61,18 +64,34 @@ export const text = (v: unknown): string | undefined => {
 /**
  * Parses a domain XML (`virsh dumpxml`, with or without `--inactive`). Returns its name, uuid (empty when the XML
  * has none: libvirt generates one at define time), its PCI hostdevs (USB, SCSI and mdev hostdevs are not passthru's)
- * and its other interfaces. Throws a HostError when the text is not well-formed XML, not a `<domain>`, or holds a
- * PCI address libvirt would not accept.
+ * and its other interfaces. Also takes a bare `<hostdev>` or `<interface>` element — what `attach-device` takes —
+ * and returns it as a nameless domain (`name` and `uuid` empty) holding just that device. Throws a HostError when
+ * the text is not well-formed XML, has a DOCTYPE, is none of those elements, or holds a PCI address libvirt would
+ * not accept.
  */
 export function parseDomainXml(xml: string): ParsedDomain {
-  const root = parseRoot(xml, 'domain');
+  const { name: rootName, node: root } = parseAnyRoot(xml, ['domain', 'hostdev', 'interface']);
+  if (rootName !== 'domain') {
+    return { name: '', uuid: '', ...readDevices(xml, { [rootName]: root }, [], `<${rootName}> element`) };
+  }
   const name = text(root.name);
   if (name === undefined || name === '') throw new HostError('domain XML has no <name>');
   const uuid = (text(root.uuid) ?? '').trim();
-  const what = `domain "${name}"`;
-  const devices = child(root, 'devices');
+  return { name, uuid, ...readDevices(xml, child(root, 'devices'), ['domain', 'devices'], `domain "${name}"`) };
+}
+
+/**
+ * The PCI hostdevs and other interfaces among the children of `devices`, the element at `path` in the document
+ * (`[]`: the device is the document's root). The path is needed to cut each `<interface>` out of the text.
+ */
+function readDevices(
+  xml: string,
+  devices: XmlNode | undefined,
+  path: string[],
+  what: string,
+): Pick<ParsedDomain, 'hostdevs' | 'interfaces'> {
   const hostdevs: DomainHostdev[] = [];
-  const hostdevTexts = elementTexts(xml, devices, 'hostdev', what);
+  const hostdevTexts = elementTexts(xml, devices, path, 'hostdev', what);
   children(devices, 'hostdev').forEach((hostdev, i) => {
     if (attr(hostdev, 'mode') !== 'subsystem' || attr(hostdev, 'type') !== 'pci') return;
     hostdevs.push({
@@ -85,7 +104,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
   });
 
   const interfaces: DomainInterface[] = [];
-  const interfaceTexts = elementTexts(xml, devices, 'interface', what);
+  const interfaceTexts = elementTexts(xml, devices, path, 'interface', what);
   children(devices, 'interface').forEach((iface, i) => {
     const type = attr(iface, 'type') ?? '';
     const mac = attr(child(iface, 'mac'), 'address') ?? null;
@@ -110,13 +129,13 @@ export function parseDomainXml(xml: string): ParsedDomain {
       xml: text,
     });
   });
-  return { name, uuid, hostdevs, interfaces };
+  return { hostdevs, interfaces };
 }
 
-/** The text of every `<devices><name>` element exactly as printed, in the order the parser lists them. */
-function elementTexts(xml: string, devices: XmlNode | undefined, name: string, what: string): string[] {
+/** The text of every `<name>` child of `devices` (at `path`) exactly as printed, in the order the parser lists them. */
+function elementTexts(xml: string, devices: XmlNode | undefined, path: string[], name: string, what: string): string[] {
   const parsed = children(devices, name).length;
-  const ranges = elementRanges(xml, ['domain', 'devices', name]);
+  const ranges = elementRanges(xml, [...path, name]);
   if (ranges.length !== parsed) throw new HostError(`${what}: found ${ranges.length} <${name}> elements in the text but parsed ${parsed}`);
   return ranges.map(([start, end]) => xml.slice(start, end));
 }
@@ -126,17 +145,30 @@ function elementTexts(xml: string, devices: XmlNode | undefined, name: string, w
  * parser. fast-xml-parser accepts broken input silently, so the text is validated first.
  */
 export function parseRoot(xml: string, rootName: string): XmlNode {
+  return parseAnyRoot(xml, [rootName]).node;
+}
+
+/** A declaration, or what may hide one's text without being one: a comment or a CDATA section. */
+const DECLARATION_OR_QUOTE = /<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<!DOCTYPE/gi;
+
+/** Parses a whole document whose root element is one of `rootNames`; returns which, and the element. */
+function parseAnyRoot(xml: string, rootNames: readonly string[]): { name: string; node: XmlNode } {
+  const kind = rootNames[0] as string;
+  // Refused before fast-xml-parser sees it: its DOCTYPE reader would register the entities and expand them.
+  if (/<!DOCTYPE/i.test(xml) && [...xml.matchAll(DECLARATION_OR_QUOTE)].some((m) => m[0].toUpperCase() === '<!DOCTYPE')) {
+    throw new HostError(`${kind} XML has a <!DOCTYPE>, which libvirt never prints: refused rather than expanding its entities`);
+  }
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {
-    throw new HostError(`malformed ${rootName} XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})`);
+    throw new HostError(`malformed ${kind} XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})`);
   }
   const doc = asNode(parser.parse(xml)) ?? {};
-  const root = doc[rootName];
-  if (root === undefined) {
+  const name = rootNames.find((n) => doc[n] !== undefined);
+  if (name === undefined) {
     const found = Object.keys(doc).find((k) => !k.startsWith('?') && k !== '#text');
-    throw new HostError(`not a libvirt ${rootName} XML: the root element is <${found ?? 'none'}>`);
+    throw new HostError(`not a libvirt ${kind} XML: the root element is <${found ?? 'none'}>`);
   }
-  return asNode(root) ?? {};
+  return { name, node: asNode(doc[name]) ?? {} };
 }
 
 /** The canonical host address of a hostdev's `<source><address .../></source>`. */

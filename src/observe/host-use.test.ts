@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,16 +32,19 @@ afterAll(async () => {
   for (const r of roots) await removeFakeHost(r);
 });
 
-/** Builds the host and returns its host use as a plain object, plus warnings. */
+/** Builds the host and returns its host use as a plain object, the parts that are unknown, and warnings. */
 async function uses(host: FakeHost, edit?: (root: string) => Promise<void>) {
   const root = await host.build();
   roots.push(root);
   if (edit) await edit(root);
   const warnings: string[] = [];
   const devices = await readPciDevices(root);
-  const map = await observeHostUse(root, devices, { warn: (m) => warnings.push(m) });
-  return { byAddress: Object.fromEntries([...map].map(([a, u]) => [a, u.map((x) => `${x.kind}: ${x.detail}`)])), warnings, root };
+  const { uses: map, unknown } = observeHostUse(root, devices, { warn: (m) => warnings.push(m) });
+  return { byAddress: Object.fromEntries([...map].map(([a, u]) => [a, u.map((x) => `${x.kind}: ${x.detail}`)])), unknown, warnings, root };
 }
+
+/** The header the kernel prints above /proc/net/route. */
+const ROUTE_HEADER = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n';
 
 describe('parsers on recorded output (a virtio VM)', () => {
   it('route: eth0 carries the default route; the connected route maps its address', async () => {
@@ -112,9 +116,9 @@ describe('small parsers', () => {
   });
 
   it('attributeIpv4: a /32 address goes to the only routed interface, or is left unattributed', () => {
-    const one = parseRouteTable('h\neth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n');
+    const one = parseRouteTable(ROUTE_HEADER + 'eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n');
     expect(attributeIpv4(['203.0.113.7'], one).byInterface).toEqual(new Map([['eth0', ['203.0.113.7']]]));
-    const two = parseRouteTable('h\neth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\neth1\t0000000A\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n');
+    const two = parseRouteTable(ROUTE_HEADER + 'eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\neth1\t0000000A\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n');
     expect(attributeIpv4(['203.0.113.7', '10.1.2.3'], two)).toEqual({
       byInterface: new Map([['eth1', ['10.1.2.3']]]),
       unattributed: ['203.0.113.7'],
@@ -122,7 +126,7 @@ describe('small parsers', () => {
   });
 
   it('a reject default route (unreachable) does not count', () => {
-    const rt = parseRouteTable('h\neth0\t00000000\t00000000\t0201\t0\t0\t0\t00000000\t0\t0\t0\n');
+    const rt = parseRouteTable(ROUTE_HEADER + 'eth0\t00000000\t00000000\t0201\t0\t0\t0\t00000000\t0\t0\t0\n');
     expect(defaultRouteInterfaces(rt)).toEqual([]);
   });
 
@@ -228,33 +232,82 @@ describe('observeHostUse on fake trees', () => {
     expect(byAddress['0000:01:00.0']).toEqual(['mount: /dev/nvme0n1p2 is mounted on / (on nvme0)']);
   });
 
-  it('warns about what it cannot trace, and ignores virtual devices', async () => {
+  it('what it cannot trace makes that part unknown; virtual devices do not', async () => {
     const host = fakeHost()
       .device({ address: '0000:00:1f.6', vendor: '8086', device: '15bb', class: '020000', driver: 'e1000e', group: 12, net: ['eth0'] })
       .address('eth0', '10.0.0.5/24')
       .mount('/dev/disk/by-uuid/1234', '/srv')
       .swap('/swapfile', 'file');
-    const { byAddress, warnings } = await uses(host, async (root) => {
+    const { byAddress, unknown, warnings } = await uses(host, async (root) => {
       // An address with no connected route on a host with two routed interfaces.
       await writeFile(
         path.join(root, 'proc/net/route'),
-        'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\nwg0\t0000A8C0\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n',
+        `${ROUTE_HEADER}eth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\nwg0\t0000A8C0\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n`,
       );
       const trie = await readFile(path.join(root, 'proc/net/fib_trie'), 'utf8');
       await writeFile(path.join(root, 'proc/net/fib_trie'), trie.replace('Local:', '     |-- 203.0.113.9\n        /32 host LOCAL\nLocal:'));
     });
     expect(byAddress).toEqual({ '0000:00:1f.6': ['address: eth0 has address 10.0.0.5'] });
-    expect(warnings).toEqual([
-      'local address 203.0.113.9 has no connected route; cannot tell which interface has it',
-      'cannot find block device /dev/disk/by-uuid/1234 (which is mounted on /srv) in /sys/class/block; its controller is not known',
-    ]);
+    expect(unknown).toEqual({
+      network: 'local address 203.0.113.9 has no connected route, so which interface has it cannot be told',
+      storage: 'block device /dev/disk/by-uuid/1234 (which is mounted on /srv) is not in /sys/class/block, so its controller cannot be told',
+    });
+    expect(warnings).toEqual([`${unknown.network}; network host use is unknown`, `${unknown.storage}; storage host use is unknown`]);
   });
 
-  it('an empty tree has no host use and no warnings', async () => {
-    const { byAddress, warnings } = await uses(fakeHost(), async (root) => {
-      await rm(path.join(root, 'proc'), { recursive: true });
-    });
+  it('an empty tree has no host use, and everything is known', async () => {
+    const { byAddress, unknown, warnings } = await uses(fakeHost());
     expect(byAddress).toEqual({});
+    expect(unknown).toEqual({});
     expect(warnings).toEqual([]);
   });
+
+  it('a host without IPv6 (no ipv6_route, no if_inet6) is fully known', async () => {
+    const { byAddress, unknown } = await uses(seedHost(), async (root) => {
+      await rm(path.join(root, 'proc/net/ipv6_route'));
+      await rm(path.join(root, 'proc/net/if_inet6'));
+    });
+    expect(unknown).toEqual({});
+    expect(byAddress['0000:00:1f.6']).toEqual(['default-route: eth0 carries the default route', 'address: eth0 has address 10.0.0.5']);
+  });
+});
+
+describe('observeHostUse: unknown stays unknown (defect 5)', () => {
+  const missing = async (root: string, p: string) => rm(path.join(root, p), { recursive: true });
+  it.each([
+    ['no /proc at all', (root: string) => missing(root, 'proc'), { network: /\/proc\/net\/route is missing/, storage: /\/proc\/mounts is missing/ }],
+    ['no /proc/net', (root: string) => missing(root, 'proc/net'), { network: /\/proc\/net\/route is missing/ }],
+    [
+      'a garbled route table',
+      (root: string) => writeFile(path.join(root, 'proc/net/route'), 'Iface\tDestination\tGateway\neth0 0000 garbage\n'),
+      { network: /\/proc\/net\/route is garbled: line 2 is not a route/ },
+    ],
+    ['an empty route table', (root: string) => writeFile(path.join(root, 'proc/net/route'), ''), { network: /\/proc\/net\/route is garbled/ }],
+    ['a garbled fib_trie', (root: string) => writeFile(path.join(root, 'proc/net/fib_trie'), 'nonsense\n'), { network: /fib_trie is garbled/ }],
+    ['if_inet6 without ipv6_route', (root: string) => missing(root, 'proc/net/ipv6_route'), { network: /ipv6_route is missing although/ }],
+    ['an empty /proc/mounts', (root: string) => writeFile(path.join(root, 'proc/mounts'), ''), { storage: /\/proc\/mounts is garbled: it lists no filesystem mounted on \// }],
+    ['a garbled /proc/swaps', (root: string) => writeFile(path.join(root, 'proc/swaps'), 'x\n'), { storage: /\/proc\/swaps is garbled/ }],
+    [
+      'a default-route interface missing from /sys/class/net',
+      (root: string) => missing(root, 'sys/class/net/eth0'),
+      { network: /interface eth0 \(eth0 carries the default route\) cannot be traced to a PCI device \(ENOENT\)/ },
+    ],
+  ])('%s', async (_name, edit, expected: { network?: RegExp; storage?: RegExp }) => {
+    const { unknown, byAddress } = await uses(seedHost(), edit);
+    expect(Object.keys(unknown).sort()).toEqual(Object.keys(expected).sort());
+    for (const [part, pattern] of Object.entries(expected)) expect(unknown[part as keyof typeof unknown]).toMatch(pattern);
+    // What could be read is still reported.
+    if (expected.storage === undefined) expect(byAddress['0000:01:00.0']?.[0]).toMatch(/^mount: /);
+  });
+
+  it('a FIFO in place of /proc/net/route or /proc/mounts is refused at once, not read', async () => {
+    const { unknown } = await uses(seedHost(), async (root) => {
+      for (const f of ['proc/net/route', 'proc/mounts']) {
+        await rm(path.join(root, f));
+        execFileSync('mkfifo', [path.join(root, f)]);
+      }
+    });
+    expect(unknown.network).toMatch(/^\/proc\/net\/route cannot be read \(\/proc\/net\/route is a FIFO, not a regular file\)/);
+    expect(unknown.storage).toBe('/proc/mounts cannot be read (/proc/mounts is a FIFO, not a regular file)');
+  }, 10_000);
 });

@@ -8,20 +8,42 @@
  * `/proc/swaps`, and the sysfs links that lead from an interface or a block device to its PCI function. The parsers
  * are pure and exported for their own tests; `observeHostUse` ties them to a tree.
  *
+ * Unknown stays unknown: a table that is missing, unreadable or garbled, or a use that cannot be traced to its
+ * hardware (an address no route attributes, a mount source not in sysfs), makes that part of host use — network or
+ * storage — unknown, with the reason, instead of quietly empty. The planner then takes no NIC (or no disk
+ * controller) of that host without `force`.
+ *
  * Stacking is followed downwards from what the host uses to the hardware: a bridge/bond/VLAN to its ports (`lower_*`,
  * `brif/`, `bonding/slaves`, and each port's `master`/`upper_*`), a device-mapper/md device to its `slaves/`, a
  * partition to its disk, a multipath NVMe namespace to its controllers.
  */
 import path from 'node:path';
-import type { HostUse, PciDevice } from '../model/snapshot.js';
-import type { ObserveOptions, WarnFn } from './sysfs.js';
-import { HostFs, errorCode, isMissing, pciAncestor } from './sysfs.js';
+import { describeError, isMissing } from '../io/error-code.js';
+import type { HostFs } from '../io/host-fs.js';
+import type { HostUse, HostUseUnknown, PciDevice } from '../model/snapshot.js';
+import type { HostTree, ObserveOptions, WarnFn } from './sysfs.js';
+import { hostFsOf, pciAncestor } from './sysfs.js';
 
 const posix = path.posix;
 
 // ---------------------------------------------------------------------------------------------------------------
-// Pure parsers
+// Pure parsers: each throws an Error naming the first line it cannot read, so that a garbled table is not taken
+// for an empty one.
 // ---------------------------------------------------------------------------------------------------------------
+
+/** The error of a parser for line `index` (0-based) of its table. */
+function badLine(index: number, line: string, what: string): Error {
+  const excerpt = line.length > 80 ? `${line.slice(0, 80)}...` : line;
+  return new Error(`line ${index + 1} is not ${what}: ${JSON.stringify(excerpt)}`);
+}
+
+/** The lines of a table with their 0-based index, blank ones left out. */
+function tableLines(text: string): { index: number; line: string }[] {
+  return text
+    .split('\n')
+    .map((line, index) => ({ index, line }))
+    .filter((l) => l.line.trim() !== '');
+}
 
 /** One line of `/proc/net/route` (the IPv4 main table). Addresses are host-order numbers (`10.0.0.1` = 0x0a000001). */
 export interface RouteEntry {
@@ -45,21 +67,26 @@ function routeWord(hex: string): number {
   return (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | ((n >>> 24) & 0xff)) >>> 0;
 }
 
-/** Parses `/proc/net/route`; malformed lines are skipped. */
+/** Parses `/proc/net/route` (a header line, then one route per line). Throws on a garbled table. */
 export function parseRouteTable(text: string): RouteEntry[] {
   const out: RouteEntry[] = [];
-  for (const line of text.split('\n').slice(1)) {
+  const [header, ...lines] = tableLines(text);
+  if (header === undefined || !/^Iface\s+Destination\s+Gateway\b/.test(header.line)) {
+    throw badLine(header?.index ?? 0, header?.line ?? '', 'the header of /proc/net/route');
+  }
+  for (const { index, line } of lines) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 8) continue;
-    const [iface, dest, gw, flags, , , metric, mask] = f as [string, string, string, string, string, string, string, string];
-    if (![dest, gw, flags, mask].every((x) => /^[0-9A-Fa-f]{1,8}$/.test(x))) continue;
+    const [iface, dest = '', gw = '', flags = '', , , metric = '', mask = ''] = f as string[];
+    if (iface === undefined || f.length < 8 || ![dest, gw, flags, mask].every((x) => /^[0-9A-Fa-f]{1,8}$/.test(x)) || !/^\d+$/.test(metric)) {
+      throw badLine(index, line, 'a route');
+    }
     out.push({
       iface,
       destination: routeWord(dest),
       gateway: routeWord(gw),
       mask: routeWord(mask),
       flags: parseInt(flags, 16),
-      metric: Number(metric) || 0,
+      metric: Number(metric),
     });
   }
   return out;
@@ -74,12 +101,14 @@ export interface Ipv6Route {
   flags: number;
 }
 
-/** Parses `/proc/net/ipv6_route`; malformed lines are skipped. */
+/** Parses `/proc/net/ipv6_route`. Throws on a garbled table. */
 export function parseIpv6Routes(text: string): Ipv6Route[] {
   const out: Ipv6Route[] = [];
-  for (const line of text.split('\n')) {
+  for (const { index, line } of tableLines(text)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 10 || !/^[0-9a-f]{32}$/i.test(f[0] as string)) continue;
+    if (f.length < 10 || !/^[0-9a-f]{32}$/i.test(f[0] as string) || !/^[0-9a-f]{2}$/i.test(f[1] as string) || !/^[0-9a-f]{8}$/i.test(f[8] as string)) {
+      throw badLine(index, line, 'an IPv6 route');
+    }
     out.push({
       iface: f[9] as string,
       destination: (f[0] as string).toLowerCase(),
@@ -118,11 +147,16 @@ function ipv4Number(text: string): number {
 
 /**
  * The host's own IPv4 addresses from `/proc/net/fib_trie`: leaves followed by a `/32 host LOCAL` line, loopback
- * (127/8) excluded, deduplicated (the trie prints the Main and Local tables), in order of appearance.
+ * (127/8) excluded, deduplicated (the trie prints the Main and Local tables), in order of appearance. Throws when
+ * the text does not start with a table name (`Main:`, `Local:`, `Id 100:`), as every fib_trie does.
  */
 export function parseFibTrieLocal(text: string): string[] {
   const out = new Set<string>();
   let leaf: string | null = null;
+  const first = tableLines(text)[0];
+  if (first === undefined || !/^(Main|Local|Id \d+):$/.test(first.line.trim())) {
+    throw badLine(first?.index ?? 0, first?.line ?? '', 'a routing table name (Main:, Local:)');
+  }
   for (const line of text.split('\n')) {
     const leafMatch = /^\s*\|--\s+(\d+\.\d+\.\d+\.\d+)\s*$/.exec(line);
     if (leafMatch) {
@@ -198,12 +232,14 @@ export function ipv6Text(hex: string): string {
   return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.len).join(':')}`;
 }
 
-/** Parses `/proc/net/if_inet6` (`address ifindex prefixlen scope flags name`). */
+/** Parses `/proc/net/if_inet6` (`address ifindex prefixlen scope flags name`). Throws on a garbled table. */
 export function parseIfInet6(text: string): Inet6Address[] {
   const out: Inet6Address[] = [];
-  for (const line of text.split('\n')) {
+  for (const { index, line } of tableLines(text)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 6 || !/^[0-9a-f]{32}$/i.test(f[0] as string)) continue;
+    if (f.length < 6 || !/^[0-9a-f]{32}$/i.test(f[0] as string) || !f.slice(1, 4).every((x) => /^[0-9a-f]+$/i.test(x))) {
+      throw badLine(index, line, 'an IPv6 address');
+    }
     out.push({
       iface: f[5] as string,
       address: ipv6Text(f[0] as string),
@@ -234,14 +270,15 @@ export interface MountEntry {
   fstype: string;
 }
 
-/** Parses `/proc/mounts` (fstab format). */
+/** Parses `/proc/mounts` (fstab format). Throws on a garbled table, and on one without `/` (every host has it). */
 export function parseMounts(text: string): MountEntry[] {
   const out: MountEntry[] = [];
-  for (const line of text.split('\n')) {
+  for (const { index, line } of tableLines(text)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 3) continue;
+    if (f.length < 4) throw badLine(index, line, 'a mount');
     out.push({ source: unescapeOctal(f[0] as string), target: unescapeOctal(f[1] as string), fstype: f[2] as string });
   }
+  if (!out.some((m) => m.target === '/')) throw new Error('it lists no filesystem mounted on /');
   return out;
 }
 
@@ -268,12 +305,16 @@ export interface SwapEntry {
   type: string;
 }
 
-/** Parses `/proc/swaps` (a header, then `Filename Type Size Used Priority`). */
+/** Parses `/proc/swaps` (a header, then `Filename Type Size Used Priority`). Throws on a garbled table. */
 export function parseSwaps(text: string): SwapEntry[] {
   const out: SwapEntry[] = [];
-  for (const line of text.split('\n').slice(1)) {
+  const [header, ...lines] = tableLines(text);
+  if (header === undefined || !/^Filename\s+Type\b/.test(header.line)) {
+    throw badLine(header?.index ?? 0, header?.line ?? '', 'the header of /proc/swaps');
+  }
+  for (const { index, line } of lines) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 2) continue;
+    if (f.length < 5) throw badLine(index, line, 'a swap area');
     out.push({ filename: unescapeOctal(f[0] as string), type: f[1] as string });
   }
   return out;
@@ -283,36 +324,44 @@ export function parseSwaps(text: string): SwapEntry[] {
 // Resolution through sysfs
 // ---------------------------------------------------------------------------------------------------------------
 
-/** The interfaces stacked below each interface (bridge/bond/VLAN → ports), from every link the kernel offers. */
-async function lowerInterfaces(fs: HostFs, warn: WarnFn): Promise<Map<string, Set<string>>> {
+/** The interfaces stacked below each interface (bridge/bond/VLAN → ports), and those whose links cannot be read. */
+interface NetStack {
+  lowers: Map<string, Set<string>>;
+  /** Interface → why its stacking links cannot be read. */
+  unreadable: Map<string, string>;
+}
+
+/** Reads the stacking of every interface, from every link the kernel offers. Throws when `/sys/class/net` cannot be listed. */
+function readNetStack(fs: HostFs): NetStack {
   const lowers = new Map<string, Set<string>>();
+  const unreadable = new Map<string, string>();
   const add = (upper: string, lower: string) => {
     if (upper === lower) return;
     if (!lowers.has(upper)) lowers.set(upper, new Set());
     lowers.get(upper)?.add(lower);
   };
-  const names = await fs.list('/sys/class/net').catch((err: unknown) => {
-    warn(`cannot list /sys/class/net: ${errorCode(err) ?? String(err)}; bridge and bond ports are not followed`);
-    return [] as string[];
-  });
-  for (const name of names) {
+  for (const name of fs.list('/sys/class/net')) {
     const dir = `/sys/class/net/${name}`;
     try {
-      const entries = await fs.list(dir);
+      const entries = fs.list(dir);
       for (const e of entries) {
         if (e.startsWith('lower_')) add(name, e.slice('lower_'.length));
         if (e.startsWith('upper_')) add(e.slice('upper_'.length), name);
       }
-      const master = await fs.readlink(`${dir}/master`);
-      if (master !== null) add(posix.basename(master), name);
-      if (entries.includes('brif')) for (const port of await fs.list(`${dir}/brif`)) add(name, port);
-      const slaves = await fs.readOptional(`${dir}/bonding/slaves`);
-      for (const s of slaves?.trim().split(/\s+/).filter(Boolean) ?? []) add(name, s);
+      if (entries.includes('master')) {
+        const master = fs.readlink(`${dir}/master`);
+        if (master !== null) add(posix.basename(master), name);
+      }
+      if (entries.includes('brif')) for (const port of fs.list(`${dir}/brif`)) add(name, port);
+      if (entries.includes('bonding')) {
+        const slaves = fs.readOptional(`${dir}/bonding/slaves`);
+        for (const s of slaves?.trim().split(/\s+/).filter(Boolean) ?? []) add(name, s);
+      }
     } catch (err) {
-      if (!isMissing(err)) warn(`cannot read ${dir}: ${errorCode(err) ?? String(err)}`);
+      if (!isMissing(err)) unreadable.set(name, `cannot read ${dir}: ${describeError(err)}`);
     }
   }
-  return lowers;
+  return { lowers, unreadable };
 }
 
 /** `iface` and everything below it, e.g. `br0` → `br0, bond0, eth1, eth2`. */
@@ -330,14 +379,18 @@ function closure(iface: string, lowers: Map<string, Set<string>>): string[] {
   return [...seen];
 }
 
-/** PCI function that owns a network interface, or null (virtual interface, or vanished). */
-async function interfacePci(fs: HostFs, iface: string, known: ReadonlySet<string>): Promise<string | null> {
-  try {
-    return pciAncestor(await fs.realpath(`/sys/class/net/${iface}`), known);
-  } catch (err) {
-    if (isMissing(err)) return null;
-    throw err;
+/**
+ * The PCI function that a sysfs class entry (`/sys/class/net/eth0`, `/sys/class/block/sda`) sits on, null for a
+ * virtual one. Throws when the entry is missing or cannot be resolved, or sits on a PCI function that was not
+ * observed: the use is then untraceable, not virtual.
+ */
+function classEntryPci(fs: HostFs, entry: string, known: ReadonlySet<string>): string | null {
+  const resolved = fs.realpath(entry);
+  const owner = pciAncestor(resolved, known);
+  if (owner === null && /^\/sys\/devices\/pci[0-9a-f]/.test(resolved)) {
+    throw new Error(`${entry} leads to ${resolved}, below no PCI function that was observed`);
   }
+  return owner;
 }
 
 /** A PCI function reached from a block device, and the block device that sits directly on it. */
@@ -346,33 +399,30 @@ interface BlockBacking {
   leaf: string;
 }
 
-/** Finds the PCI functions under block device `name` (`nvme0n1p2`, `dm-0`, `md127`), following the stack down. */
-async function blockPci(fs: HostFs, name: string, known: ReadonlySet<string>, seen = new Set<string>()): Promise<BlockBacking[]> {
+/**
+ * Finds the PCI functions under block device `name` (`nvme0n1p2`, `dm-0`, `md127`), following the stack down.
+ * Throws when a link on the way cannot be read.
+ */
+function blockPci(fs: HostFs, name: string, known: ReadonlySet<string>, seen = new Set<string>()): BlockBacking[] {
   if (seen.has(name)) return [];
   seen.add(name);
-  let resolved: string;
-  try {
-    resolved = await fs.realpath(`/sys/class/block/${name}`);
-  } catch (err) {
-    if (isMissing(err)) return [];
-    throw err;
-  }
-  const direct = pciAncestor(resolved, known);
+  const resolved = fs.realpath(`/sys/class/block/${name}`);
+  const direct = classEntryPci(fs, `/sys/class/block/${name}`, known);
   if (direct !== null) return [{ address: direct, leaf: name }];
 
   const out: BlockBacking[] = [];
-  const below = async (n: string) => out.push(...(await blockPci(fs, n, known, seen)));
+  const below = (n: string) => out.push(...blockPci(fs, n, known, seen));
   // device-mapper (LVM, LUKS, multipath) and md list their components in slaves/.
-  for (const slave of await fs.list(`${resolved}/slaves`)) await below(slave);
+  for (const slave of fs.list(`${resolved}/slaves`)) below(slave);
   // A partition of a virtual disk (dm-0p1, md127p2) has no slaves of its own: its disk does.
-  if (out.length === 0 && (await fs.exists(`${resolved}/partition`))) await below(posix.basename(posix.dirname(resolved)));
+  if (out.length === 0 && fs.exists(`${resolved}/partition`)) below(posix.basename(posix.dirname(resolved)));
   // Native NVMe multipath: the namespace head lives under /sys/devices/virtual/nvme-subsystem/nvme-subsysN/, which
   // links to each controller (nvme0 → .../0000:01:00.0/nvme/nvme0).
   const subsys = /^(.*\/nvme-subsystem\/nvme-subsys\d+)\//.exec(resolved);
   if (out.length === 0 && subsys) {
-    for (const e of await fs.list(subsys[1] as string)) {
+    for (const e of fs.list(subsys[1] as string)) {
       if (!/^nvme\d+$/.test(e)) continue;
-      const ctrl = pciAncestor(await fs.realpath(`${subsys[1]}/${e}`).catch(() => ''), known);
+      const ctrl = classEntryPci(fs, `${subsys[1]}/${e}`, known);
       if (ctrl !== null) out.push({ address: ctrl, leaf: e });
     }
   }
@@ -390,12 +440,12 @@ class BlockNames {
   ) {}
 
   /** `dm/name` → `dm-N`, so that `/dev/mapper/vg-root` resolves without a `/dev` in the tree. */
-  private async dm(): Promise<Map<string, string>> {
+  private dm(): Map<string, string> {
     if (this.dmNames === null) {
       this.dmNames = new Map();
-      for (const b of await this.fs.list('/sys/class/block')) {
+      for (const b of this.fs.list('/sys/class/block')) {
         if (!b.startsWith('dm-')) continue;
-        const n = await this.fs.readOptional(`/sys/class/block/${b}/dm/name`).catch(() => null);
+        const n = this.optional(`/sys/class/block/${b}/dm/name`);
         if (n) this.dmNames.set(n.trim(), b);
       }
     }
@@ -403,45 +453,53 @@ class BlockNames {
   }
 
   /** `major:minor` → block name, from each block device's `dev` attribute. */
-  private async numbers(): Promise<Map<string, string>> {
+  private numbers(): Map<string, string> {
     if (this.devNumbers === null) {
       this.devNumbers = new Map();
-      for (const b of await this.fs.list('/sys/class/block')) {
-        const n = await this.fs.readOptional(`/sys/class/block/${b}/dev`).catch(() => null);
+      for (const b of this.fs.list('/sys/class/block')) {
+        const n = this.optional(`/sys/class/block/${b}/dev`);
         if (n) this.devNumbers.set(n.trim(), b);
       }
     }
     return this.devNumbers;
   }
 
-  private async isBlock(name: string): Promise<boolean> {
-    return name !== '' && !name.includes('/') && (await this.fs.exists(`/sys/class/block/${name}`));
+  private optional(file: string): string | null {
+    try {
+      return this.fs.readOptional(file);
+    } catch {
+      return null;
+    }
   }
 
-  async resolve(source: string, mountPoint?: string): Promise<string | null> {
+  private isBlock(name: string): boolean {
+    return name !== '' && !name.includes('/') && this.fs.exists(`/sys/class/block/${name}`);
+  }
+
+  resolve(source: string, mountPoint?: string): string | null {
     const rest = source.slice('/dev/'.length);
     if (rest.startsWith('mapper/')) {
-      const dm = (await this.dm()).get(rest.slice('mapper/'.length));
+      const dm = this.dm().get(rest.slice('mapper/'.length));
       if (dm !== undefined) return dm;
     }
     const base = posix.basename(source);
-    if (!rest.includes('/') && (await this.isBlock(base))) return base;
+    if (!rest.includes('/') && this.isBlock(base)) return base;
     // /dev/disk/by-uuid/..., /dev/vg/lv: symlinks in the tree's /dev, when it has one (the real host does).
     try {
-      const target = posix.basename(await this.fs.realpath(source));
-      if (await this.isBlock(target)) return target;
+      const target = posix.basename(this.fs.realpath(source));
+      if (this.isBlock(target)) return target;
     } catch {
       // no /dev in a captured tree: try the other ways
     }
     // /dev/VG/LV names dm device "VG-LV", with '-' inside either name doubled.
     const lv = /^([^/]+)\/([^/]+)$/.exec(rest);
     if (lv) {
-      const dm = (await this.dm()).get(`${lv[1]?.replace(/-/g, '--')}-${lv[2]?.replace(/-/g, '--')}`);
+      const dm = this.dm().get(`${lv[1]?.replace(/-/g, '--')}-${lv[2]?.replace(/-/g, '--')}`);
       if (dm !== undefined) return dm;
     }
     // /dev/root and other aliases: the mount's device number.
     const devno = mountPoint === undefined ? undefined : this.mountinfo.get(mountPoint);
-    if (devno !== undefined) return (await this.numbers()).get(devno) ?? null;
+    if (devno !== undefined) return this.numbers().get(devno) ?? null;
     return null;
   }
 }
@@ -458,19 +516,69 @@ function someTargets(targets: string[]): string {
   return targets.length <= 3 ? targets.join(', ') : `${targets.slice(0, 3).join(', ')} and ${targets.length - 3} more`;
 }
 
+/** What {@link observeHostUse} found: the uses per PCI address, and the parts it could not observe. */
+export interface HostUseObservation {
+  uses: Map<string, HostUse[]>;
+  unknown: HostUseUnknown;
+}
+
+/**
+ * Collects the reasons one part of host use is unknown. The first few are kept for the snapshot; every one is
+ * warned about as it is met.
+ */
+class Gaps {
+  private readonly reasons: string[] = [];
+
+  constructor(
+    private readonly part: 'network' | 'storage',
+    private readonly warn: WarnFn,
+  ) {}
+
+  add(reason: string): void {
+    this.warn(`${reason}; ${this.part} host use is unknown`);
+    if (!this.reasons.includes(reason)) this.reasons.push(reason);
+  }
+
+  /** The reasons as one text, or undefined when the part is known. */
+  summary(): string | undefined {
+    if (this.reasons.length === 0) return undefined;
+    return this.reasons.length <= 3 ? this.reasons.join('; ') : `${this.reasons.slice(0, 3).join('; ')} and ${this.reasons.length - 3} more`;
+  }
+}
+
+/**
+ * Reads one procfs table and parses it: undefined when it is absent, null when it cannot be read or parsed (which
+ * makes the part unknown). A `required` table — one every Linux host has — that is absent makes it unknown too.
+ */
+function readTable<T>(fs: HostFs, file: string, parse: (text: string) => T, gaps: Gaps, required: boolean): T | null | undefined {
+  let text: string | null;
+  try {
+    text = fs.readOptional(file);
+  } catch (err) {
+    gaps.add(`${file} cannot be read (${describeError(err)})`);
+    return null;
+  }
+  if (text === null) {
+    if (required) gaps.add(`${file} is missing`);
+    return undefined;
+  }
+  try {
+    return parse(text);
+  } catch (err) {
+    gaps.add(`${file} is garbled: ${(err as Error).message}`);
+    return null;
+  }
+}
+
 /**
  * For each PCI address that the host depends on, why (`eth0 carries the default route`, `eth0 has address
- * 10.0.0.5`, `/dev/nvme0n1p2 is mounted on /`, `/dev/sda2 is swap`). `boot_vga` is not included: it is a device
- * attribute, read by `readPciDevices`. A use that cannot be traced to hardware (an address with no route, a mount
- * source not found in sysfs) is reported through `warn` — it may be virtual (tmpfs, zram, a VPN), or may not.
+ * 10.0.0.5`, `/dev/nvme0n1p2 is mounted on /`, `/dev/sda2 is swap`), and which part (network, storage) could not be
+ * observed and why. `boot_vga` is not included: it is a device attribute, read by `readPciDevices`. A use that leads
+ * to no PCI function (a VPN, tmpfs, zram) is virtual; one that cannot be followed at all makes its part unknown.
  */
-export async function observeHostUse(
-  root: string,
-  devices: readonly PciDevice[],
-  options: ObserveOptions = {},
-): Promise<Map<string, HostUse[]>> {
+export function observeHostUse(tree: HostTree, devices: readonly PciDevice[], options: ObserveOptions = {}): HostUseObservation {
   const warn = options.warn ?? (() => {});
-  const fs = new HostFs(root);
+  const fs = hostFsOf(tree);
   const known = new Set(devices.map((d) => d.address));
   const uses = new Map<string, HostUse[]>();
   const add = (address: string, use: HostUse) => {
@@ -478,83 +586,107 @@ export async function observeHostUse(
     if (!list.some((u) => u.kind === use.kind && u.detail === use.detail)) list.push(use);
     uses.set(address, list);
   };
-  const read = async (file: string) => {
-    try {
-      return await fs.readOptional(file);
-    } catch (err) {
-      warn(`cannot read ${file}: ${errorCode(err) ?? String(err)}; host use from it is unknown`);
-      return null;
-    }
-  };
+  const network = new Gaps('network', warn);
+  const storage = new Gaps('storage', warn);
+  observeNetworkUse(fs, known, add, network);
+  observeStorageUse(fs, known, add, storage);
+  for (const list of uses.values()) list.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+  const unknown: HostUseUnknown = {};
+  const networkGaps = network.summary();
+  const storageGaps = storage.summary();
+  if (networkGaps !== undefined) unknown.network = networkGaps;
+  if (storageGaps !== undefined) unknown.storage = storageGaps;
+  return { uses, unknown };
+}
 
-  // --- network: default routes and addresses, traced down through bridges, bonds and VLANs.
-  const [routeText, route6Text, fibText, inet6Text] = await Promise.all(
-    ['/proc/net/route', '/proc/net/ipv6_route', '/proc/net/fib_trie', '/proc/net/if_inet6'].map(read),
-  );
-  const routes = parseRouteTable(routeText ?? '');
+type AddUse = (address: string, use: HostUse) => void;
+
+/** Default routes and addresses, traced down through bridges, bonds and VLANs to the NICs. */
+function observeNetworkUse(fs: HostFs, known: ReadonlySet<string>, add: AddUse, gaps: Gaps): void {
+  const routes = readTable(fs, '/proc/net/route', parseRouteTable, gaps, true) ?? [];
+  const local = readTable(fs, '/proc/net/fib_trie', parseFibTrieLocal, gaps, true) ?? [];
+  // Without IPv6 (ipv6.disable=1) both files are absent; one without the other is a broken tree.
+  const routes6 = readTable(fs, '/proc/net/ipv6_route', parseIpv6Routes, gaps, false);
+  const inet6 = readTable(fs, '/proc/net/if_inet6', parseIfInet6, gaps, false);
+  if ((routes6 === undefined) !== (inet6 === undefined)) {
+    gaps.add(`${routes6 === undefined ? '/proc/net/ipv6_route' : '/proc/net/if_inet6'} is missing although the other IPv6 table is there`);
+  }
+
   const netUses: { iface: string; kind: HostUse['kind']; what: string }[] = [];
-  for (const iface of defaultRouteInterfaces(routes, parseIpv6Routes(route6Text ?? ''))) {
+  for (const iface of defaultRouteInterfaces(routes, routes6 ?? [])) {
     netUses.push({ iface, kind: 'default-route', what: 'carries the default route' });
   }
-  const { byInterface, unattributed } = attributeIpv4(parseFibTrieLocal(fibText ?? ''), routes);
-  for (const a of unattributed) warn(`local address ${a} has no connected route; cannot tell which interface has it`);
+  const { byInterface, unattributed } = attributeIpv4(local, routes);
+  for (const a of unattributed) gaps.add(`local address ${a} has no connected route, so which interface has it cannot be told`);
   const addresses = new Map<string, string[]>(byInterface);
-  for (const a of configuredIpv6(parseIfInet6(inet6Text ?? ''))) {
+  for (const a of configuredIpv6(inet6 ?? [])) {
     addresses.set(a.iface, [...(addresses.get(a.iface) ?? []), a.address]);
   }
   for (const [iface, list] of addresses) {
     if (iface === 'lo') continue;
     netUses.push({ iface, kind: 'address', what: `has address${list.length > 1 ? 'es' : ''} ${list.join(', ')}` });
   }
-  if (netUses.length > 0) {
-    const lowers = await lowerInterfaces(fs, warn);
-    for (const u of netUses) {
-      for (const nic of closure(u.iface, lowers)) {
-        try {
-          const address = await interfacePci(fs, nic, known);
-          if (address !== null) add(address, { kind: u.kind, detail: `${u.iface} ${u.what}${via(u.iface, nic)}` });
-        } catch (err) {
-          warn(`cannot trace interface ${nic} (${u.iface} ${u.what}) to a PCI device: ${errorCode(err) ?? String(err)}`);
-        }
+  if (netUses.length === 0) return;
+  let stack: NetStack;
+  try {
+    stack = readNetStack(fs);
+  } catch (err) {
+    gaps.add(`/sys/class/net cannot be listed (${describeError(err)})`);
+    return;
+  }
+  for (const u of netUses) {
+    for (const nic of closure(u.iface, stack.lowers)) {
+      const unreadable = stack.unreadable.get(nic);
+      if (unreadable !== undefined) gaps.add(`${unreadable} (${u.iface} ${u.what})`);
+      try {
+        const address = classEntryPci(fs, `/sys/class/net/${nic}`, known);
+        if (address !== null) add(address, { kind: u.kind, detail: `${u.iface} ${u.what}${via(u.iface, nic)}` });
+      } catch (err) {
+        gaps.add(`interface ${nic} (${u.iface} ${u.what}) cannot be traced to a PCI device (${describeError(err)})`);
       }
     }
   }
+}
 
-  // --- storage: block-device mounts and swap areas, traced down through dm/md, partitions and NVMe multipath.
-  const [mountsText, mountinfoText, swapsText] = await Promise.all(
-    ['/proc/mounts', '/proc/self/mountinfo', '/proc/swaps'].map(read),
-  );
-  const names = new BlockNames(fs, parseMountinfo(mountinfoText ?? ''));
+/** Block-device mounts and swap areas, traced down through dm/md, partitions and NVMe multipath. */
+function observeStorageUse(fs: HostFs, known: ReadonlySet<string>, add: AddUse, gaps: Gaps): void {
+  const mounts = readTable(fs, '/proc/mounts', parseMounts, gaps, true) ?? [];
+  const swaps = readTable(fs, '/proc/swaps', parseSwaps, gaps, true) ?? [];
+  // Only needed for aliases like /dev/root; a source it would have resolved is reported below when unresolved.
+  let mountinfo = new Map<string, string>();
+  try {
+    mountinfo = parseMountinfo(fs.readOptional('/proc/self/mountinfo') ?? '');
+  } catch {
+    // unreadable: aliases stay unresolved
+  }
+  const names = new BlockNames(fs, mountinfo);
   const targetsBySource = new Map<string, string[]>();
-  for (const m of blockMounts(parseMounts(mountsText ?? ''))) {
+  for (const m of blockMounts(mounts)) {
     const t = targetsBySource.get(m.source) ?? [];
     if (!t.includes(m.target)) t.push(m.target);
     targetsBySource.set(m.source, t);
   }
-  const storage: { source: string; kind: HostUse['kind']; what: string; mountPoint?: string }[] = [];
+  const uses: { source: string; kind: HostUse['kind']; what: string; mountPoint?: string }[] = [];
   for (const [source, targets] of targetsBySource) {
-    storage.push({ source, kind: 'mount', what: `is mounted on ${someTargets(targets)}`, mountPoint: targets[0] });
+    uses.push({ source, kind: 'mount', what: `is mounted on ${someTargets(targets)}`, mountPoint: targets[0] });
   }
-  for (const s of parseSwaps(swapsText ?? '')) {
+  for (const s of swaps) {
     // A swap file lives on a filesystem whose mount is already counted.
-    if (s.type === 'partition' || s.filename.startsWith('/dev/')) storage.push({ source: s.filename, kind: 'swap', what: 'is swap' });
+    if (s.type === 'partition' || s.filename.startsWith('/dev/')) uses.push({ source: s.filename, kind: 'swap', what: 'is swap' });
   }
-  for (const s of storage) {
+  for (const s of uses) {
     try {
-      const name = await names.resolve(s.source, s.mountPoint);
+      const name = names.resolve(s.source, s.mountPoint);
       if (name === null) {
-        warn(`cannot find block device ${s.source} (which ${s.what}) in /sys/class/block; its controller is not known`);
+        gaps.add(`block device ${s.source} (which ${s.what}) is not in /sys/class/block, so its controller cannot be told`);
         continue;
       }
-      for (const b of await blockPci(fs, name, known)) {
+      for (const b of blockPci(fs, name, known)) {
         const chain = b.leaf === posix.basename(s.source) ? '' : ` (on ${b.leaf})`;
         add(b.address, { kind: s.kind, detail: `${s.source} ${s.what}${chain}` });
       }
     } catch (err) {
-      warn(`cannot trace ${s.source} (which ${s.what}) to a PCI device: ${errorCode(err) ?? String(err)}`);
+      gaps.add(`${s.source} (which ${s.what}) cannot be traced to a PCI device (${describeError(err)})`);
     }
   }
-
-  for (const list of uses.values()) list.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
-  return uses;
 }

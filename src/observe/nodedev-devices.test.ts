@@ -100,4 +100,43 @@ describe('observeNodedevDevices', () => {
       observeNodedevDevices(fakeVirsh({ 'nodedev-dumpxml --device pci_0000_00_03_0': '<device>' }), 'x'),
     ).rejects.toThrow(/cannot read node device pci_0000_00_03_0 on x: malformed device XML/);
   });
+
+  const seedDevice = dumps.get('pci_0000_07_00_0') as string;
+
+  it("goes on past a device whose address it cannot read (libvirt's own <bus>4294967295</bus>), with a warning (defect 15)", async () => {
+    const names = [...dumps.keys()].filter((n) => n.startsWith('pci_'));
+    const odd = seedDevice.replace('<name>pci_0000_07_00_0</name>', '<name>pci_0000_ff_00_0</name>').replace('<bus>7</bus>', '<bus>4294967295</bus>').replace('<iommuGroup number=\'17\'>\n      <address domain=\'0x0000\' bus=\'0x07\' slot=\'0x00\' function=\'0x0\'/>\n    </iommuGroup>', '');
+    const warnings: string[] = [];
+    const devices = await observeNodedevDevices(
+      fakeVirsh({ 'nodedev-list --cap pci': `${[...names, 'pci_0000_ff_00_0'].join('\n')}\n`, 'nodedev-dumpxml --device pci_0000_ff_00_0': odd }),
+      'x',
+      { warn: (m) => warnings.push(m) },
+    );
+    expect(devices).toHaveLength(names.length);
+    // (The recorded fixtures come from several machines: the GPU's group lists a root port recorded without IOMMU.)
+    expect(warnings.filter((w) => w.includes('pci_0000_ff'))).toEqual([
+      'node device pci_0000_ff_00_0: its PCI address is out of range: bus 0xffffffff is above 0xff; left out',
+    ]);
+  });
+
+  it('keeps a group member that has no node device of its own, as unreadable, so that its group is not viable', async () => {
+    const shared = seedDevice.replace(
+      "<address domain='0x0000' bus='0x07' slot='0x00' function='0x0'/>\n    </iommuGroup>",
+      "<address domain='0x0000' bus='0x07' slot='0x00' function='0x0'/>\n      <address domain='0x0000' bus='0x07' slot='0x00' function='0x2'/>\n    </iommuGroup>",
+    );
+    const devices = await observeNodedevDevices(fakeVirsh({ 'nodedev-dumpxml --device pci_0000_07_00_0': shared }), 'x');
+    expect(devices.find((d) => d.address === '0000:07:00.2')).toMatchObject({
+      vendor: 'ffff',
+      driver: null,
+      iommuGroup: 17,
+      unreadable: 'listed in IOMMU group 17 by node device pci_0000_07_00_0 but has no node device passthru could read',
+    });
+  });
+
+  it('refuses a node device XML with a DOCTYPE, naming the device (defect 12)', async () => {
+    const hostile = `<!DOCTYPE device [<!ENTITY drv "vfio-pci">]>\n${seedDevice.replace('<name>igb</name>', '<name>&drv;</name>')}`;
+    await expect(observeNodedevDevices(fakeVirsh({ 'nodedev-dumpxml --device pci_0000_07_00_0': hostile }), 'x')).rejects.toThrow(
+      'cannot read node device pci_0000_07_00_0 on x: device XML has a <!DOCTYPE>, which libvirt never prints: refused rather than expanding its entities',
+    );
+  });
 });

@@ -5,6 +5,10 @@
  *
  * What libvirt does not show stays empty rather than guessed: `driver_override` is null and host use is unknown
  * (`hostUse: []`; the snapshot says `hostUseKnown: false`).
+ *
+ * Group membership is cross-checked: a function that some node device lists in its IOMMU group but that has no
+ * readable node device of its own (or one that says another group) is still listed, as unreadable, so that the group
+ * does not look viable. A node device whose address cannot be read is left out with a warning.
  */
 import { HostError } from '../errors.js';
 import type { Virsh } from '../io/virsh.js';
@@ -13,13 +17,16 @@ import { UNKNOWN_CLASS } from '../model/pci-class.js';
 import type { PciDevice } from '../model/snapshot.js';
 import { attr, children, parseRoot, text } from './domain-xml.js';
 import { parseNodeDeviceXml } from './nodedev-xml.js';
+import { markUnreadable, unreadableFunction } from './pci-function.js';
+import type { ObserveOptions } from './sysfs.js';
 
 /** What virsh says when a node device went away between listing and dumping it (hot-unplug, VFs disabled). */
 const VANISHED = /could not find matching device|node device not found/i;
 
 
 /** Observes the PCI functions of the host at `uri` through `nodedev-list` / `nodedev-dumpxml`, sorted by address. */
-export async function observeNodedevDevices(virsh: Virsh, uri: string): Promise<PciDevice[]> {
+export async function observeNodedevDevices(virsh: Virsh, uri: string, options: ObserveOptions = {}): Promise<PciDevice[]> {
+  const warn = options.warn ?? (() => {});
   const lists = await virsh.batch(uri, [
     ['nodedev-list', '--cap', 'pci'],
     ['nodedev-list', '--cap', 'net'],
@@ -39,6 +46,8 @@ export async function observeNodedevDevices(virsh: Virsh, uri: string): Promise<
     names.map((name) => ['nodedev-dumpxml', '--device', name]),
   );
   const byName = new Map<string, PciDevice>();
+  /** Each device's group and the members its node device lists, for the cross-check. */
+  const groupsSeen: GroupListing[] = [];
   const netByParent = new Map<string, string[]>();
   names.forEach((name, i) => {
     const r = dumps[i];
@@ -55,6 +64,12 @@ export async function observeNodedevDevices(virsh: Virsh, uri: string): Promise<
       }
       const node = parseNodeDeviceXml(r.output);
       if (node === null) return;
+      for (const w of node.warnings) warn(w);
+      if (node.address === null) {
+        warn(`${node.unreadable ?? `node device ${name} has no address`}; left out`);
+        return;
+      }
+      if (node.iommuGroup !== null) groupsSeen.push({ name, address: node.address, group: node.iommuGroup, members: node.iommuGroupMembers });
       byName.set(name, {
         address: node.address,
         vendor: node.vendor,
@@ -70,13 +85,50 @@ export async function observeNodedevDevices(virsh: Virsh, uri: string): Promise<
         virtualFunctions: node.virtualFunctions,
         netInterfaces: [],
         hostUse: [],
+        ...(node.unreadable === undefined ? {} : { unreadable: node.unreadable }),
       });
     } catch (error) {
       throw new HostError(`cannot read node device ${name} on ${uri}: ${(error as Error).message}`, { cause: error });
     }
   });
   for (const [name, d] of byName) d.netInterfaces = (netByParent.get(name) ?? []).sort();
-  return [...byName.values()].sort((a, b) => compareAddressText(a.address, b.address));
+  const devices = crossCheckGroups([...byName.values()], groupsSeen, warn);
+  return devices.sort((a, b) => compareAddressText(a.address, b.address));
+}
+
+/** One node device's view of its IOMMU group. */
+interface GroupListing {
+  name: string;
+  address: string;
+  group: number;
+  members: string[];
+}
+
+/**
+ * Makes every function that a node device lists as a member of its IOMMU group count in that group: one without a
+ * device of its own is added as unreadable; when its own device names another group (or none), both it and the
+ * device that lists it are marked unreadable, since either group may be the true one.
+ */
+function crossCheckGroups(devices: PciDevice[], groups: GroupListing[], warn: (message: string) => void): PciDevice[] {
+  const byAddress = new Map(devices.map((d) => [d.address, d]));
+  for (const { name, address, group, members } of groups) {
+    for (const member of members) {
+      const d = byAddress.get(member);
+      if (d === undefined) {
+        const why = `listed in IOMMU group ${group} by node device ${name} but has no node device passthru could read`;
+        warn(`${member}: ${why}`);
+        byAddress.set(member, unreadableFunction(member, group, why));
+      } else if (d.iommuGroup !== group) {
+        const why = `node device ${name} lists it in IOMMU group ${group} but its own node device says ${d.iommuGroup === null ? 'none' : `group ${d.iommuGroup}`}`;
+        warn(`${member}: ${why}`);
+        markUnreadable(d, why);
+        const lister = byAddress.get(address);
+        if (lister !== undefined) markUnreadable(lister, `its IOMMU group ${group} lists ${member}, whose own node device disagrees`);
+        if (d.iommuGroup === null) d.iommuGroup = group;
+      }
+    }
+  }
+  return [...byAddress.values()];
 }
 
 /** The interface name and parent node device of a `net` node device, or null for anything else. */

@@ -22,6 +22,7 @@ describe('parseNodeDeviceXml on real libvirt 9.0 output', () => {
       physFunction: null,
       virtualFunctions: [],
       isBridge: false,
+      warnings: [],
     });
   });
 
@@ -56,6 +57,7 @@ describe('parseNodeDeviceXml on hand-written libvirt 9.0 format', () => {
       physFunction: null,
       virtualFunctions: [],
       isBridge: false,
+      warnings: [],
     });
   });
 
@@ -107,11 +109,58 @@ describe('parseNodeDeviceXml on hand-written libvirt 9.0 format', () => {
   it.each([
     ['<device><name>x</name>', /malformed device XML/],
     ['<domain><name>x</name></domain>', /not a libvirt device XML/],
-    ["<device><name>p</name><capability type='pci'><domain>0</domain><bus>0x7</bus><slot>0</slot><function>0</function></capability></device>", /<bus> is "0x7", not a decimal/],
-    ["<device><name>p</name><capability type='pci'><domain>0</domain><bus>7</bus><slot>32</slot><function>0</function></capability></device>", /slot 0x20 is above 0x1f/],
-    ["<device><name>p</name><capability type='pci'><domain>0</domain><bus>7</bus><slot>0</slot><function>0</function><vendor id='0x8086'/></capability></device>", /node device p: no product id/],
-  ])('throws a HostError for %j', (xml, message) => {
+  ])('throws a HostError for text that is no node device XML: %j', (xml, message) => {
     expect(() => parseNodeDeviceXml(xml)).toThrow(HostError);
     expect(() => parseNodeDeviceXml(xml)).toThrow(message);
+  });
+});
+
+/** A PCI node device of libvirt's format with these address fields (and a vendor/product unless replaced). */
+const pciDevice = (fields: string, ids = "<product id='0x1521'/><vendor id='0x8086'/>") =>
+  `<device><name>pci_odd</name><parent>computer</parent><capability type='pci'>${fields}${ids}` +
+  `<iommuGroup number='5'><address domain='0x0000' bus='0x07' slot='0x00' function='0x0'/></iommuGroup></capability></device>`;
+
+describe('parseNodeDeviceXml: one odd device is reported on, not thrown (defect 15)', () => {
+  it("returns libvirt's own test device with <bus>4294967295</bus> with a null address, saying why", () => {
+    const d = parseNodeDeviceXml(pciDevice('<domain>0</domain><bus>4294967295</bus><slot>0</slot><function>0</function>'));
+    expect(d).toMatchObject({ name: 'pci_odd', address: null, vendor: '8086', product: '1521', iommuGroup: 5 });
+    expect(d?.unreadable).toBe('node device pci_odd: its PCI address is out of range: bus 0xffffffff is above 0xff');
+  });
+
+  it.each([
+    ['<domain>0</domain><bus>0x7</bus><slot>0</slot><function>0</function>', 'PCI capability <bus> is "0x7", not a decimal number'],
+    ['<domain>0</domain><bus>7</bus><slot>32</slot><function>0</function>', 'its PCI address is out of range: slot 0x20 is above 0x1f'],
+    ['<domain>0</domain><bus>7</bus><slot>0</slot>', 'PCI capability <function> is "", not a decimal number'],
+  ])('an address it cannot read is null: %s', (fields, why) => {
+    expect(parseNodeDeviceXml(pciDevice(fields))).toMatchObject({ address: null, unreadable: `node device pci_odd: ${why}` });
+  });
+
+  it('ids are exactly 4 lowercase hex digits; an absent or impossible one is ffff with a warning', () => {
+    const fields = '<domain>0</domain><bus>7</bus><slot>0</slot><function>0</function>';
+    expect(parseNodeDeviceXml(pciDevice(fields, "<product id='0x00001521'/><vendor id='0X8086'/><class>0x00020000</class>"))).toMatchObject({
+      address: '0000:07:00.0',
+      vendor: '8086',
+      product: '1521',
+      class: '020000',
+      warnings: [],
+    });
+    const odd = parseNodeDeviceXml(pciDevice(fields, "<vendor id='0x123456'/>"));
+    expect(odd).toMatchObject({ vendor: 'ffff', product: 'ffff', address: '0000:07:00.0' });
+    expect(odd).not.toHaveProperty('unreadable');
+    expect(odd?.warnings).toEqual([
+      'node device pci_odd: vendor id "0x123456" is not 4 hex digits; using ffff',
+      'node device pci_odd: product id "" is not 4 hex digits; using ffff',
+    ]);
+  });
+
+  it('an IOMMU group it cannot read makes the device unreadable', () => {
+    const xml = pciDevice('<domain>0</domain><bus>7</bus><slot>0</slot><function>0</function>')
+      .replace("number='5'", "number='five'")
+      .replace("<address domain='0x0000' bus='0x07'", "<address domain='0x0000' bus='0x7g'");
+    const d = parseNodeDeviceXml(xml);
+    expect(d).toMatchObject({ address: '0000:07:00.0', iommuGroup: null, iommuGroupMembers: [] });
+    expect(d?.unreadable).toBe(
+      'node device pci_odd: its IOMMU group number "five" is not a decimal number; IOMMU group member: address bus=\'0x7g\' is not an integer',
+    );
   });
 });

@@ -12,6 +12,10 @@ import { observeNodedevDevices } from './nodedev-devices.js';
 import { observeLocalHost } from './platform.js';
 import type { WarnFn } from './sysfs.js';
 
+/** Why a remote host's host use is unknown. */
+const REMOTE_HOST_USE = 'the host is observed through libvirt only, which shows no routes, mounts or swap';
+
+/** What observing one host needs. */
 export interface ObserveHostDeps {
   virsh: Virsh;
   /** The local host's filesystem root (`--root`). */
@@ -34,7 +38,7 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
     const [local, domains] = await Promise.all([observeLocalHost(deps.root, { warn }), domainsPromise]);
     return { ...base, deviceSource: 'sysfs', ...local, domains };
   }
-  const [devices, domains] = await Promise.all([observeNodedevDevices(deps.virsh, host.uri), domainsPromise]);
+  const [devices, domains] = await Promise.all([observeNodedevDevices(deps.virsh, host.uri, { warn }), domainsPromise]);
   return {
     ...base,
     deviceSource: 'nodedev',
@@ -42,6 +46,7 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
     iommu: { groupsPresent: devices.some((d) => d.iommuGroup !== null), dmarTable: null, ivrsTable: null, cmdline: null },
     selinux: { enabled: false, virtUseSysfs: null },
     hostUseKnown: false,
+    hostUseUnknown: { network: REMOTE_HOST_USE, storage: REMOTE_HOST_USE },
     devices,
     domains,
   };

@@ -6,10 +6,9 @@
  * The file is ~1.3 MB with ~40 000 product lines, and a host has a few dozen devices: one regex pass indexes the
  * vendor lines, and a vendor's product block is parsed only when one of its devices is asked for.
  */
-import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import type { PciDevice } from '../model/snapshot.js';
-import { HostFs } from './sysfs.js';
+import { hostFsOf, type HostTree } from './sysfs.js';
 
 /** Where distributions install pci.ids (pciutils: misc; hwdata: hwdata), relative to the host's root. */
 const PCI_IDS_PATHS = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids', '/usr/share/pci.ids', '/usr/share/misc/pci.ids.gz'];
@@ -60,31 +59,31 @@ export function parsePciIds(text: string): PciIds {
   };
 }
 
-const cache = new Map<string, Promise<PciIds | null>>();
+/** The most pci.ids may hold, compressed or not: today's is ~1.4 MB. */
+const MAX_PCI_IDS_BYTES = 16 * 1024 * 1024;
+
+const cache = new Map<string, PciIds | null>();
 
 /**
- * The pci.ids database of the host at `root` (the first of {@link PCI_IDS_PATHS} that exists, `.gz` accepted), or
+ * The pci.ids database of the host at `tree` (the first of {@link PCI_IDS_PATHS} that exists, `.gz` accepted), or
  * null when it has none. Loaded once per root and process.
  */
-export function loadPciIds(root: string): Promise<PciIds | null> {
-  const fs = new HostFs(root);
-  const key = fs.root;
-  let loading = cache.get(key);
-  if (loading === undefined) {
-    loading = (async () => {
-      for (const p of PCI_IDS_PATHS) {
-        try {
-          const raw = await readFile(fs.local(await fs.realpath(p)));
-          return parsePciIds((p.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8'));
-        } catch {
-          // absent or unreadable: try the next place; names are optional
-        }
-      }
-      return null;
-    })();
-    cache.set(key, loading);
+export function loadPciIds(tree: HostTree): PciIds | null {
+  const fs = hostFsOf(tree);
+  const cached = cache.get(fs.root);
+  if (cached !== undefined) return cached;
+  let ids: PciIds | null = null;
+  for (const p of PCI_IDS_PATHS) {
+    try {
+      const raw = fs.readBytes(p, { maxBytes: MAX_PCI_IDS_BYTES });
+      ids = parsePciIds((p.endsWith('.gz') ? gunzipSync(raw, { maxOutputLength: MAX_PCI_IDS_BYTES }) : raw).toString('utf8'));
+      break;
+    } catch {
+      // absent, unreadable, not a regular file or too big: try the next place; names are optional
+    }
   }
-  return loading;
+  cache.set(fs.root, ids);
+  return ids;
 }
 
 /** Sets `vendorName`/`productName` on each device the database knows (in place), and returns the devices. */

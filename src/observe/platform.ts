@@ -7,24 +7,47 @@
  * Each fact says where it came from (`source`) because doctor's output is read by someone who will go and look:
  * "no IR- interrupt chips in /proc/interrupts" is checkable, "interrupt remapping: off" is not.
  */
-import type { IommuFacts, PciDevice, SelinuxFacts } from '../model/snapshot.js';
+import type { HostFs } from '../io/host-fs.js';
+import type { HostUseUnknown, IommuFacts, PciDevice, SelinuxFacts } from '../model/snapshot.js';
 import { observeHostUse } from './host-use.js';
 import { loadPciIds, nameDevices } from './pci-ids.js';
-import type { ObserveOptions } from './sysfs.js';
-import { HostFs, readPciDevices } from './sysfs.js';
+import type { HostTree, ObserveOptions } from './sysfs.js';
+import { hostFsOf, readPciDevices } from './sysfs.js';
 
 /** Reads a file, or null when it is absent or unreadable (a fact we cannot see is unknown, not an error). */
-async function text(fs: HostFs, file: string): Promise<string | null> {
+function text(fs: HostFs, file: string): string | null {
   try {
-    return await fs.readOptional(file);
+    return fs.readOptional(file);
   } catch {
     return null;
   }
 }
 
+/** Entries of a directory, or [] when it is absent or unreadable. */
+function listOrEmpty(fs: HostFs, dir: string): string[] {
+  try {
+    return fs.list(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Whether a path exists; false when that cannot be told (EACCES on the way). */
+function existsOrFalse(fs: HostFs, file: string): boolean {
+  try {
+    return fs.exists(file);
+  } catch {
+    return false;
+  }
+}
+
 /** Names of the IOMMU groups (`/sys/kernel/iommu_groups/N`). */
-async function iommuGroups(fs: HostFs): Promise<string[]> {
-  return (await fs.list('/sys/kernel/iommu_groups').catch(() => [])).filter((g) => /^\d+$/.test(g));
+function iommuGroups(fs: HostFs): string[] {
+  try {
+    return fs.list('/sys/kernel/iommu_groups').filter((g) => /^\d+$/.test(g));
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -32,12 +55,12 @@ async function iommuGroups(fs: HostFs): Promise<string[]> {
  * is null (unknown) when the tree has no `/sys/firmware/acpi/tables` at all (a device-tree host, or a capture
  * without it), false when the directory is there without it.
  */
-export async function readIommuFacts(root: string): Promise<IommuFacts> {
-  const fs = new HostFs(root);
-  const tables = (await fs.exists('/sys/firmware/acpi/tables')) ? new Set(await fs.list('/sys/firmware/acpi/tables')) : null;
-  const cmdline = await text(fs, '/proc/cmdline');
+export function readIommuFacts(tree: HostTree): IommuFacts {
+  const fs = hostFsOf(tree);
+  const tables = fs.exists('/sys/firmware/acpi/tables') ? new Set(listOrEmpty(fs, '/sys/firmware/acpi/tables')) : null;
+  const cmdline = text(fs, '/proc/cmdline');
   return {
-    groupsPresent: (await iommuGroups(fs)).length > 0,
+    groupsPresent: iommuGroups(fs).length > 0,
     dmarTable: tables === null ? null : tables.has('DMAR'),
     ivrsTable: tables === null ? null : tables.has('IVRS'),
     cmdline: cmdline === null ? null : cmdline.replace(/\0/g, ' ').trim(),
@@ -49,10 +72,10 @@ export async function readIommuFacts(root: string): Promise<IommuFacts> {
  * still logged and policy can be switched to enforcing); `virtUseSysfs` from the first number of
  * `/sys/fs/selinux/booleans/virt_use_sysfs` (current value; the second is the pending one), null when absent.
  */
-export async function readSelinuxFacts(root: string): Promise<SelinuxFacts> {
-  const fs = new HostFs(root);
-  const enabled = await fs.exists('/sys/fs/selinux/enforce');
-  const bool = enabled ? await text(fs, '/sys/fs/selinux/booleans/virt_use_sysfs') : null;
+export function readSelinuxFacts(tree: HostTree): SelinuxFacts {
+  const fs = hostFsOf(tree);
+  const enabled = existsOrFalse(fs, '/sys/fs/selinux/enforce');
+  const bool = enabled ? text(fs, '/sys/fs/selinux/booleans/virt_use_sysfs') : null;
   const first = bool?.trim().split(/\s+/)[0];
   return { enabled, virtUseSysfs: first === '1' ? true : first === '0' ? false : null };
 }
@@ -111,15 +134,15 @@ export function parseCpuinfo(cpuinfo: string | null): Pick<DoctorFacts, 'cpuVend
  * module (`modules.dep` lists `vfio-pci.ko*`; libvirt loads it on the first `nodedev-detach`), or absent. Unknown
  * when the kernel's module directory is not in the tree.
  */
-async function readVfioPci(fs: HostFs, release: string | null): Promise<SourcedFact<VfioPciState>> {
-  if (await fs.exists('/sys/module/vfio_pci')) {
-    return (await fs.exists('/sys/module/vfio_pci/initstate'))
+function readVfioPci(fs: HostFs, release: string | null): SourcedFact<VfioPciState> {
+  if (existsOrFalse(fs, '/sys/module/vfio_pci')) {
+    return existsOrFalse(fs, '/sys/module/vfio_pci/initstate')
       ? { state: 'loaded', source: '/sys/module/vfio_pci (module loaded)' }
       : { state: 'builtin', source: '/sys/module/vfio_pci (built into the kernel)' };
   }
   if (release === null) return { state: null, source: 'vfio_pci is not loaded and /proc/sys/kernel/osrelease is unreadable' };
   for (const dir of [`/lib/modules/${release}`, `/usr/lib/modules/${release}`]) {
-    const [builtin, dep] = await Promise.all([text(fs, `${dir}/modules.builtin`), text(fs, `${dir}/modules.dep`)]);
+    const [builtin, dep] = [text(fs, `${dir}/modules.builtin`), text(fs, `${dir}/modules.dep`)];
     if (builtin === null && dep === null) continue;
     if (builtin !== null && /(^|\/)vfio[-_]pci\.ko$/m.test(builtin)) return { state: 'builtin', source: `${dir}/modules.builtin` };
     if (dep !== null && /(^|\/)vfio[-_]pci\.ko(\.[a-z0-9]+)?:/m.test(dep)) {
@@ -139,8 +162,8 @@ async function readVfioPci(fs: HostFs, release: string | null): Promise<SourcedF
  * When /proc/interrupts is readable and shows no IR chip, remapping is not in effect (`disabled`) if the hardware
  * has it, `unsupported` if it does not.
  */
-async function readInterruptRemapping(fs: HostFs, cmdline: string | null): Promise<SourcedFact<InterruptRemappingState>> {
-  const interrupts = await text(fs, '/proc/interrupts');
+function readInterruptRemapping(fs: HostFs, cmdline: string | null): SourcedFact<InterruptRemappingState> {
+  const interrupts = text(fs, '/proc/interrupts');
   if (interrupts !== null && /\bIR-[A-Z]/.test(interrupts)) {
     return { state: 'enabled', source: '/proc/interrupts lists IR- (remapped) interrupt chips' };
   }
@@ -149,13 +172,13 @@ async function readInterruptRemapping(fs: HostFs, cmdline: string | null): Promi
   }
   let hardware: boolean | null = null;
   let hardwareSource = '';
-  for (const unit of await fs.list('/sys/class/iommu')) {
-    const ecap = await text(fs, `/sys/class/iommu/${unit}/intel-iommu/ecap`);
+  for (const unit of listOrEmpty(fs, '/sys/class/iommu')) {
+    const ecap = text(fs, `/sys/class/iommu/${unit}/intel-iommu/ecap`);
     if (ecap !== null && /^[0-9a-f]+$/i.test(ecap.trim())) {
       const ir = (BigInt(`0x${ecap.trim()}`) & 0x8n) !== 0n;
       hardware = hardware === true || ir;
       hardwareSource = `/sys/class/iommu/${unit}/intel-iommu/ecap`;
-    } else if (unit.startsWith('ivhd') || (await fs.exists(`/sys/class/iommu/${unit}/amd-iommu`))) {
+    } else if (unit.startsWith('ivhd') || existsOrFalse(fs, `/sys/class/iommu/${unit}/amd-iommu`)) {
       hardware = true;
       hardwareSource = `/sys/class/iommu/${unit} (AMD-Vi)`;
     }
@@ -172,30 +195,30 @@ async function readInterruptRemapping(fs: HostFs, cmdline: string | null): Promi
   };
 }
 
-/** Everything doctor needs, read from the tree at `root`. Never throws for a missing file: the fact is null. */
+/**
+ * Everything doctor needs, read from the tree at `root`. Never throws for a missing or unreadable file: the fact is
+ * null. (Asynchronous for its callers' sake; the reading itself is synchronous, like all of observation's.)
+ */
 export async function readDoctorFacts(root: string): Promise<DoctorFacts> {
-  const fs = new HostFs(root);
-  const [iommu, selinux, cpuinfo, releaseText, groups, unsafe, hasDev] = await Promise.all([
-    readIommuFacts(root),
-    readSelinuxFacts(root),
-    text(fs, '/proc/cpuinfo'),
-    text(fs, '/proc/sys/kernel/osrelease'),
-    iommuGroups(fs),
-    text(fs, '/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts'),
-    fs.exists('/dev'),
-  ]);
-  const kernelRelease = releaseText?.trim() || null;
+  const fs = hostFsOf(root);
+  const iommu = readIommuFacts(fs);
+  const selinux = readSelinuxFacts(fs);
+  const cpuinfo = text(fs, '/proc/cpuinfo');
+  const groups = iommuGroups(fs);
+  const unsafe = text(fs, '/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts');
+  const hasDev = existsOrFalse(fs, '/dev');
+  const kernelRelease = text(fs, '/proc/sys/kernel/osrelease')?.trim() || null;
   return {
     iommu,
     iommuGroupCount: groups.length,
     selinux,
     ...parseCpuinfo(cpuinfo),
     kernelRelease,
-    vfioPci: await readVfioPci(fs, kernelRelease),
-    interruptRemapping: await readInterruptRemapping(fs, iommu.cmdline),
+    vfioPci: readVfioPci(fs, kernelRelease),
+    interruptRemapping: readInterruptRemapping(fs, iommu.cmdline),
     allowUnsafeInterrupts: /^[Y1]/.test(unsafe?.trim() ?? ''),
-    devVfio: hasDev ? await fs.exists('/dev/vfio/vfio') : null,
-    devKvm: hasDev ? await fs.exists('/dev/kvm') : null,
+    devVfio: hasDev ? existsOrFalse(fs, '/dev/vfio/vfio') : null,
+    devKvm: hasDev ? existsOrFalse(fs, '/dev/kvm') : null,
   };
 }
 
@@ -204,22 +227,28 @@ export interface LocalHostObservation {
   devices: PciDevice[];
   iommu: IommuFacts;
   selinux: SelinuxFacts;
-  /** Always true here: routes, addresses, mounts and swaps were read (SPEC 5). */
-  hostUseKnown: true;
+  /** True when routes, addresses, mounts and swaps were all read (SPEC 5). */
+  hostUseKnown: boolean;
+  /** Present when `hostUseKnown` is false: which part could not be read, and why. */
+  hostUseUnknown?: HostUseUnknown;
 }
 
 /**
  * Observes the local host under `root`: PCI devices with names and host use, IOMMU and SELinux facts. Read-only.
+ * One {@link HostFs} serves the whole observation, so that each path component is looked at once.
  */
 export async function observeLocalHost(root: string, options: ObserveOptions = {}): Promise<LocalHostObservation> {
-  const [devices, iommu, selinux, ids] = await Promise.all([
-    readPciDevices(root, options),
-    readIommuFacts(root),
-    readSelinuxFacts(root),
-    loadPciIds(root),
-  ]);
-  nameDevices(devices, ids);
-  const uses = await observeHostUse(root, devices, options);
+  const fs = hostFsOf(root);
+  const devices = await readPciDevices(fs, options);
+  nameDevices(devices, loadPciIds(fs));
+  const { uses, unknown } = observeHostUse(fs, devices, options);
   for (const d of devices) d.hostUse = [...(uses.get(d.address) ?? []), ...d.hostUse];
-  return { devices, iommu, selinux, hostUseKnown: true };
+  const known = unknown.network === undefined && unknown.storage === undefined;
+  return {
+    devices,
+    iommu: readIommuFacts(fs),
+    selinux: readSelinuxFacts(fs),
+    hostUseKnown: known,
+    ...(known ? {} : { hostUseUnknown: unknown }),
+  };
 }

@@ -1,8 +1,19 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bind, fakeHost, iommuOffHost, removeFakeHost, seedHost, setDriverOverride } from '../../test/helpers/fake-host.js';
-import { HostFs, normaliseHex, pciAncestor, readPciDevices } from './sysfs.js';
+import {
+  BROKEN_SIBLING_ENTRIES,
+  bind,
+  fakeHost,
+  iommuOffHost,
+  loopLink,
+  removeFakeHost,
+  seedHost,
+  setDriverOverride,
+  sharedGroupHost,
+} from '../../test/helpers/fake-host.js';
+import { pciAncestor, readPciDevices } from './sysfs.js';
 
 const roots: string[] = [];
 async function build(host: { build(): Promise<string> }): Promise<string> {
@@ -127,8 +138,8 @@ describe('readPciDevices oddities', () => {
     expect(d).toMatchObject({ class: 'ff0000', isBridge: true });
   });
 
-  it('skips a device that vanished between readdir and read, and warns about unreadable or malformed files', async () => {
-    const root = await build(seedHost());
+  it('skips a vanished device that is in no IOMMU group, and warns about unreadable or malformed files', async () => {
+    const root = await build(seedHost().update('0000:07:00.1', { group: null }));
     // A dangling bus link: the device directory was removed (hot-unplug).
     await rm(path.join(root, 'sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.1'), { recursive: true });
     // vendor unreadable (EISDIR) and class malformed: the device is still listed, as ffff.
@@ -142,9 +153,18 @@ describe('readPciDevices oddities', () => {
     const devices = await readPciDevices(root, { warn });
     expect(devices.map((d) => d.address)).not.toContain('0000:07:00.1');
     expect(devices.find((d) => d.address === '0000:07:00.0')).toMatchObject({ vendor: 'ffff', product: '1521', class: 'ffffff', driver: 'igb', iommuGroup: 17 });
+    expect(devices.find((d) => d.address === '0000:07:00.0')).not.toHaveProperty('unreadable');
     expect(warnings.join('\n')).toMatch(/0000:07:00.0\/vendor: EISDIR/);
     expect(warnings.join('\n')).toMatch(/0000:07:00.0: class is unreadable or malformed/);
     expect(warnings.join('\n')).toMatch(/README is not a PCI address/);
+  });
+
+  it('a vanished device that its IOMMU group still lists stays, as unreadable: its group must not look viable', async () => {
+    const root = await build(seedHost());
+    await rm(path.join(root, 'sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.1'), { recursive: true });
+    const d = (await readPciDevices(root)).find((x) => x.address === '0000:07:00.1');
+    expect(d).toMatchObject({ vendor: 'ffff', product: 'ffff', driver: null, iommuGroup: 18 });
+    expect(d?.unreadable).toMatch(/listed in IOMMU group 18 but cannot be read \(\/sys\/bus\/pci\/devices\/0000:07:00.1: ENOENT; \/sys\/kernel\/iommu_groups\/18\/devices\/0000:07:00.1: ENOENT\)/);
   });
 
   it('resolves absolute symlinks inside the root, never on this machine', async () => {
@@ -166,40 +186,85 @@ describe('readPciDevices oddities', () => {
   });
 });
 
-describe('HostFs', () => {
-  it('clamps .. at the root and re-roots absolute targets', async () => {
-    const root = await build(fakeHost());
-    await mkdir(path.join(root, 'a/b'), { recursive: true });
-    await symlink('../../../../../a', path.join(root, 'a/b/up'));
-    await symlink('/a/b', path.join(root, 'abs'));
-    const fs = new HostFs(root);
-    expect(await fs.realpath('/a/b/up/b')).toBe('/a/b');
-    expect(await fs.realpath('/abs/up')).toBe('/a');
-    expect(await fs.realpath('/../../a')).toBe('/a');
+const dev071 = 'sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.1';
+
+describe('IOMMU group membership comes from /sys/kernel/iommu_groups/N/devices (defect 4)', () => {
+  it.each(BROKEN_SIBLING_ENTRIES)('07:00.1 with %s: 07:00.1 is still seen in group 17, on igb', async (_name, edit) => {
+    const root = await build(sharedGroupHost());
+    await edit(root);
+    const d = (await readPciDevices(root)).find((x) => x.address === '0000:07:00.1');
+    expect(d).toMatchObject({ vendor: '8086', product: '1521', driver: 'igb', iommuGroup: 17 });
+    expect(d).not.toHaveProperty('unreadable');
   });
 
-  it('reports a symlink loop as ELOOP and a missing path as ENOENT', async () => {
-    const root = await build(fakeHost());
-    await symlink('loop2', path.join(root, 'loop1'));
-    await symlink('loop1', path.join(root, 'loop2'));
-    const fs = new HostFs(root);
-    await expect(fs.realpath('/loop1')).rejects.toMatchObject({ code: 'ELOOP' });
-    await expect(fs.realpath('/nope/x')).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(await fs.exists('/loop1')).toBe(false);
-    expect(await fs.readOptional('/nope')).toBeNull();
-    expect(await fs.list('/nope')).toEqual([]);
-    expect(await fs.readlink('/nope')).toBeNull();
+  it('a member that cannot be read either way is listed as unreadable in its group', async () => {
+    const root = await build(sharedGroupHost());
+    await loopLink(root, 'sys/bus/pci/devices/0000:07:00.1');
+    await loopLink(root, 'sys/kernel/iommu_groups/17/devices/0000:07:00.1');
+    const { warnings, warn } = collect();
+    const d = (await readPciDevices(root, { warn })).find((x) => x.address === '0000:07:00.1');
+    expect(d).toMatchObject({ vendor: 'ffff', product: 'ffff', class: 'ffffff', driver: null, iommuGroup: 17, isBridge: false });
+    expect(d?.unreadable).toBe(
+      'listed in IOMMU group 17 but cannot be read (/sys/bus/pci/devices/0000:07:00.1: ELOOP; /sys/kernel/iommu_groups/17/devices/0000:07:00.1: ELOOP)',
+    );
+    expect(warnings).toContain(`0000:07:00.1: ${d?.unreadable}`);
+  });
+
+  it('a driver link that is there but cannot be read is not "unbound"', async () => {
+    const root = await build(sharedGroupHost());
+    await rm(path.join(root, dev071, 'driver'));
+    await writeFile(path.join(root, dev071, 'driver'), 'igb\n');
+    const d = (await readPciDevices(root)).find((x) => x.address === '0000:07:00.1');
+    expect(d).toMatchObject({ driver: null, iommuGroup: 17, unreadable: 'its driver link cannot be read (EINVAL)' });
+  });
+
+  it('a directory with no identity files at all is not trusted either', async () => {
+    const root = await build(sharedGroupHost());
+    for (const f of ['vendor', 'device', 'class']) await rm(path.join(root, dev071, f));
+    const d = (await readPciDevices(root)).find((x) => x.address === '0000:07:00.1');
+    expect(d?.unreadable).toMatch(/^none of vendor, device, class can be read/);
+  });
+
+  it('a group whose devices/ cannot be listed makes its functions unreadable', async () => {
+    const root = await build(sharedGroupHost());
+    await rm(path.join(root, 'sys/kernel/iommu_groups/17/devices'), { recursive: true });
+    await symlink('devices', path.join(root, 'sys/kernel/iommu_groups/17/devices'));
+    const devices = await readPciDevices(root);
+    for (const a of ['0000:07:00.0', '0000:07:00.1']) {
+      expect(devices.find((x) => x.address === a)?.unreadable).toBe(
+        'the members of its IOMMU group 17 are unknown: /sys/kernel/iommu_groups/17/devices cannot be listed (ELOOP)',
+      );
+    }
+    expect(devices.find((x) => x.address === '0000:00:1f.6')).not.toHaveProperty('unreadable');
   });
 });
 
-describe('helpers', () => {
-  it('normaliseHex pads and lowercases', () => {
-    expect(normaliseHex('0x8086\n', 4)).toBe('8086');
-    expect(normaliseHex('0x20000\n', 6)).toBe('020000');
-    expect(normaliseHex('0xABCD', 4)).toBe('abcd');
-    expect(normaliseHex('nope', 4)).toBeNull();
+describe('identities read from sysfs (defect 12)', () => {
+  it('are exactly 4 (class 6) lowercase hex digits, however sysfs spells them; an impossible one is ffff with a warning', async () => {
+    const root = await build(seedHost());
+    const dev = path.join(root, 'sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.0');
+    await writeFile(path.join(dev, 'vendor'), '0x00008086\n');
+    await writeFile(path.join(dev, 'device'), '0x123456\n');
+    await writeFile(path.join(dev, 'class'), '0X00020000\n');
+    const { warnings, warn } = collect();
+    const d = (await readPciDevices(root, { warn })).find((x) => x.address === '0000:07:00.0');
+    expect(d).toMatchObject({ vendor: '8086', product: 'ffff', class: '020000' });
+    expect(warnings).toEqual(['0000:07:00.0: device is unreadable or malformed ("0x123456\\n"); using ffff']);
   });
 
+  it('a FIFO in place of vendor is refused at once (read as ffff with a warning), never read', async () => {
+    const root = await build(seedHost());
+    const vendor = path.join(root, 'sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.0/vendor');
+    await rm(vendor);
+    execFileSync('mkfifo', [vendor]);
+    const { warnings, warn } = collect();
+    const d = (await readPciDevices(root, { warn })).find((x) => x.address === '0000:07:00.0');
+    expect(d).toMatchObject({ vendor: 'ffff', product: '1521', driver: 'igb' });
+    expect(warnings[0]).toMatch(/\/0000:07:00.0\/vendor: \/sys\/devices\/.*\/vendor is a FIFO, not a regular file$/);
+  }, 10_000);
+});
+
+describe('helpers', () => {
   it('pciAncestor finds the nearest known function: a USB NIC belongs to its xHCI controller', () => {
     const known = new Set(['0000:00:14.0', '0000:00:1c.0', '0000:07:00.0']);
     expect(pciAncestor('/sys/devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1:1.0/net/enx00e04c680001', known)).toBe('0000:00:14.0');

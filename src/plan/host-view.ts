@@ -3,6 +3,7 @@
  * which domain uses which device. Built once per plan so that rules stay simple lookups.
  */
 import { canonicalOverlaps, slotOf } from '../model/pci-address.js';
+import { mayBeNetworkClass, mayBeStorageClass } from '../model/pci-class.js';
 import type { DomainSnapshot, PciDevice, HostSnapshot } from '../model/snapshot.js';
 
 /** Read-only lookups over a snapshot. */
@@ -19,6 +20,11 @@ export interface HostView {
   usersOf(address: string): DomainSnapshot[];
   /** True when the address (function or slot pattern) is covered by one of `patterns`. */
   covers(patterns: readonly string[], address: string): boolean;
+  /**
+   * Why the host's use of this device cannot be known — a NIC while the host's network use is unknown, a disk
+   * controller while its storage use is — or null when it can (its `hostUse` is then the whole truth).
+   */
+  unknownHostUse(device: PciDevice): string | null;
 }
 
 export function hostView(snapshot: HostSnapshot): HostView {
@@ -46,7 +52,19 @@ export function hostView(snapshot: HostSnapshot): HostView {
     domain: (name) => domains.get(name),
     usersOf: (address) => users.get(address) ?? [],
     covers: (patterns, address) => patterns.some((p) => canonicalOverlaps(p, address)),
+    unknownHostUse: (device) => unknownHostUse(snapshot, device),
   };
+}
+
+function unknownHostUse(snapshot: HostSnapshot, device: PciDevice): string | null {
+  if (snapshot.hostUseKnown) return null;
+  // An older snapshot that only says "unknown" knows neither part.
+  const unknown = snapshot.hostUseUnknown ?? { network: 'host use was not observed', storage: 'host use was not observed' };
+  if (unknown.network !== undefined && (mayBeNetworkClass(device.class) || device.netInterfaces.length > 0)) {
+    return `the host's network use is unknown: ${unknown.network}`;
+  }
+  if (unknown.storage !== undefined && mayBeStorageClass(device.class)) return `the host's storage use is unknown: ${unknown.storage}`;
+  return null;
 }
 
 /** `0000:07:00.0 (Intel Corporation I350 Gigabit Network Connection, igb)` — how messages name a device. */

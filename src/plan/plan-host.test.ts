@@ -484,13 +484,78 @@ describe('planHost: safety (SPEC 3)', () => {
     block(planHost(want, observed), code);
   });
 
-  it('warns (does not block) when SELinux virt_use_sysfs is off or host use is unknown', () => {
+  it('warns (does not block) when SELinux virt_use_sysfs is off or a remote host\'s use is unknown', () => {
     const plan = planHost(
       desired([vm('rhel7.3', [byAddress('0000:07:00.0')])]),
-      snapshot([nic], [seedVm()], { selinux: { enabled: true, virtUseSysfs: false }, hostUseKnown: false }),
+      snapshot([nic], [seedVm()], { selinux: { enabled: true, virtUseSysfs: false }, hostUseKnown: false, deviceSource: 'nodedev' }),
     );
     expect(codes(plan)).toEqual(['warn:selinux-virt-use-sysfs', 'warn:host-use-unknown']);
     expect(plan.problems[0]!.hint).toBe('setsebool -P virt_use_sysfs 1');
+  });
+});
+
+describe('planHost: an IOMMU group member that cannot be read (defect 4)', () => {
+  const why = 'listed in IOMMU group 17 but cannot be read (/sys/bus/pci/devices/0000:07:00.1: ELOOP)';
+  const unreadable = device('0000:07:00.1', { vendor: 'ffff', product: 'ffff', class: 'ffffff', driver: null, iommuGroup: 17, unreadable: why });
+
+  it('blocks the group as not viable, naming the member and why', () => {
+    const plan = planHost(desired([vm('rhel7.3', [byAddress('0000:07:00.0')])]), snapshot([nic, unreadable], [seedVm()]));
+    expect(codes(plan)).toEqual(['block:iommu-group-not-viable']);
+    expect(plan.problems[0]).toMatchObject({ address: '0000:07:00.0', vm: 'rhel7.3' });
+    expect(plan.problems[0]!.message).toBe(
+      `IOMMU group 17 is not viable for 0000:07:00.0: 0000:07:00.1 is in the same group and cannot be read (${why}), so which driver holds it cannot be told`,
+    );
+  });
+
+  it('is never assigned itself, by address or by a selector', () => {
+    const byAddr = planHost(desired([vm('rhel7.3', [byAddress('0000:07:00.1')])]), snapshot([unreadable], [seedVm()]));
+    expect(codes(byAddr)).toEqual(['block:device-not-found']);
+    expect(byAddr.problems[0]!.message).toContain(`cannot be read on host local: ${why}`);
+    const bySelector = planHost(desired([vm('rhel7.3', [byMatch('ffff', 'ffff', 1)])]), snapshot([unreadable], [seedVm()]));
+    expect(codes(bySelector)).toEqual(['block:selector-shortfall']);
+  });
+});
+
+describe('planHost: host use that is unknown (defect 5)', () => {
+  const mgmt = device('0000:00:1f.6', { iommuGroup: 12, netInterfaces: ['eth0'] });
+  const nvme = device('0000:01:00.0', { vendor: '144d', product: 'a808', class: '010802', driver: 'nvme', iommuGroup: 1 });
+  const gpu = device('0000:02:00.0', { vendor: '10de', product: '2330', class: '030000', driver: 'nouveau', iommuGroup: 2 });
+  const unknownNetwork = { hostUseKnown: false, hostUseUnknown: { network: '/proc/net/route is missing' } };
+
+  it('a local host: a claimed NIC is blocked unless forced, and the plan warns host-use-unknown', () => {
+    const plan = planHost(desired([vm('rhel7.3', [byAddress('0000:00:1f.6')])]), snapshot([mgmt], [seedVm()], unknownNetwork));
+    expect(codes(plan)).toEqual(['block:host-use-unknown', 'warn:host-use-unknown']);
+    expect(plan.problems[0]!.message).toBe(
+      "0000:00:1f.6 (8086:1521, driver igb) may be in use by the host, which cannot be told: the host's network use is unknown: /proc/net/route is missing",
+    );
+    expect(plan.problems[0]!.hint).toContain('force: true');
+    expect(plan.problems[1]!.message).toContain('network: /proc/net/route is missing');
+    const forced = planHost(desired([vm('rhel7.3', [byAddress('0000:00:1f.6', { force: true })])]), snapshot([mgmt], [seedVm()], unknownNetwork));
+    expect(codes(forced)).toEqual(['warn:host-use-unknown']);
+  });
+
+  it('only the unknown part counts: with storage unknown a NIC is free, a disk controller is not', () => {
+    const storage = { hostUseKnown: false, hostUseUnknown: { storage: '/proc/mounts is missing' } };
+    expect(codes(planHost(desired([vm('rhel7.3', [byAddress('0000:00:1f.6')])]), snapshot([mgmt], [seedVm()], storage)))).toEqual([
+      'warn:host-use-unknown',
+    ]);
+    expect(codes(planHost(desired([vm('rhel7.3', [byAddress('0000:01:00.0')])]), snapshot([nvme], [seedVm()], storage)))).toEqual([
+      'block:host-use-unknown',
+      'warn:host-use-unknown',
+    ]);
+    // A GPU is neither.
+    expect(codes(planHost(desired([vm('rhel7.3', [byAddress('0000:02:00.0')])]), snapshot([gpu], [seedVm()], storage)))).toEqual([
+      'warn:host-use-unknown',
+    ]);
+  });
+
+  it('no selector picks such a NIC without force, local or remote', () => {
+    for (const over of [unknownNetwork, { hostUseKnown: false, deviceSource: 'nodedev' as const }]) {
+      const plain = planHost(desired([vm('rhel7.3', [byMatch('8086', '1521', 1)])]), snapshot([mgmt], [seedVm()], over));
+      expect(codes(plain)).toEqual(['block:selector-shortfall']);
+      const forced = planHost(desired([vm('rhel7.3', [byMatch('8086', '1521', 1, { force: true })])]), snapshot([mgmt], [seedVm()], over));
+      expect(steps(forced)).toEqual(['nodedev-detach 0000:00:1f.6', 'attach-hostdev rhel7.3 0000:00:1f.6 config']);
+    }
   });
 });
 

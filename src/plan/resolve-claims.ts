@@ -50,6 +50,17 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
         continue;
       }
       for (const device of found) {
+        if (device.unreadable !== undefined) {
+          problems.push({
+            severity: 'block',
+            code: 'device-not-found',
+            message: `${device.address} (claimed for ${vm.name} at ${formatPos(claim.pos)}) cannot be read on host ${desired.host.name}: ${device.unreadable}`,
+            hint: 'passthru cannot tell what this device is or which driver holds it; look at its sysfs entry (`ls -l /sys/bus/pci/devices/ADDRESS/`) and `dmesg`, then plan again',
+            address: device.address,
+            vm: vm.name,
+          });
+          continue;
+        }
         if (claim.expect && (claim.expect.vendor !== device.vendor || claim.expect.product !== device.product)) {
           problems.push({
             severity: 'block',
@@ -76,11 +87,15 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
     const holder = view.usersOf(device.address).find((d) => d.name !== vm.name && !desired.vms.some((v) => v.name === d.name));
     if (holder) return `${device.address} is in VM "${holder.name}" (not in the file)`;
     if (device.isBridge) return `${device.address} is a bridge`;
+    if (device.unreadable !== undefined) return `${device.address} cannot be read (${device.unreadable})`;
     if (taken.has(device.address)) return `${device.address} is claimed by another entry`;
     if (view.covers(protectedAddresses, device.address)) return `${device.address} is protected`;
     if (view.covers(released, device.address)) return `${device.address} is listed under release`;
-    if (!claim.force && device.hostUse.length > 0) return `${device.address} is used by the host (${device.hostUse.map((u) => u.detail).join('; ')})`;
-    return null;
+    if (claim.force) return null;
+    if (device.hostUse.length > 0) return `${device.address} is used by the host (${device.hostUse.map((u) => u.detail).join('; ')})`;
+    // A NIC or disk controller of a host whose use of those is unknown may be the one it hangs on.
+    const unknown = view.unknownHostUse(device);
+    return unknown === null ? null : `${device.address} may be used by the host (${unknown})`;
   };
   const eligible = (device: PciDevice, claim: MatchClaim, vm: DesiredVm) => matches(device, claim) && unavailable(device, claim, vm) === null;
   // An attached device stays first with a selector whose `managed` it already has, so that two selectors of one
@@ -116,7 +131,9 @@ export function resolveClaims(desired: DesiredHostState, view: HostView): { assi
         message:
           `${formatPos(s.claim.pos)} wants ${s.claim.count} × ${identity(s.claim.match)} for ${s.vm.name}, ` +
           `but only ${s.chosen.length} free device(s) match on host ${desired.host.name}${why.length > 0 ? `: ${why.join('; ')}` : ''}`,
-        hint: 'lower `count`, or free a matching device (one used by another VM, protected, released or host-critical is never picked)',
+        hint:
+          'lower `count`, or free a matching device (one used by another VM, protected, released, host-critical or unreadable is ' +
+          'never picked, nor a NIC or disk controller while the host\'s use of those is unknown, unless the entry says `force: true`)',
         vm: s.vm.name,
       });
     }

@@ -5,6 +5,7 @@
 import { formatPos, type DesiredHostState } from '../model/desired.js';
 import { slotOf } from '../model/pci-address.js';
 import type { Problem } from '../model/plan.js';
+import type { PciDevice } from '../model/snapshot.js';
 import type { HostView } from './host-view.js';
 import { describeDevice } from './host-view.js';
 import type { Assignment } from './resolve-claims.js';
@@ -84,6 +85,20 @@ export function checkAssignedDevices(
           `sure, add \`force: true\` to the entry at ${formatPos(a.pos)}`,
       });
     }
+    const unknown = d.hostUse.length === 0 && !a.force ? view.unknownHostUse(d) : null;
+    // Locally the routes and mounts were expected to be readable: that they were not is a reason to stop. A remote
+    // host's are never seen, which the host-level warning says once.
+    if (unknown !== null && view.snapshot.deviceSource === 'sysfs') {
+      problems.push({
+        ...base,
+        severity: 'block',
+        code: 'host-use-unknown',
+        message: `${describeDevice(d)} may be in use by the host, which cannot be told: ${unknown}`,
+        hint:
+          'make the host\'s /proc (routes, addresses, mounts, swaps) readable under --root and plan again; if you are sure the ' +
+          `host does not need this device, add \`force: true\` to the entry at ${formatPos(a.pos)}`,
+      });
+    }
     for (const other of view.usersOf(d.address).filter((dom) => !listed.has(dom.name))) {
       problems.push({
         ...base,
@@ -112,39 +127,58 @@ export function checkAssignedDevices(
       const key = `${d.iommuGroup}/${m.address}/${a.vm.name}`;
       if (reportedGroups.has(key)) continue;
       // A VM the file does not list keeps its devices, so a group member it holds is as taken as a claimed one.
-      const unlisted = owner === undefined ? view.usersOf(m.address).find((dom) => !listed.has(dom.name)) : undefined;
-      if (owner !== undefined || unlisted !== undefined) {
-        reportedGroups.add(key);
-        const other = unlisted === undefined ? `goes to ${owner}` : `is used by VM "${unlisted.name}", which passthrough.yaml does not list`;
-        problems.push({
-          ...base,
-          severity: 'block',
-          code: 'iommu-group-split',
-          message: `IOMMU group ${d.iommuGroup} is split: ${d.address} goes to ${a.vm.name} but ${m.address} ${other}`,
-          hint: 'a group is isolated only as a whole: give all its endpoint devices to the same VM',
-        });
-      } else {
-        const hostBound =
-          m.driver !== null && !VFIO_SAFE_DRIVERS.has(m.driver)
-            ? `stays bound to host driver ${m.driver}`
-            : returnedToHost.has(m.address)
-              ? `goes back to its host driver (${returnedToHost.get(m.address)})`
-              : null;
-        if (hostBound === null) continue;
-        reportedGroups.add(key);
-        problems.push({
-          ...base,
-          severity: 'block',
-          code: 'iommu-group-not-viable',
-          message: `IOMMU group ${d.iommuGroup} is not viable for ${d.address}: ${describeDevice(m)} is in the same group and ${hostBound}`,
-          hint:
-            `assign ${m.address} to ${a.vm.name} too (or claim the whole slot "${slotOf(m.address)}" when it is ` +
-            'another function of the same card); the group can only be given to one VM as a whole',
-        });
-      }
+      const unlisted = owner === undefined ? view.usersOf(m.address).find((dom) => !listed.has(dom.name))?.name : undefined;
+      const problem = groupProblem(d, m, { owner, unlisted, returned: returnedToHost.get(m.address) }, a.vm.name);
+      if (problem === null) continue;
+      reportedGroups.add(key);
+      problems.push({ ...base, severity: 'block', ...problem });
     }
   }
   return problems.concat(checkPfAndVf(assignments));
+}
+
+/**
+ * Why `member`, another endpoint of `d`'s IOMMU group that `vm` does not get, keeps the group from being given to
+ * `vm`: it goes to another VM (`owner`), it cannot be read, or it stays on a host driver. Null when it does not.
+ */
+function groupProblem(
+  d: PciDevice,
+  member: PciDevice,
+  holder: { owner: string | undefined; unlisted: string | undefined; returned: string | undefined },
+  vm: string,
+): Pick<Problem, 'code' | 'message' | 'hint'> | null {
+  const group = d.iommuGroup;
+  if (holder.owner !== undefined || holder.unlisted !== undefined) {
+    const other = holder.unlisted === undefined ? `goes to ${holder.owner}` : `is used by VM "${holder.unlisted}", which passthrough.yaml does not list`;
+    return {
+      code: 'iommu-group-split',
+      message: `IOMMU group ${group} is split: ${d.address} goes to ${vm} but ${member.address} ${other}`,
+      hint: 'a group is isolated only as a whole: give all its endpoint devices to the same VM',
+    };
+  }
+  if (member.unreadable !== undefined) {
+    return {
+      code: 'iommu-group-not-viable',
+      message:
+        `IOMMU group ${group} is not viable for ${d.address}: ${member.address} is in the same group and cannot be ` +
+        `read (${member.unreadable}), so which driver holds it cannot be told`,
+      hint: `look at ${member.address}'s sysfs entry (\`ls -l /sys/kernel/iommu_groups/${group}/devices/\`) and \`dmesg\`, then plan again`,
+    };
+  }
+  const hostBound =
+    member.driver !== null && !VFIO_SAFE_DRIVERS.has(member.driver)
+      ? `stays bound to host driver ${member.driver}`
+      : holder.returned !== undefined
+        ? `goes back to its host driver (${holder.returned})`
+        : null;
+  if (hostBound === null) return null;
+  return {
+    code: 'iommu-group-not-viable',
+    message: `IOMMU group ${group} is not viable for ${d.address}: ${describeDevice(member)} is in the same group and ${hostBound}`,
+    hint:
+      `assign ${member.address} to ${vm} too (or claim the whole slot "${slotOf(member.address)}" when it is ` +
+      'another function of the same card); the group can only be given to one VM as a whole',
+  };
 }
 
 /** A PF and one of its VFs in VMs at once: the VF's VM could be disrupted by whoever holds the PF. */
@@ -179,10 +213,17 @@ export function checkHostWarnings(view: HostView, assignments: Assignment[]): Pr
     });
   }
   if (!view.snapshot.hostUseKnown) {
+    const unknown = view.snapshot.hostUseUnknown;
+    const why =
+      unknown === undefined
+        ? 'it was not observed'
+        : [unknown.network === undefined ? '' : `network: ${unknown.network}`, unknown.storage === undefined ? '' : `storage: ${unknown.storage}`]
+            .filter(Boolean)
+            .join('; ');
     problems.push({
       severity: 'warn',
       code: 'host-use-unknown',
-      message: `cannot tell which devices host ${view.snapshot.host} itself uses (routes, mounts): it is observed through libvirt only`,
+      message: `cannot tell which devices host ${view.snapshot.host} itself uses (${why}); no NIC or disk controller is picked by a selector without \`force\``,
       hint: 'list the host\'s own NICs and disk controllers under `protect` so that they are never taken',
     });
   }

@@ -7,6 +7,7 @@
  * Mutation helpers (`bind`, `setDriverOverride`) only ever touch a tree that `build()` made: they refuse any root
  * without the marker file, so a mistake cannot write to this machine's /sys.
  */
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readlink, realpath, rm, symlink, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -335,9 +336,9 @@ export class FakeHost {
     return this;
   }
 
-  /** Writes the tree into a new temp dir and returns its path (the root). */
-  async build(): Promise<string> {
-    const root = await mkdtemp(path.join(tmpdir(), 'passthru-fakehost-'));
+  /** Writes the tree into a new temp dir (under `parent`: a tmpfs is fastest for big trees) and returns its path. */
+  async build(parent = tmpdir()): Promise<string> {
+    const root = await mkdtemp(path.join(parent, 'passthru-fakehost-'));
     await new TreeWriter(root, this.snapshotSpec()).write();
     return root;
   }
@@ -382,28 +383,55 @@ class TreeWriter {
   private ifindex = 2;
   private readonly ifindexes = new Map<string, number>();
 
+  private readonly byAddress: Map<string, FakeDeviceSpec>;
+
   constructor(
     private readonly root: string,
     private readonly spec: TreeSpec,
-  ) {}
+  ) {
+    this.byAddress = new Map(spec.devices.map((d) => [d.address, d]));
+  }
 
   private local(p: string) {
     return path.join(this.root, p);
   }
 
+  // Synchronous, and each directory made once: a tree of thousands of functions is written in seconds, not minutes.
+  private readonly made = new Set<string>();
+
+  private mkdirOnce(local: string) {
+    if (this.made.has(local)) return;
+    mkdirSync(local, { recursive: true });
+    this.made.add(local);
+  }
+
   private async file(p: string, content: string) {
-    await mkdir(path.dirname(this.local(p)), { recursive: true });
-    await writeFile(this.local(p), content);
+    this.mkdirOnce(path.dirname(this.local(p)));
+    writeFileSync(this.local(p), content);
   }
 
   private async dir(p: string) {
-    await mkdir(this.local(p), { recursive: true });
+    this.mkdirOnce(this.local(p));
   }
 
   /** A symlink at host path `link` to host path `target`, relative like the kernel's. */
   private async link(link: string, target: string) {
-    await mkdir(path.dirname(this.local(link)), { recursive: true });
-    await symlink(kernelLinkText(link, target), this.local(link));
+    this.mkdirOnce(path.dirname(this.local(link)));
+    symlinkSync(kernelLinkText(link, target), this.local(link));
+  }
+
+  private children: Map<string, FakeDeviceSpec> | null = null;
+
+  /** The first function behind each bridge, by the bridge's address. */
+  private firstChild(): Map<string, FakeDeviceSpec> {
+    if (this.children === null) {
+      this.children = new Map();
+      for (const c of this.spec.devices) {
+        const parent = c.parentBridge === undefined ? undefined : canonicalAddress(c.parentBridge);
+        if (parent !== undefined && !this.children.has(parent)) this.children.set(parent, c);
+      }
+    }
+    return this.children;
   }
 
   private devicePath(address: string, seen = new Set<string>()): string {
@@ -411,7 +439,7 @@ class TreeWriter {
     if (cached) return cached;
     if (seen.has(address)) throw new Error(`fake host: bridge loop at ${address}`);
     seen.add(address);
-    const d = this.spec.devices.find((x) => x.address === address);
+    const d = this.byAddress.get(address);
     let p: string;
     if (d?.parentBridge) {
       p = `${this.devicePath(canonicalAddress(d.parentBridge), seen)}/${address}`;
@@ -459,8 +487,10 @@ class TreeWriter {
       if (d.driver) await this.bindDriver(d.address, p, d.driver);
       if (d.group !== undefined && d.group !== null && this.spec.platform.groups) {
         const g = `/sys/kernel/iommu_groups/${d.group}`;
-        await this.file(`${g}/type`, 'DMA\n');
-        await this.file(`${g}/reserved_regions`, '0x00000000fee00000 0x00000000feefffff msi\n');
+        if (!this.made.has(this.local(g))) {
+          await this.file(`${g}/type`, 'DMA\n');
+          await this.file(`${g}/reserved_regions`, '0x00000000fee00000 0x00000000feefffff msi\n');
+        }
         await this.link(`${g}/devices/${d.address}`, p);
         await this.link(`${p}/iommu_group`, g);
       }
@@ -473,7 +503,7 @@ class TreeWriter {
       }
       const isBridge = /^060[479]/.test(cls);
       if (isBridge) {
-        const child = devices.find((c) => c.parentBridge && canonicalAddress(c.parentBridge) === d.address);
+        const child = this.firstChild().get(d.address);
         const own = pciFunction(d.address);
         const bus = d.secondaryBus ?? (child ? pciFunction(child.address).bus : own.bus + 1);
         await this.dir(`${p}/pci_bus/${d.address.slice(0, 4)}:${h2(bus)}`);
@@ -495,9 +525,7 @@ class TreeWriter {
 
   private async bindDriver(address: string, devPath: string, driver: string) {
     const drv = `/sys/bus/pci/drivers/${driver}`;
-    await this.file(`${drv}/bind`, '');
-    await this.file(`${drv}/unbind`, '');
-    await this.file(`${drv}/new_id`, '');
+    if (!this.made.has(this.local(drv))) for (const f of ['bind', 'unbind', 'new_id']) await this.file(`${drv}/${f}`, '');
     await this.link(`${drv}/${address}`, devPath);
     await this.link(`${devPath}/driver`, drv);
   }
@@ -622,6 +650,8 @@ class TreeWriter {
       { source: 'devtmpfs', target: '/dev', fstype: 'devtmpfs' },
       { source: 'tmpfs', target: '/run', fstype: 'tmpfs' },
     ];
+    // Every host has something on /: a diskless one (or a fake without disks) a tmpfs.
+    if (!this.spec.mounts.some((m) => m.target === '/')) pseudo.unshift({ source: 'none', target: '/', fstype: 'tmpfs' });
     const all = [...pseudo, ...this.spec.mounts];
     const esc = (s: string) => s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
     await this.file('/proc/mounts', all.map((m) => `${esc(m.source)} ${esc(m.target)} ${m.fstype} rw,relatime 0 0\n`).join(''));
@@ -753,6 +783,18 @@ export async function setDriverOverride(root: string, address: string, value: st
   await writeFile(path.join(abs, dev, 'driver_override'), `${value ?? '(null)'}\n`);
 }
 
+/** Replaces the entry `rel` (root-relative) of a fake tree by a symlink to itself: a loop (ELOOP when followed). */
+export async function loopLink(root: string, rel: string): Promise<void> {
+  const abs = await assertFakeRoot(root);
+  await rm(path.join(abs, rel));
+  await symlink(posix.basename(rel), path.join(abs, rel));
+}
+
+/** Deletes the entry `rel` (root-relative) of a fake tree, whatever it is. */
+export async function removeEntry(root: string, rel: string): Promise<void> {
+  await rm(path.join(await assertFakeRoot(root), rel), { recursive: true });
+}
+
 /** Deletes a fake tree (guarded like the mutations). */
 export async function removeFakeHost(root: string): Promise<void> {
   await rm(await assertFakeRoot(root), { recursive: true, force: true });
@@ -830,6 +872,25 @@ export function seedHost(): FakeHost {
     .vfio('loaded')
     .pciIds(SEED_PCI_IDS);
 }
+
+/** The seed host with 07:00.1 in 07:00.0's IOMMU group 17 (no ACS between the I350's two ports), still on igb. */
+export function sharedGroupHost(): FakeHost {
+  return seedHost().update('0000:07:00.1', { group: 17 });
+}
+
+/** 07:00.1's directory in a tree of {@link sharedGroupHost}. */
+const DEV_07_00_1 = 'sys/devices/pci0000:00/0000:00:1c.0/0000:07:00.1';
+
+/**
+ * The ways issue 9 (defect 4) broke 07:00.1's own entries in a tree of {@link sharedGroupHost} while
+ * `/sys/kernel/iommu_groups/17/devices` still lists it: [what, edit of a built tree].
+ */
+export const BROKEN_SIBLING_ENTRIES: [string, (root: string) => Promise<void>][] = [
+  ['its iommu_group link deleted', (root) => removeEntry(root, `${DEV_07_00_1}/iommu_group`)],
+  ['its iommu_group link a loop', (root) => loopLink(root, `${DEV_07_00_1}/iommu_group`)],
+  ['its /sys/bus/pci/devices entry deleted', (root) => removeEntry(root, 'sys/bus/pci/devices/0000:07:00.1')],
+  ['its /sys/bus/pci/devices entry a loop', (root) => loopLink(root, 'sys/bus/pci/devices/0000:07:00.1')],
+];
 
 /** The seed host with the IOMMU off: no DMAR table, no `intel_iommu=on`, hence no IOMMU groups. */
 export function iommuOffHost(): FakeHost {

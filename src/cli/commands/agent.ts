@@ -24,7 +24,7 @@ import { makeDirs } from '../../io/make-dirs.js';
 import { processSignals } from '../../io/signals.js';
 import { systemTimers } from '../../io/timers.js';
 import type { HostSnapshot } from '../../model/snapshot.js';
-import { errorCode } from '../../observe/sysfs.js';
+import { errorCode } from '../../io/error-code.js';
 import type { Invocation } from '../args.js';
 import { agentApplier, agentObserver, planOneHost, statusFiles, stderrLogger } from '../agent-ports.js';
 import type { Terminal } from '../terminal.js';

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseStatusFile, STATUS_FILE, statusExitCode } from '../../agent/status.js';
 import { PassthruError } from '../../errors.js';
-import { errorCode } from '../../observe/sysfs.js';
+import { errorCode } from '../../io/error-code.js';
 import type { Invocation } from '../args.js';
 import { reportContext } from '../context.js';
 import { report } from '../reporters.js';
