@@ -38,7 +38,12 @@ export interface Invocation {
   journal: string | null;
   json: boolean;
   planFile: string | null;
+  /** `--parallelism N`: at most this many hosts worked on at once (SPEC 12). */
+  parallelism: number;
 }
+
+/** `--parallelism` when not given (SPEC 12). */
+export const DEFAULT_PARALLELISM = 10;
 
 /**
  * The `--format`s of each command that prints a report, the default first. `json` is the one spelling of machine
@@ -72,17 +77,18 @@ const options = {
   'lock-timeout': { type: 'string' },
   journal: { type: 'string' },
   json: { type: 'boolean' },
+  parallelism: { type: 'string' },
 } as const;
 
 /** Which flags each command accepts beyond the common ones; anything else is a usage error. */
 const ACCEPTS: Record<CommandName, readonly string[]> = {
   validate: ['format'],
-  doctor: ['format'],
-  observe: ['out', 'format'],
-  plan: ['snapshot', 'format', 'detailed-exitcode', 'out'],
-  apply: ['yes', 'lock-timeout', 'journal', 'json'],
-  check: ['snapshot', 'format'],
-  import: ['out', 'snapshot', 'format'],
+  doctor: ['format', 'parallelism'],
+  observe: ['out', 'format', 'parallelism'],
+  plan: ['snapshot', 'format', 'detailed-exitcode', 'out', 'parallelism'],
+  apply: ['yes', 'lock-timeout', 'journal', 'json', 'parallelism'],
+  check: ['snapshot', 'format', 'parallelism'],
+  import: ['out', 'snapshot', 'format', 'parallelism'],
 };
 const COMMON = ['file', 'connect', 'host', 'root', 'virsh', 'no-color', 'quiet', 'debug', 'help', 'version'];
 
@@ -120,6 +126,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     journal: v.journal ?? env.PASSTHRU_JOURNAL ?? null,
     json: v.json ?? false,
     planFile: null,
+    parallelism: DEFAULT_PARALLELISM,
   };
   if (v.version) return { ...base, command: 'version' };
   if (first === undefined || first === 'help') {
@@ -148,7 +155,24 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
       hint: 'to plan another file or host, run passthru plan -f FILE --host NAME -o PLANFILE first',
     });
   }
-  return { ...base, command: first, format: v.format ?? allowed?.[0] ?? 'text', planFile: first === 'apply' ? (rest[0] ?? null) : null };
+  return {
+    ...base,
+    command: first,
+    format: v.format ?? allowed?.[0] ?? 'text',
+    planFile: first === 'apply' ? (rest[0] ?? null) : null,
+    ...(v.parallelism !== undefined ? { parallelism: parseParallelism(v.parallelism) } : {}),
+  };
+}
+
+/** `--parallelism N`: a whole number of hosts, at least 1 (`0` would mean "never start", not "unbounded"). */
+function parseParallelism(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`--parallelism must be a whole number of hosts, at least 1; got "${text}"`, {
+      hint: `e.g. --parallelism 5 (default ${DEFAULT_PARALLELISM}); --parallelism 1 works on one host at a time`,
+    });
+  }
+  return n;
 }
 
 /** The formats `command` prints, or undefined for one that takes no --format. */
