@@ -88,7 +88,7 @@ export async function observeHosts(desired: DesiredState, inv: Invocation, term:
  * Runs `fn` for every host, at most `--parallelism` at once (SPEC 12), and waits for all of them whatever each one's
  * outcome; results are in the order of `hosts`.
  */
-export function eachHost<T>(hosts: readonly DesiredHost[], inv: Invocation, fn: (host: DesiredHost) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+function eachHost<T>(hosts: readonly DesiredHost[], inv: Invocation, fn: (host: DesiredHost) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
   return settleBounded(hosts, inv.parallelism, (host) => fn(host));
 }
 
