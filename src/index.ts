@@ -20,7 +20,7 @@ export { planAll, assemblePlan } from './plan/plan-all.js';
 export { fingerprintSnapshot } from './plan/fingerprint.js';
 export { simulate, type SimulateOptions } from './plan/simulate.js';
 export { renderPlanText } from './render/plan-text.js';
-export { renderPlanJson } from './render/plan-json.js';
+export { renderPlanJson, type PlanJson, type HostPlanJson } from './render/plan-json.js';
 export { renderPlanDiff } from './render/plan-diff.js';
 export { renderPlanSh } from './render/plan-sh.js';
 export { renderCheckJunit } from './render/check-junit.js';

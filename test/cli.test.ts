@@ -142,6 +142,12 @@ describe('help', () => {
     expect(r.stdout).toMatch(/^Example: passthru .*--host /m);
   });
 
+  it.each(['doctor', 'observe', 'plan', 'apply', 'check', 'import'])('%s --help shows --parallelism N and its default', async (cmd) => {
+    const r = await runCli([cmd, '--help']);
+    expect(r.stdout).toContain('[--parallelism N]');
+    expect(r.stdout).toMatch(/^ {2}--parallelism N {2}.* at most N hosts at once \(default 10\)/m);
+  });
+
   it.each(['validate', 'doctor', 'observe', 'plan', 'check'])('%s prints machine output as --format json', async (cmd) => {
     expect((await runCli([cmd, '--help'])).stdout).toMatch(/--format [a-z|]*json/);
   });

@@ -26,6 +26,19 @@ describe('parseInvocation', () => {
     }
   });
 
+  it('takes --parallelism on every command that works on hosts, default 10 (SPEC 12)', () => {
+    for (const command of ['doctor', 'observe', 'plan', 'apply', 'check', 'import']) {
+      expect(parseInvocation([command], {}).parallelism).toBe(10);
+      expect(parseInvocation([command, '--parallelism', '3'], {}).parallelism).toBe(3);
+    }
+    expect(parseInvocation(['plan', '--parallelism=1'], {}).parallelism).toBe(1);
+  });
+
+  it.each(['0', '-2', '1.5', '2e1', 'ten', '', ' 3', '0x10', '99999999999999999999'])('rejects --parallelism %j with a usage error', (n) => {
+    expect(() => parseInvocation(['plan', `--parallelism=${n}`], {})).toThrow(UsageError);
+    expect(() => parseInvocation(['plan', `--parallelism=${n}`], {})).toThrow(`--parallelism must be a whole number of hosts, at least 1; got "${n}"`);
+  });
+
   it('reads a saved plan as apply\'s positional argument', () => {
     const inv = parseInvocation(['apply', 'plan.json', '--yes', '--lock-timeout', '30s'], {});
     expect([inv.planFile, inv.yes, inv.lockTimeout]).toEqual(['plan.json', true, '30s']);
@@ -36,6 +49,7 @@ describe('parseInvocation', () => {
     [['apply', 'plan.json', '-c', 'qemu:///system'], 'takes neither -f, -c nor --host'],
     [['apply', 'plan.json', '--host', 'hv1'], 'takes neither -f, -c nor --host'],
     [['validate', '--yes'], 'passthru validate does not take --yes'],
+    [['validate', '--parallelism', '0'], 'passthru validate does not take --parallelism'],
     [['check', '--format', 'diff'], 'unknown --format "diff" for check'],
     [['plan', 'extra'], 'unexpected argument "extra"'],
     [['frobnicate'], 'unknown command "frobnicate"'],

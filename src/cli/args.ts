@@ -41,7 +41,12 @@ export interface Invocation {
   planFile: string | null;
   /** `passthru agent` and `passthru status` (SPEC 9). */
   agent: AgentOptions;
+  /** `--parallelism N`: at most this many hosts worked on at once (SPEC 12). */
+  parallelism: number;
 }
+
+/** `--parallelism` when not given (SPEC 12). */
+export const DEFAULT_PARALLELISM = 10;
 
 /**
  * The `--format`s of each command that prints a report, the default first. `json` is the one spelling of machine
@@ -84,17 +89,18 @@ const options = {
   once: { type: 'boolean' },
   'verify-signatures': { type: 'boolean' },
   'log-format': { type: 'string' },
+  parallelism: { type: 'string' },
 } as const;
 
 /** Which flags each command accepts beyond the common ones; anything else is a usage error. */
 const ACCEPTS: Record<CommandName, readonly string[]> = {
   validate: ['format'],
-  doctor: ['format'],
-  observe: ['out', 'format'],
-  plan: ['snapshot', 'format', 'detailed-exitcode', 'out'],
-  apply: ['yes', 'lock-timeout', 'journal', 'json', 'format'],
-  check: ['snapshot', 'format'],
-  import: ['out', 'snapshot', 'format'],
+  doctor: ['format', 'parallelism'],
+  observe: ['out', 'format', 'parallelism'],
+  plan: ['snapshot', 'format', 'detailed-exitcode', 'out', 'parallelism'],
+  apply: ['yes', 'lock-timeout', 'journal', 'json', 'format', 'parallelism'],
+  check: ['snapshot', 'format', 'parallelism'],
+  import: ['out', 'snapshot', 'format', 'parallelism'],
   agent: ['source', 'mode', 'interval', 'state-dir', 'once', 'verify-signatures', 'log-format', 'lock-timeout', 'journal'],
   status: ['state-dir', 'format'],
 };
@@ -135,6 +141,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     json: v.json ?? false,
     planFile: null,
     agent: agentOptions({}),
+    parallelism: DEFAULT_PARALLELISM,
   };
   if (v.version) return { ...base, command: 'version' };
   if (first === undefined || first === 'help') {
@@ -164,7 +171,25 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     });
   }
   const agent = first === 'agent' || first === 'status' ? agentOptions(v) : base.agent;
-  return { ...base, command: first, format: v.format ?? allowed?.[0] ?? 'text', planFile: first === 'apply' ? (rest[0] ?? null) : null, agent };
+  return {
+    ...base,
+    command: first,
+    format: v.format ?? allowed?.[0] ?? 'text',
+    planFile: first === 'apply' ? (rest[0] ?? null) : null,
+    agent,
+    ...(v.parallelism !== undefined ? { parallelism: parseParallelism(v.parallelism) } : {}),
+  };
+}
+
+/** `--parallelism N`: a whole number of hosts, at least 1 (`0` would mean "never start", not "unbounded"). */
+function parseParallelism(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`--parallelism must be a whole number of hosts, at least 1; got "${text}"`, {
+      hint: `e.g. --parallelism 5 (default ${DEFAULT_PARALLELISM}); --parallelism 1 works on one host at a time`,
+    });
+  }
+  return n;
 }
 
 /** The formats `command` prints, or undefined for one that takes no --format. */

@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { HostError, InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
 import type { Virsh } from '../io/virsh.js';
+import { settleBounded } from '../io/bounded.js';
 import { systemClock } from '../io/clock.js';
 import { errorCode } from '../io/error-code.js';
 import { loadDesiredState } from '../desired/load.js';
@@ -74,7 +75,7 @@ export async function observeHosts(desired: DesiredState, inv: Invocation, term:
   // not a host that --host picked by name: that one must be in the file.
   const anyName = desired.hosts.length === 1 && inv.common.hosts.length === 0;
   const observe = inv.snapshot ? await fromSnapshotFile(inv.snapshot, anyName) : liveObserver(inv, term, desired.hosts.length > 1);
-  const settled = await eachHost(desired.hosts, observe);
+  const settled = await eachHost(desired.hosts, inv, observe);
   const bug = settled.find((s) => s.status === 'rejected' && !(s.reason instanceof PassthruError));
   if (bug?.status === 'rejected') throw bug.reason;
   return settled.map((s, i) => {
@@ -84,11 +85,11 @@ export async function observeHosts(desired: DesiredState, inv: Invocation, term:
 }
 
 /**
- * Runs `fn` for every host and waits for all of them, whatever each one's outcome. All at once for now; the
- * bound on hosts worked on at once (`--parallelism`, SPEC 12) goes here.
+ * Runs `fn` for every host, at most `--parallelism` at once (SPEC 12), and waits for all of them whatever each one's
+ * outcome; results are in the order of `hosts`.
  */
-function eachHost<T>(hosts: readonly DesiredHost[], fn: (host: DesiredHost) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
-  return Promise.allSettled(hosts.map(fn));
+function eachHost<T>(hosts: readonly DesiredHost[], inv: Invocation, fn: (host: DesiredHost) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+  return settleBounded(hosts, inv.parallelism, (host) => fn(host));
 }
 
 function liveObserver(inv: Invocation, term: Terminal, multi: boolean): (host: DesiredHost) => Promise<HostSnapshot> {

@@ -16,6 +16,9 @@ const COMMON = `Common flags:
   -q, --quiet         print only what scripts need
       --debug         full error messages and stack traces, every virsh call on stderr`;
 
+/** The flag of every command that works on hosts (all but validate). */
+const PARALLELISM = `  --parallelism N  work on at most N hosts at once (default 10)`;
+
 const TOP = `passthru — declarative PCI passthrough for libvirt/KVM hosts
 
 passthrough.yaml says which VM gets which PCI device. passthru observes the host
@@ -63,6 +66,7 @@ Example: passthru validate -f hosts/hv1/passthrough.yaml
 Example: passthru validate --host hv1 --format json
 `,
   doctor: `Usage: passthru doctor [-c URI | --host NAME]... [--root DIR] [--format text|json]
+                      [--parallelism N]
 
 Preflight of the local host, the runbook's manual checks in one go: CPU
 virtualisation, the ACPI DMAR/IVRS table (VT-d / AMD-Vi enabled in firmware),
@@ -74,11 +78,14 @@ and says why it does not answer (daemon not running, socket permissions,
 group libvirt, ssh). Each check says pass, warn or fail, with the remedy.
 Reads files only (/sys, /proc, /dev, /lib/modules); changes nothing.
 
+${PARALLELISM}
+
 Exit codes: 0 all checks pass (warnings allowed), 1 a check failed.
 Example: passthru doctor
 Example: passthru doctor --host hv1 --format json
 `,
   observe: `Usage: passthru observe [-f FILE] [--host NAME]... [-c URI] [-o FILE] [--format json]
+                       [--parallelism N]
 
 Prints what passthru sees on each host as a versioned JSON snapshot
 (schemas/snapshot.schema.json): PCI devices with driver, IOMMU group, SR-IOV
@@ -90,12 +97,15 @@ virsh nodedev-*. Uses a constant number of virsh processes per host.
 A host that cannot be observed is named on stderr with its error; the
 snapshots of the others are still written.
 
+${PARALLELISM}
+
 Exit codes: 0 ok, 1 a host could not be observed.
 Example: passthru observe -c qemu:///system -o hv1.json
 Example: passthru observe --host hv2 -o hv2.json
 `,
   plan: `Usage: passthru plan [-f FILE] [--host NAME]... [--snapshot FILE]
                     [--format text|json|diff|sh] [--detailed-exitcode] [-o PLANFILE]
+                    [--parallelism N]
 
 Observes each host (or reads --snapshot) and shows the ordered actions that
 would make it match the file, with the reason for each, plus every problem
@@ -111,6 +121,7 @@ json: hosts[].error), and the plan is then not applyable. Changes nothing.
                   'passthru apply PLANFILE' refuses it if the host has changed
                   (a blocked plan is saved too, and says it cannot be applied)
   --detailed-exitcode  exit 2 when there are changes
+${PARALLELISM}
 
 Exit codes: 0 no changes (or changes without --detailed-exitcode),
 1 error or blocked plan, 2 changes present (with --detailed-exitcode).
@@ -118,7 +129,7 @@ Example: passthru plan --format sh > steps.sh
 Example: passthru plan --host hv2 --format json
 `,
   apply: `Usage: passthru apply [-f FILE | PLANFILE] [--yes] [--lock-timeout DUR]
-                     [--journal FILE] [--format text|json]
+                     [--journal FILE] [--format text|json] [--parallelism N]
                      [--host NAME]...  (with -f: only these hosts of the file)
 
 Converges each host: unplug from VMs, reattach released devices, detach newly
@@ -138,6 +149,7 @@ One apply per host at a time (a lock in $PASSTHRU_STATE_DIR or /run/passthru);
 --lock-timeout 30s waits that long for another apply to finish.
 Each step is appended to a JSONL journal (--journal, $PASSTHRU_JOURNAL,
 default /var/log/passthru/journal.jsonl).
+  --parallelism N  observe at most N hosts at once (default 10)
 
 Exit codes: 0 applied (or nothing to do), 1 error/refused/failed but rolled
 back, 3 failed AND rollback could not restore the previous state.
@@ -145,11 +157,13 @@ Example: passthru plan -o plan.json && passthru apply plan.json --yes
 Example: passthru apply --host hv1 --yes
 `,
   check: `Usage: passthru check [-f FILE] [--host NAME]... [--snapshot FILE]
-                     [--format text|json|junit]
+                     [--format text|json|junit] [--parallelism N]
 
 The CI drift check: computes the plan read-only and reports whether each host
 matches git. Every host is reported: junit has one testsuite per host, and a
 host that cannot be observed is a testsuite with an <error>. Changes nothing.
+
+${PARALLELISM}
 
 Exit codes: 0 in sync, 2 drifted, 1 error (a blocked plan, a host not
 observed): the worst host's.
@@ -157,6 +171,7 @@ Example (CI): passthru check --format junit > passthru-junit.xml
 Example: passthru check --host hv1 --host hv2 --format json
 `,
   import: `Usage: passthru import [-c URI] [--host NAME]... [--snapshot FILE] [-o FILE]
+                      [--parallelism N]
 
 Prints a passthrough.yaml that describes the current assignments: every VM
 with PCI hostdevs and those devices (with managed and an expect guard from the
@@ -164,6 +179,8 @@ hardware), and a protect entry for each device the host itself uses (default
 route, addresses, mounts, swap, boot VGA), so an existing host can be brought
 under passthru. With several hosts, every one must answer (or pick those that
 do with --host). Changes nothing.
+
+${PARALLELISM}
 
 Exit codes: 0 ok, 1 a host could not be observed.
 Example: passthru import -c qemu:///system -o passthrough.yaml

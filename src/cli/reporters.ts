@@ -115,13 +115,13 @@ export const REPORTERS: Reporters = {
   observe: { json: ({ snapshots }) => json(snapshots.length === 1 ? snapshots[0] : snapshots) },
   plan: {
     text: ({ plan, snapshots }, { style }) => renderPlanText(plan, snapshots, style),
-    json: ({ plan }) => renderPlanJson(plan),
+    json: ({ plan, snapshots }) => renderPlanJson(plan, snapshots),
     diff: ({ plan, snapshots }) => renderPlanDiff(plan, snapshots),
     sh: ({ plan }) => renderPlanSh(plan),
   },
   check: {
     text: ({ plan, snapshots }, { style, quiet }) => renderCheckText(plan, snapshots, style, quiet),
-    json: ({ plan }) => renderPlanJson(plan),
+    json: ({ plan, snapshots }) => renderPlanJson(plan, snapshots),
     junit: (r) => renderCheckJunit(r.plan, vmsByHost(r)),
   },
   import: { yaml: ({ header, document }) => header + stringify(document, { lineWidth: 0 }) },

@@ -3,6 +3,7 @@
  * passes the preflight and fails at the first plan. One `virsh -c URI version` per host; the judging is pure.
  */
 import { PassthruError } from '../errors.js';
+import { settleBounded } from '../io/bounded.js';
 import type { Virsh } from '../io/virsh.js';
 import { isLocalUri } from '../desired/uri.js';
 import type { DesiredHost } from '../model/desired.js';
@@ -80,7 +81,14 @@ export function libvirtCheck(p: LibvirtProbe): DoctorCheck {
   return { id: 'libvirt', host: p.host, title, status: 'fail', detail: `libvirt does not answer: ${p.error}`, remedy: remedy(p) };
 }
 
-/** The libvirt check of every host, probed at once (each is its own machine). */
-export async function libvirtChecks(virsh: Virsh, hosts: readonly DesiredHost[]): Promise<DoctorCheck[]> {
-  return (await Promise.all(hosts.map((h) => probeLibvirt(virsh, h.name, h.uri)))).map(libvirtCheck);
+/**
+ * The libvirt check of every host, at most `parallelism` probed at once (each is its own machine, and a fleet's
+ * worth of ssh handshakes at once is what `--parallelism` exists to prevent). A probe only throws for a bug.
+ */
+export async function libvirtChecks(virsh: Virsh, hosts: readonly DesiredHost[], parallelism: number): Promise<DoctorCheck[]> {
+  const settled = await settleBounded(hosts, parallelism, (h) => probeLibvirt(virsh, h.name, h.uri));
+  return settled.map((s) => {
+    if (s.status === 'rejected') throw s.reason;
+    return libvirtCheck(s.value);
+  });
 }

@@ -55,18 +55,34 @@ function applyConfigChange(xml: string, a: Action): string {
   }
 }
 
-export function renderPlanDiff(plan: Plan, snapshots: ReadonlyMap<string, HostSnapshot>): string {
-  const patches: string[] = [];
+/** One VM whose persistent XML the plan changes: the XML observed, and what the plan's config changes make of it. */
+export interface VmXmlChange {
+  host: string;
+  vm: string;
+  before: string;
+  after: string;
+}
+
+/** Each VM of the observed hosts whose persistent XML the plan changes, in plan order (hosts, then domains). */
+export function vmXmlChanges(plan: Plan, snapshots: ReadonlyMap<string, HostSnapshot>): VmXmlChange[] {
+  const changes: VmXmlChange[] = [];
   for (const host of plan.hosts) {
     const domains = snapshots.get(host.name)?.domains ?? [];
     for (const dom of domains) {
-      const changes = host.actions.filter((a) => 'vm' in a && a.vm === dom.name);
-      if (changes.length === 0) continue;
-      const after = changes.reduce(applyConfigChange, dom.persistentXml);
-      if (after === dom.persistentXml) continue;
-      const label = `${host.name}/${dom.name}.xml`;
-      patches.push(createTwoFilesPatch(`a/${label}`, `b/${label}`, dom.persistentXml, after, 'observed', 'planned'));
+      const actions = host.actions.filter((a) => 'vm' in a && a.vm === dom.name);
+      if (actions.length === 0) continue;
+      const after = actions.reduce(applyConfigChange, dom.persistentXml);
+      if (after !== dom.persistentXml) changes.push({ host: host.name, vm: dom.name, before: dom.persistentXml, after });
     }
   }
-  return patches.join('');
+  return changes;
+}
+
+export function renderPlanDiff(plan: Plan, snapshots: ReadonlyMap<string, HostSnapshot>): string {
+  return vmXmlChanges(plan, snapshots)
+    .map(({ host, vm, before, after }) => {
+      const label = `${host}/${vm}.xml`;
+      return createTwoFilesPatch(`a/${label}`, `b/${label}`, before, after, 'observed', 'planned');
+    })
+    .join('');
 }

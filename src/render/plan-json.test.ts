@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { hostilePlanCase } from '../../test/helpers/plans.js';
+import { HOSTILE_VM, ODD_VM, hostilePlanCase } from '../../test/helpers/plans.js';
 import { assemblePlan } from '../plan/plan-all.js';
-import { renderPlanJson } from './plan-json.js';
+import { createTwoFilesPatch } from 'diff';
+import { renderPlanDiff } from './plan-diff.js';
+import { renderPlanJson, type PlanJson } from './plan-json.js';
 
 describe('renderPlanJson', () => {
   it('is the plan itself, with every host and the names exactly as they are', () => {
@@ -56,5 +58,25 @@ describe('renderPlanJson', () => {
       }
       "
     `);
+  });
+
+  it('with the snapshots: each observed host has xmlChanges, the whole XML before and after (the texts of --format diff)', () => {
+    const c = hostilePlanCase();
+    const json = JSON.parse(renderPlanJson(c.plan, c.snapshots)) as PlanJson;
+    expect(json.hosts.map((h) => [h.name, h.xmlChanges?.map((x) => x.vm)])).toEqual([
+      ['hv1', [ODD_VM, HOSTILE_VM]],
+      ['hv2', []],
+      ['hv3', undefined],
+    ]);
+    const diff = renderPlanDiff(c.plan, c.snapshots);
+    for (const x of json.hosts[0]?.xmlChanges ?? []) {
+      const dom = c.snapshots.get('hv1')?.domains.find((d) => d.name === x.vm);
+      expect(x.before).toBe(dom?.persistentXml);
+      expect(x.after).not.toBe(x.before);
+      expect(diff).toContain(createTwoFilesPatch(`a/hv1/${x.vm}.xml`, `b/hv1/${x.vm}.xml`, x.before, x.after, 'observed', 'planned'));
+    }
+    expect(json.hosts[0]?.xmlChanges?.[0]?.after).toContain('<address domain="0x0000" bus="0x07" slot="0x00" function="0x0"/>');
+    // Every other field is the plan itself.
+    expect(json.hosts.map(({ xmlChanges: _, ...h }) => h)).toEqual(c.plan.hosts);
   });
 });

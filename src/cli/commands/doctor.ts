@@ -21,7 +21,7 @@ export async function runDoctor(inv: Invocation, term: Terminal): Promise<number
   // `doctor -c URI` asks that URI only: doctor examines this machine, and a passthrough.yaml that happens to be in
   // the directory (one of several hosts, say) is no reason to refuse.
   const { hosts } = await hostsToObserve(inv, inv.common.connect === null);
-  const [{ checks }, libvirt] = await Promise.all([diagnose(inv.common.root), libvirtChecks(makeVirsh(inv, term), hosts)]);
+  const [{ checks }, libvirt] = await Promise.all([diagnose(inv.common.root), libvirtChecks(makeVirsh(inv, term), hosts, inv.parallelism)]);
   const all = [...checks, ...libvirt];
   const code = doctorExitCode(all);
   report(term, 'doctor', inv.format, { checks: all, ok: code === 0 }, reportContext(inv, term, term.outStream));
