@@ -10,7 +10,7 @@
 import { HostError } from '../errors.js';
 import type { Virsh } from '../io/virsh.js';
 import type { DomainSnapshot, DomainState, ParsedDomain } from '../model/snapshot.js';
-import { parseDomainXml } from './domain-xml.js';
+import { parseDomainXml } from '../libvirt/domain-xml.js';
 
 /** `domstate` words → DomainState. `idle` (blocked) and `in shutdown` still run: their live XML is real. */
 const STATES: Record<string, { state: DomainState; active: boolean }> = {

@@ -15,7 +15,7 @@ import type { Virsh } from '../io/virsh.js';
 import { compareAddressText } from '../model/pci-address.js';
 import { UNKNOWN_CLASS } from '../model/pci-class.js';
 import type { PciDevice } from '../model/snapshot.js';
-import { attr, children, parseRoot, text } from './domain-xml.js';
+import { attr, children, parseRoot, text } from '../libvirt/domain-xml.js';
 import { parseNodeDeviceXml } from './nodedev-xml.js';
 import { markUnreadable, unreadableFunction } from './pci-function.js';
 import type { ObserveOptions } from './sysfs.js';

@@ -10,7 +10,7 @@
  */
 import { checkRange, formatPciAddress, type PciAddress } from '../model/pci-address.js';
 import { isBridgeClass } from '../model/pci-class.js';
-import { attr, child, children, parseRoot, readPciAddress, text, type XmlNode } from './domain-xml.js';
+import { attr, child, children, parseRoot, readPciAddress, text, type XmlNode } from '../libvirt/domain-xml.js';
 import { normalisePciId, UNKNOWN_ID } from './pci-function.js';
 
 /** One PCI function as libvirt describes it. Addresses are canonical (`0000:07:00.0`). */
