@@ -10,7 +10,7 @@ export { SNAPSHOT_FORMAT_VERSION } from './model/snapshot.js';
 export { PLAN_FORMAT_VERSION, ACTION_ORDER } from './model/plan.js';
 export * from './errors.js';
 export { parseDomainXml } from './libvirt/domain-xml.js';
-export { parseNodeDeviceXml, type NodeDevice } from './observe/nodedev-xml.js';
+export { parseNodeDeviceXml, type NodeDevice } from './libvirt/nodedev-xml.js';
 export { loadDesiredState } from './desired/load.js';
 export { withConnectUri } from './desired/connect.js';
 export { desiredForHost } from './desired/slice.js';

@@ -9,7 +9,7 @@ import type { ParsedDomain } from '../model/snapshot.js';
 import type { Expectation } from '../plan/action-steps.js';
 import { HOLDS, judgeDomain, judgeDriver, type Verdict } from '../plan/expectation.js';
 import { parseDomainXml } from '../libvirt/domain-xml.js';
-import { parseNodeDeviceXml } from '../observe/nodedev-xml.js';
+import { parseNodeDeviceXml } from '../libvirt/nodedev-xml.js';
 import { DOMAIN_VANISHED, readDomainState } from '../observe/domains.js';
 import { HostFs } from '../io/host-fs.js';
 

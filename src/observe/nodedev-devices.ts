@@ -16,8 +16,8 @@ import { compareAddressText } from '../model/pci-address.js';
 import { UNKNOWN_CLASS } from '../model/pci-class.js';
 import type { PciDevice } from '../model/snapshot.js';
 import { attr, children, parseRoot, text } from '../libvirt/domain-xml.js';
-import { parseNodeDeviceXml } from './nodedev-xml.js';
-import { markUnreadable, unreadableFunction } from './pci-function.js';
+import { parseNodeDeviceXml } from '../libvirt/nodedev-xml.js';
+import { markUnreadable, unreadableFunction } from '../model/pci-function.js';
 import type { ObserveOptions } from './sysfs.js';
 
 /** What virsh says when a node device went away between listing and dumping it (hot-unplug, VFs disabled). */

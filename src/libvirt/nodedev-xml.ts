@@ -10,8 +10,8 @@
  */
 import { checkRange, formatPciAddress, type PciAddress } from '../model/pci-address.js';
 import { isBridgeClass } from '../model/pci-class.js';
-import { attr, child, children, parseRoot, readPciAddress, text, type XmlNode } from '../libvirt/domain-xml.js';
-import { normalisePciId, UNKNOWN_ID } from './pci-function.js';
+import { attr, child, children, parseRoot, readPciAddress, text, type XmlNode } from './domain-xml.js';
+import { normalisePciId, UNKNOWN_ID } from '../model/pci-function.js';
 
 /** One PCI function as libvirt describes it. Addresses are canonical (`0000:07:00.0`). */
 export interface NodeDevice {
