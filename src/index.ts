@@ -24,6 +24,6 @@ export { renderPlanJson, type PlanJson, type HostPlanJson } from './render/plan-
 export { renderPlanDiff } from './render/plan-diff.js';
 export { renderPlanSh } from './render/plan-sh.js';
 export { renderCheckJunit } from './render/check-junit.js';
-export { hostdevXml, interfaceHostdevXml } from './render/hostdev-xml.js';
+export { hostdevXml, interfaceHostdevXml } from './libvirt/hostdev-xml.js';
 export { plainStyle, colorStyle, type Style } from './render/style.js';
 export { doctorChecks, type DoctorCheck } from './doctor/checks.js';

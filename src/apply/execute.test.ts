@@ -9,7 +9,7 @@ import type { Virsh, VirshRunResult } from '../io/virsh.js';
 import type { Action, HostPlan } from '../model/plan.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import { parseDomainXml } from '../libvirt/domain-xml.js';
-import { hostdevXml, interfaceHostdevXml } from '../render/hostdev-xml.js';
+import { hostdevXml, interfaceHostdevXml } from '../libvirt/hostdev-xml.js';
 import { applyExitCode, executeHostPlan } from './execute.js';
 import type { ExecuteDeps } from './execute.js';
 import type { JournalRecord } from './journal.js';

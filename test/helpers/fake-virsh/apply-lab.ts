@@ -23,7 +23,7 @@ import { createVirsh } from '../../../src/io/execa-virsh.js';
 import type { Virsh } from '../../../src/io/virsh.js';
 import type { Action, HostPlan } from '../../../src/model/plan.js';
 import { parseDomainXml } from '../../../src/libvirt/domain-xml.js';
-import { hostdevXml } from '../../../src/render/hostdev-xml.js';
+import { hostdevXml } from '../../../src/libvirt/hostdev-xml.js';
 import { removeFakeHost, seedHost } from '../fake-host.js';
 import { defineDomain } from '../libvirtd.js';
 import type { PrivateLibvirtd } from '../libvirtd.js';
