@@ -21,7 +21,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { HostError } from '../errors.js';
 import type { Virsh, VirshBatchResult, VirshRunResult } from './virsh.js';
-import { virshCommandText } from './virsh-quote.js';
+import { virshCommandText } from '../libvirt/virsh-quote.js';
 
 /** How `createVirsh` finds and runs virsh. */
 export interface CreateVirshOptions {
