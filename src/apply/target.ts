@@ -3,7 +3,8 @@
  * step would cost a whole-host sweep; verifying needs only the target, read fresh, judged by plan/expectation.ts.
  */
 import { HostError } from '../errors.js';
-import { describeExit, type Virsh, type VirshBatchResult } from '../io/virsh.js';
+import { describeExit, type Virsh } from '../io/virsh.js';
+import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import type { Expectation } from '../plan/action-steps.js';
