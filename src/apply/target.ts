@@ -11,7 +11,7 @@ import type { Expectation } from '../plan/action-steps.js';
 import { HOLDS, judgeDomain, judgeDriver, type Verdict } from '../plan/expectation.js';
 import { parseDomainXml } from '../libvirt/domain-xml.js';
 import { parseNodeDeviceXml } from '../libvirt/nodedev-xml.js';
-import { DOMAIN_VANISHED, readDomainState } from '../observe/domains.js';
+import { DOMAIN_VANISHED, readDomainState } from '../libvirt/domain-state.js';
 import { HostFs } from '../io/host-fs.js';
 
 /** Reads back the target of a step. Both methods observe the host anew on every call (no caching). */
