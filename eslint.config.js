@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
  * decision and its loop (which reaches the world only through agent/ports.ts) — touch no host: no file system, no
  * process, no network, no impure folder. observe/ and apply/ are the shells around them, io/ the doors to the host,
  * cli/ the top that nothing else imports. Tests (`*.test.ts`) are exempt: they are shells too, building fake hosts.
- * test/architecture.test.ts checks the same rules and that there are no import cycles, should this block be lost.
+ * No import cycles: test/architecture.test.ts.
  */
 
 /** Node modules that reach the host (files, processes, sockets, the machine's identity, timers) and execa. */
