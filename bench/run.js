@@ -250,8 +250,8 @@ async function main() {
   const { loadDesiredState } = await load('desired/load.js');
   /** @type {typeof import('../dist/desired/slice.js')} */
   const { desiredForHost } = await load('desired/slice.js');
-  /** @type {typeof import('../dist/observe/domain-xml.js')} */
-  const { parseDomainXml } = await load('observe/domain-xml.js');
+  /** @type {typeof import('../dist/libvirt/domain-xml.js')} */
+  const { parseDomainXml } = await load('libvirt/domain-xml.js');
   /** @type {typeof import('../dist/observe/domains.js')} */
   const { observeDomains } = await load('observe/domains.js');
   /** @type {typeof import('../dist/io/execa-virsh.js')} */

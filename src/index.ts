@@ -9,8 +9,8 @@ export type * from './model/plan.js';
 export { SNAPSHOT_FORMAT_VERSION } from './model/snapshot.js';
 export { PLAN_FORMAT_VERSION, ACTION_ORDER } from './model/plan.js';
 export * from './errors.js';
-export { parseDomainXml } from './observe/domain-xml.js';
-export { parseNodeDeviceXml, type NodeDevice } from './observe/nodedev-xml.js';
+export { parseDomainXml } from './libvirt/domain-xml.js';
+export { parseNodeDeviceXml, type NodeDevice } from './libvirt/nodedev-xml.js';
 export { loadDesiredState } from './desired/load.js';
 export { withConnectUri } from './desired/connect.js';
 export { desiredForHost } from './desired/slice.js';
@@ -24,6 +24,6 @@ export { renderPlanJson, type PlanJson, type HostPlanJson } from './render/plan-
 export { renderPlanDiff } from './render/plan-diff.js';
 export { renderPlanSh } from './render/plan-sh.js';
 export { renderCheckJunit } from './render/check-junit.js';
-export { hostdevXml, interfaceHostdevXml } from './render/hostdev-xml.js';
+export { hostdevXml, interfaceHostdevXml } from './libvirt/hostdev-xml.js';
 export { plainStyle, colorStyle, type Style } from './render/style.js';
 export { doctorChecks, type DoctorCheck } from './doctor/checks.js';

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { parseDomainXml } from '../src/observe/domain-xml.js';
+import { parseDomainXml } from '../src/libvirt/domain-xml.js';
 import { removeFakeHost, seedHost } from './helpers/fake-host.js';
 import { createFakeVirsh } from './helpers/fake-virsh/index.js';
 import type { Fault } from './helpers/fake-virsh/index.js';

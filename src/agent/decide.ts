@@ -11,7 +11,7 @@
  * right after it (SIGHUP), or waits for its debounce or interval as usual.
  */
 import { DEFAULT_HOST } from '../desired/normalise.js';
-import { formatDuration } from '../apply/lock.js';
+import { formatDuration } from '../model/duration.js';
 import type { DesiredState } from '../model/desired.js';
 import type { HostPlan } from '../model/plan.js';
 import { describeAction } from '../render/action.js';

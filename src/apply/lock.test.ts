@@ -3,27 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassthruError, UsageError } from '../errors.js';
-import { acquireLock, isStale, LockTimeoutError, lockPath, parseDuration } from './lock.js';
+import { PassthruError } from '../errors.js';
+import { acquireLock, isStale, LockTimeoutError, lockPath } from './lock.js';
 import type { LockOwner } from './lock.js';
-
-describe('parseDuration', () => {
-  it.each([
-    ['0', 0],
-    ['30s', 30_000],
-    ['5m', 300_000],
-    ['1h', 3_600_000],
-    ['1m30s', 90_000],
-    ['250ms', 250],
-    ['1.5s', 1500],
-    ['10', 10_000],
-  ])('%s → %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
-
-  it.each(['', 's', '5 m', '5x', '-1s', '1m junk'])('rejects %j with the accepted forms', (text) => {
-    expect(() => parseDuration(text)).toThrow(UsageError);
-    expect(() => parseDuration(text)).toThrow(`invalid duration "${text}"`);
-  });
-});
 
 /** A PID that existed and is gone: a child that has exited and been reaped. */
 const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid as number;

@@ -11,7 +11,7 @@ import type { StepResult } from '../model/apply-report.js';
 import type { Action } from '../model/plan.js';
 import { XML_FILE, opSubject, type Op } from '../plan/action-steps.js';
 import type { Journal, JournalEntry } from './journal.js';
-import { formatDuration } from './lock.js';
+import { formatDuration } from '../model/duration.js';
 import { verify, virshError, type TargetObserver } from './target.js';
 
 /** Called around each step so the CLI can print `[2/5] nodedev-detach 0000:07:00.0 ... ok (0.62s)`. */

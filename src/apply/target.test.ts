@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HostError } from '../errors.js';
-import type { Virsh, VirshBatchResult } from '../io/virsh.js';
+import type { Virsh } from '../io/virsh.js';
+import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 import { hostTarget, virshError } from './target.js';
 
 // The seed runbook's NIC as `virsh nodedev-dumpxml pci_0000_07_00_0` prints it.

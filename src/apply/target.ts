@@ -3,14 +3,15 @@
  * step would cost a whole-host sweep; verifying needs only the target, read fresh, judged by plan/expectation.ts.
  */
 import { HostError } from '../errors.js';
-import { describeExit, type Virsh, type VirshBatchResult } from '../io/virsh.js';
+import { describeExit, type Virsh } from '../io/virsh.js';
+import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import type { Expectation } from '../plan/action-steps.js';
 import { HOLDS, judgeDomain, judgeDriver, type Verdict } from '../plan/expectation.js';
-import { parseDomainXml } from '../observe/domain-xml.js';
-import { parseNodeDeviceXml } from '../observe/nodedev-xml.js';
-import { DOMAIN_VANISHED, readDomainState } from '../observe/domains.js';
+import { parseDomainXml } from '../libvirt/domain-xml.js';
+import { parseNodeDeviceXml } from '../libvirt/nodedev-xml.js';
+import { DOMAIN_VANISHED, readDomainState } from '../libvirt/domain-state.js';
 import { HostFs } from '../io/host-fs.js';
 
 /** Reads back the target of a step. Both methods observe the host anew on every call (no caching). */

@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { applyHost } from '../apply/apply-host.js';
 import type { ProgressHooks } from '../apply/step-runner.js';
-import { LockTimeoutError, formatDuration } from '../apply/lock.js';
+import { LockTimeoutError } from '../apply/lock.js';
+import { formatDuration } from '../model/duration.js';
 import { staleHosts } from '../apply/saved-plan.js';
 import { hostTarget } from '../apply/target.js';
 import type { ApplyOutcome, HostCounters, LogLevel } from '../agent/decide.js';

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { changesHostdevs, parseDomainEventLine, type DomainEvent } from '../agent/domain-event.js';
 import type { DomainEvents, Logger } from '../agent/ports.js';
-import { formatDuration } from '../apply/lock.js';
+import { formatDuration } from '../model/duration.js';
 
 /** How the streams run. */
 export interface DomainEventStreamOptions {

@@ -2,8 +2,8 @@
  * The real {@link Virsh}: runs the `virsh` binary through execa, always with an argv (never a shell), `LC_ALL=C`
  * (so that messages are the English ones matched here) and a timeout.
  *
- * A batch is many commands in ONE virsh process (SPEC 8), passed as one argument of `;`-separated commands, each
- * preceded by `echo <nonce>-<i>:` so that the output can be cut back into one result per command. virsh writes
+ * A batch is many commands in ONE virsh process (SPEC 8); how it is written and its output cut back into one
+ * result per command is libvirt/virsh-batch.ts. Here is what makes the cut sound: virsh writes
  * data on stdout and `error: ...` on stderr; to know which command an error belongs to, both must arrive in the
  * order virsh wrote them. Two pipes cannot give that — the parent reads them independently, and execa's `all`
  * interleaves by arrival: measured with virsh 9.0, a batch alternating 300 `dumpxml` with 300 failing `domstate`
@@ -20,8 +20,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { HostError } from '../errors.js';
-import type { Virsh, VirshBatchResult, VirshRunResult } from './virsh.js';
-import { virshCommandText } from './virsh-quote.js';
+import {
+  batchScript,
+  chunkCommands,
+  CONNECT_HINT,
+  markerPattern,
+  outputTooLarge,
+  splitBatchOutput,
+  type BatchChunk,
+  type VirshBatchResult,
+} from '../libvirt/virsh-batch.js';
+import { virshCommandText } from '../libvirt/virsh-quote.js';
+import type { Virsh, VirshRunResult } from './virsh.js';
 
 /** How `createVirsh` finds and runs virsh. */
 export interface CreateVirshOptions {
@@ -44,7 +54,7 @@ export interface OutputLimits {
 }
 
 /**
- * 64 MiB per process: ~500 domains' XML (a batch process holds at most ~1,500 commands, see MAX_BATCH_ARG_BYTES)
+ * 64 MiB per process: ~500 domains' XML (a batch process holds at most ~1,500 commands, see libvirt/virsh-batch.ts)
  * at over 40 KiB each, several times what real domains print. 8 MiB per command: a domain XML is 5-50 KiB.
  */
 export const DEFAULT_OUTPUT_LIMITS: OutputLimits = { processBytes: 64 * 1024 * 1024, commandBytes: 8 * 1024 * 1024 };
@@ -57,24 +67,12 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 /** How long a timed-out virsh gets between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 2_000;
 
-/**
- * Linux refuses a single argv element longer than MAX_ARG_STRLEN (128 KiB, E2BIG), which observing ~380 domains
- * (3 commands each) reaches. Longer batches are cut into several processes of at most this many bytes; each is a
- * batch of its own, so a parse error in a later one is only found after the earlier ones ran — harmless for the
- * read-only batches observation sends.
- */
-const MAX_BATCH_ARG_BYTES = 120_000;
-
 /** LC_ALL=C: the `error:` prefix and the messages matched by callers are the untranslated ones. */
 const ENV = { LC_ALL: 'C' };
 
 const MISSING_HINT =
   'install libvirt-clients (Debian/Ubuntu) or libvirt-client (RHEL/Fedora), or point --virsh / PASSTHRU_VIRSH ' +
   'at the virsh binary';
-
-const CONNECT_HINT =
-  'check the URI (-c/--connect or hosts.<name>.uri), that libvirtd (or virtqemud) runs on that host and that this ' +
-  'user may connect to it (root, or a member of the libvirt group)';
 
 /** Creates the {@link Virsh} that runs the real binary. */
 export function createVirsh(options: CreateVirshOptions = {}): Virsh {
@@ -170,39 +168,17 @@ function throwIfNotStarted(
   throw new HostError(`cannot run virsh ("${binary}"): ${r.code ?? r.message ?? 'unknown error'}`, { hint: MISSING_HINT });
 }
 
-/** Splits the commands into runs whose batch argument stays under the kernel's per-argument limit. */
-function chunkCommands(commands: string[][]): { first: number; commands: string[][] }[] {
-  const chunks: { first: number; commands: string[][] }[] = [];
-  let current: { first: number; commands: string[][] } | null = null;
-  let bytes = 0;
-  commands.forEach((argv, i) => {
-    // Plus `echo <24-char nonce>-<index>: ; ` and the ` ; ` separator: at most 48 bytes for 7-digit indexes.
-    const size = Buffer.byteLength(virshCommandText(argv)) + 48;
-    if (size > MAX_BATCH_ARG_BYTES) {
-      throw new HostError(`virsh command too long for one argument (${size} bytes): ${argv.slice(0, 2).join(' ')} ...`);
-    }
-    if (current === null || bytes + size > MAX_BATCH_ARG_BYTES) {
-      current = { first: i, commands: [] };
-      chunks.push(current);
-      bytes = 0;
-    }
-    current.commands.push(argv);
-    bytes += size;
-  });
-  return chunks;
-}
-
 async function runBatch(
   binary: string,
   uri: string,
-  chunk: { first: number; commands: string[][] },
+  chunk: BatchChunk,
   timeoutMs: number,
   limits: OutputLimits,
   debug: (line: string) => void,
 ): Promise<VirshBatchResult[]> {
   const { commands } = chunk;
   const nonce = randomBytes(12).toString('hex');
-  const script = commands.map((argv, i) => `echo ${nonce}-${i}: ; ${virshCommandText(argv)}`).join(' ; ');
+  const script = batchScript(commands, nonce);
   // -q: no blank line after each command and no "Domain ... started" chatter, so a segment is exactly the
   // command's own output (and `echo` prints the marker without a newline).
   const argv = ['-q', '-c', uri, script];
@@ -246,12 +222,7 @@ async function runBatch(
   } finally {
     await handle.close();
   }
-  return splitBatchOutput(text, nonce, commands, uri, limits);
-}
-
-/** The `<nonce>-<i>:` marker that `echo` prints before command i of a batch; group 1 is i. */
-function markerPattern(nonce: string): RegExp {
-  return new RegExp(`${nonce}-(\\d+):`, 'g');
+  return splitBatchOutput(text, nonce, commands, uri, limits.commandBytes);
 }
 
 /** Sends `signal` to the process group of a virsh started `detached`; nothing when it is gone. */
@@ -280,99 +251,4 @@ async function commandPrintingAt(handle: FileHandle, nonce: string, offset: numb
     for (const m of buffer.toString('latin1', 0, bytesRead).matchAll(marker)) last = Number(m[1]);
   }
   return last;
-}
-
-/** A HostError for output over `limit` bytes: of one command (`command`), or of a whole batch process. */
-function outputTooLarge(uri: string, limit: number, command: string[] | null, batchSize?: number): HostError {
-  const mib = `${Math.round(limit / (1024 * 1024))} MiB`;
-  const what = batchSize === undefined ? 'for one command' : `in one process (a batch of ${batchSize} commands)`;
-  return new HostError(
-    `virsh printed more than ${mib} ${what} on ${uri}${command === null ? '' : `; it was printing: virsh ${virshCommandText(command)}`}`,
-    { hint: 'passthru does not read that much from virsh: look at what that domain or node device holds (`virsh dumpxml`, `virsh nodedev-dumpxml`)' },
-  );
-}
-
-/** Cuts the merged output of a batch into one result per command; throws when the batch did not run through. */
-function splitBatchOutput(text: string, nonce: string, commands: string[][], uri: string, limits: OutputLimits): VirshBatchResult[] {
-  const marker = markerPattern(nonce);
-  const found = [...text.matchAll(marker)];
-  if (found.length === 0) throw batchNotRun(text, commands, uri);
-
-  const results: VirshBatchResult[] = [];
-  found.forEach((m, k) => {
-    const start = (m.index ?? 0) + m[0].length;
-    const end = found[k + 1]?.index ?? text.length;
-    // Characters, not bytes: libvirt's XML is ASCII but for names, and the limit only needs to be about right.
-    if (end - start > limits.commandBytes) throw outputTooLarge(uri, limits.commandBytes, commands[k] ?? null);
-    results.push(splitSegment(text.slice(start, end)));
-  });
-  if (results.length !== commands.length || found.some((m, k) => m[1] !== String(k))) {
-    const last = results.length - 1;
-    throw new HostError(
-      `virsh stopped after ${results.length} of ${commands.length} commands on ${uri}` +
-        (last >= 0 ? ` (last: ${virshCommandText(commands[last] ?? [])}): ${results[last]?.error ?? ''}` : ''),
-      { hint: CONNECT_HINT },
-    );
-  }
-  return results;
-}
-
-/**
- * One command's output. virsh prints a command's error after everything the command wrote on stdout, so the error
- * is the trailing run of `error: ` lines — or the whole segment when it starts with `error: ` (a multi-line
- * message, or a command that failed before printing). An `error: ` line in the middle of the output is data: a
- * domain `<description>` may contain one.
- */
-function splitSegment(segment: string): VirshBatchResult {
-  if (segment.startsWith('error: ')) return { ok: false, output: '', error: errorText(segment) };
-  const lines = segment.split('\n');
-  const end = lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
-  let start = end;
-  while (start > 0 && (lines[start - 1] as string).startsWith('error: ')) start--;
-  if (start === end) return { ok: true, output: segment, error: null };
-  return {
-    ok: false,
-    output: lines.slice(0, start).join('\n') + '\n',
-    error: errorText(lines.slice(start, end).join('\n')),
-  };
-}
-
-/** The message of `error: ` lines, prefixes removed. */
-function errorText(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => (l.startsWith('error: ') ? l.slice('error: '.length) : l))
-    .join('\n')
-    .trim();
-}
-
-/**
- * No marker at all: virsh ran none of the commands. Either it could not connect, or its parser rejected the batch
- * — a parse error (unknown command or option, missing argument) aborts the whole batch before anything runs.
- */
-function batchNotRun(text: string, commands: string[][], uri: string): HostError {
-  const message = errorText(
-    text
-      .split('\n')
-      .filter((l) => l.startsWith('error: '))
-      .join('\n'),
-  );
-  if (/failed to connect to the hypervisor/i.test(text)) {
-    return new HostError(`cannot connect to ${uri}: ${message.replace(/^failed to connect to the hypervisor\n?/i, '')}`, {
-      hint: CONNECT_HINT,
-    });
-  }
-  const culprit = findCulprit(text, commands);
-  return new HostError(
-    `virsh rejected the batch on ${uri}: ${message || text.trim() || 'no output'}` +
-      (culprit ? ` (in: ${virshCommandText(culprit)})` : ''),
-  );
-}
-
-/** The command a virsh parse error names, when it can be told from the message. */
-function findCulprit(text: string, commands: string[][]): string[] | undefined {
-  const option = /command '([^']+)' doesn't support option (--\S+)/.exec(text);
-  if (option) return commands.find((c) => c[0] === option[1] && c.includes(option[2] as string));
-  const named = /(?:unknown command: |command )'([^']+)'/.exec(text);
-  return named ? commands.find((c) => c[0] === named[1]) : undefined;
 }

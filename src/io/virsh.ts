@@ -2,16 +2,7 @@
  * The one door to libvirt: every virsh process passthru starts goes through a `Virsh`. Observation batches many
  * commands into one process (SPEC 8); apply steps run one command each so that their exit code is theirs.
  */
-
-/** Outcome of one command inside a batch. */
-export interface VirshBatchResult {
-  /** False when virsh printed an `error:` for this command. */
-  ok: boolean;
-  /** What the command printed on stdout. */
-  output: string;
-  /** virsh's error text (`error: ...` lines, prefix removed), or null. */
-  error: string | null;
-}
+import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 
 /** Outcome of a single virsh process. */
 export interface VirshRunResult {

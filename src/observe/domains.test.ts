@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HostError } from '../errors.js';
-import type { Virsh, VirshBatchResult } from '../io/virsh.js';
+import type { Virsh } from '../io/virsh.js';
+import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 import { observeDomains } from './domains.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/virsh/${name}`, import.meta.url), 'utf8');

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Virsh, VirshBatchResult } from '../io/virsh.js';
+import type { Virsh } from '../io/virsh.js';
+import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 import { observeNodedevDevices } from './nodedev-devices.js';
 
 const dir = new URL('../../test/fixtures/virsh/', import.meta.url);

@@ -15,9 +15,8 @@ import type { Virsh } from '../io/virsh.js';
 import { compareAddressText } from '../model/pci-address.js';
 import { UNKNOWN_CLASS } from '../model/pci-class.js';
 import type { PciDevice } from '../model/snapshot.js';
-import { attr, children, parseRoot, text } from './domain-xml.js';
-import { parseNodeDeviceXml } from './nodedev-xml.js';
-import { markUnreadable, unreadableFunction } from './pci-function.js';
+import { parseNetNodeDevice, parseNodeDeviceXml } from '../libvirt/nodedev-xml.js';
+import { markUnreadable, unreadableFunction } from '../model/pci-function.js';
 import type { ObserveOptions } from './sysfs.js';
 
 /** What virsh says when a node device went away between listing and dumping it (hot-unplug, VFs disabled). */
@@ -58,7 +57,7 @@ export async function observeNodedevDevices(virsh: Virsh, uri: string, options: 
     }
     try {
       if (i >= pciNames.length) {
-        const net = netDevice(r.output);
+        const net = parseNetNodeDevice(r.output);
         if (net) netByParent.set(net.parent, [...(netByParent.get(net.parent) ?? []), net.interface]);
         return;
       }
@@ -129,13 +128,4 @@ function crossCheckGroups(devices: PciDevice[], groups: GroupListing[], warn: (m
     }
   }
   return [...byAddress.values()];
-}
-
-/** The interface name and parent node device of a `net` node device, or null for anything else. */
-function netDevice(xml: string): { interface: string; parent: string } | null {
-  const device = parseRoot(xml, 'device');
-  const cap = children(device, 'capability').find((c) => attr(c, 'type') === 'net');
-  const name = text(cap?.interface)?.trim();
-  const parent = text(device.parent)?.trim();
-  return name && parent ? { interface: name, parent } : null;
 }

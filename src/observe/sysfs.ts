@@ -18,7 +18,7 @@ import { HostFs } from '../io/host-fs.js';
 import { canonicalAddress, compareAddressText, parsePciAddress } from '../model/pci-address.js';
 import { isBridgeClass, UNKNOWN_CLASS } from '../model/pci-class.js';
 import type { PciDevice } from '../model/snapshot.js';
-import { markUnreadable, normalisePciId, UNKNOWN_ID, unreadableFunction } from './pci-function.js';
+import { markUnreadable, normalisePciId, UNKNOWN_ID, unreadableFunction } from '../model/pci-function.js';
 
 const posix = path.posix;
 

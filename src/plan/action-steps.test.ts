@@ -57,7 +57,7 @@ describe('layering', () => {
   const imports = (file: string) => [...readFileSync(new URL(`../${file}`, import.meta.url), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
 
   it('keeps the table, its judges and the sh renderer pure: nothing from apply/, no fs, no child process', () => {
-    for (const file of ['plan/action-steps.ts', 'plan/expectation.ts', 'plan/element-match.ts', 'render/plan-sh.ts']) {
+    for (const file of ['plan/action-steps.ts', 'plan/expectation.ts', 'libvirt/element-match.ts', 'render/plan-sh.ts']) {
       expect(imports(file).filter((i) => /\/apply\/|^node:(fs|child_process)/.test(i ?? ''))).toEqual([]);
     }
   });

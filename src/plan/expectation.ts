@@ -4,7 +4,7 @@
  */
 import type { DomainHostdev, DomainInterface, ParsedDomain } from '../model/snapshot.js';
 import type { Expectation, Scope } from './action-steps.js';
-import { canonicalElement, elementDifferences } from './element-match.js';
+import { canonicalElement, elementDifferences } from '../libvirt/element-match.js';
 
 /** The verdict of one verification. `observed`/`expected` read as "0000:07:00.0 is on igb" / "vfio-pci". */
 export type Verdict = { holds: true; note: string | null } | { holds: false; observed: string; expected: string };
@@ -39,7 +39,7 @@ function subject(e: DomainExpectation, seen: DomainHostdev | DomainInterface | u
 /**
  * Judges a domain expectation against one scope of the domain: `dom` is its parsed XML there, null when the domain
  * does not exist or, for `live`, is not running (it then has no devices: absence holds, presence not). A present
- * device must hold the expected element whole (see element-match.ts).
+ * device must hold the expected element whole (see libvirt/element-match.ts).
  */
 export function judgeDomain(e: DomainExpectation, dom: ParsedDomain | null, scope: Scope): Verdict {
   const where = `in the ${scopeText(scope)} of VM "${e.vm}"`;

@@ -10,7 +10,7 @@ import { formatPos, type DesiredHostState, type DesiredVm, type InterfaceSelecto
 import type { Action, HostPlan, Problem } from '../model/plan.js';
 import { ACTION_ORDER } from '../model/plan.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot } from '../model/snapshot.js';
-import { hostdevXml, withManaged } from '../render/hostdev-xml.js';
+import { hostdevXml, withManaged } from '../libvirt/hostdev-xml.js';
 import { fingerprintSnapshot } from './fingerprint.js';
 import { hostView, type HostView } from './host-view.js';
 import { resolveClaims, type Assignment } from './resolve-claims.js';

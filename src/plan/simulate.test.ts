@@ -3,7 +3,7 @@ import { bridge, bridgeNic, device, domain, hostdev, snapshot } from '../../test
 import { InternalError } from '../errors.js';
 import type { Action, HostdevAttach, HostdevDetach, InterfaceRemove } from '../model/plan.js';
 import type { DomainSnapshot } from '../model/snapshot.js';
-import { hostdevXml } from '../render/hostdev-xml.js';
+import { hostdevXml } from '../libvirt/hostdev-xml.js';
 import { simulate } from './simulate.js';
 
 const NIC = '0000:07:00.0';

@@ -6,7 +6,7 @@
 import { createTwoFilesPatch } from 'diff';
 import type { Action, Plan } from '../model/plan.js';
 import type { HostSnapshot } from '../model/snapshot.js';
-import { parseDomainXml } from '../observe/domain-xml.js';
+import { parseDomainXml } from '../libvirt/domain-xml.js';
 
 /** Indents element-only XML (an action's hostdevXml) the way libvirt prints it, one element per line. */
 function indentXml(xml: string, indent: string): string {

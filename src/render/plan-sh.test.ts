@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Action, Plan } from '../model/plan.js';
-import { hostdevXml } from './hostdev-xml.js';
+import { hostdevXml } from '../libvirt/hostdev-xml.js';
 import { renderPlanSh } from './plan-sh.js';
 import { printable } from './printable.js';
 

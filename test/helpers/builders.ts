@@ -4,7 +4,7 @@
  */
 import type { DesiredHostState, DesiredVm, DeviceClaim, HostAddress, InterfaceSelector } from '../../src/model/desired.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot, PciDevice } from '../../src/model/snapshot.js';
-import { domainHostdevXml } from '../../src/render/hostdev-xml.js';
+import { domainHostdevXml } from '../../src/libvirt/hostdev-xml.js';
 
 const pos = { file: 'passthrough.yaml', line: 1, col: 1 };
 

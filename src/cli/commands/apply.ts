@@ -6,7 +6,8 @@
 import { ExitCode, PassthruError, UsageError } from '../../errors.js';
 import { applyHosts, applyOutcomeExitCode } from '../../apply/apply-hosts.js';
 import { defaultJournalPath } from '../../apply/journal.js';
-import { defaultStateDir, formatDuration, parseDuration } from '../../apply/lock.js';
+import { defaultStateDir } from '../../apply/lock.js';
+import { formatDuration, parseDuration } from '../../model/duration.js';
 import { parseSavedPlan, staleHosts } from '../../apply/saved-plan.js';
 import type { ProgressHooks } from '../../apply/step-runner.js';
 import { systemClock } from '../../io/clock.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HostError } from '../errors.js';
 import type { ParsedDomain } from '../model/snapshot.js';
-import { hostdevXml, interfaceHostdevXml } from '../render/hostdev-xml.js';
+import { hostdevXml, interfaceHostdevXml } from './hostdev-xml.js';
 import { parseDomainXml } from './domain-xml.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/virsh/${name}`, import.meta.url), 'utf8');

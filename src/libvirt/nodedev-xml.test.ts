@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HostError } from '../errors.js';
-import { parseNodeDeviceXml } from './nodedev-xml.js';
+import { parseNetNodeDevice, parseNodeDeviceXml } from './nodedev-xml.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/virsh/${name}`, import.meta.url), 'utf8');
 
@@ -162,5 +162,12 @@ describe('parseNodeDeviceXml: one odd device is reported on, not thrown (defect 
     expect(d?.unreadable).toBe(
       'node device pci_odd: its IOMMU group number "five" is not a decimal number; IOMMU group member: address bus=\'0x7g\' is not an integer',
     );
+  });
+});
+
+describe('parseNetNodeDevice', () => {
+  it('ties an interface name to its parent PCI node device; null for anything else', () => {
+    expect(parseNetNodeDevice(fixture('hand-written-nodedev-net_enp7s0f1_a0_36_9f_00_00_01.xml'))).toEqual({ interface: 'enp7s0f1', parent: 'pci_0000_07_00_1' });
+    expect(parseNetNodeDevice(fixture('nodedev-pci_0000_00_00_0.xml'))).toBeNull();
   });
 });

@@ -3,8 +3,8 @@
  * ids they read, and stand in for a function that is known to exist — it is listed in an IOMMU group — but cannot
  * be read. Such a function is never left out: an absent group member would make its group look viable.
  */
-import { UNKNOWN_CLASS } from '../model/pci-class.js';
-import type { PciDevice } from '../model/snapshot.js';
+import { UNKNOWN_CLASS } from './pci-class.js';
+import type { PciDevice } from './snapshot.js';
 
 /** Vendor/product when the identity cannot be read: what config space reads as for no device. */
 export const UNKNOWN_ID = 'ffff';

@@ -11,7 +11,7 @@
 import { checkRange, formatPciAddress, type PciAddress } from '../model/pci-address.js';
 import { isBridgeClass } from '../model/pci-class.js';
 import { attr, child, children, parseRoot, readPciAddress, text, type XmlNode } from './domain-xml.js';
-import { normalisePciId, UNKNOWN_ID } from './pci-function.js';
+import { normalisePciId, UNKNOWN_ID } from '../model/pci-function.js';
 
 /** One PCI function as libvirt describes it. Addresses are canonical (`0000:07:00.0`). */
 export interface NodeDevice {
@@ -144,4 +144,16 @@ function field(pci: XmlNode, name: string): number | string {
   const value = text(pci[name])?.trim() ?? '';
   if (!/^\d{1,10}$/.test(value)) return `PCI capability <${name}> is "${value}", not a decimal number`;
   return Number.parseInt(value, 10);
+}
+
+/**
+ * The interface name and parent node device of a `net` node device (`virsh nodedev-dumpxml net_eth0_…`), or null
+ * for anything else: how a remote host's interface names are tied to their PCI functions.
+ */
+export function parseNetNodeDevice(xml: string): { interface: string; parent: string } | null {
+  const device = parseRoot(xml, 'device');
+  const cap = children(device, 'capability').find((c) => attr(c, 'type') === 'net');
+  const name = text(cap?.interface)?.trim();
+  const parent = text(device.parent)?.trim();
+  return name && parent ? { interface: name, parent } : null;
 }
