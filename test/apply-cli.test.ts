@@ -429,7 +429,8 @@ vms:
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('hv2: [2/2] attach-hostdev 0000:07:00.1 (cli-multi-b) ok');
     expect(r.stderr).toContain('Host hv2: applied 2 step(s)');
-    expect(r.stderr).toMatch(/not applied to 1 host\(s\):\n {2}hv1: another apply holds the lock of host "hv1": PID \d+/);
+    expect(r.stderr).toMatch(/\nHost hv1: not applied: another apply holds the lock of host "hv1": PID \d+/);
+    expect(r.stderr).toContain('Error: not applied to 1 host(s): hv1 (refused) (see above)\n');
     expect(await c.driver('0000:07:00.1')).toBe('vfio-pci');
     expect(await c.driver()).toBe('igb');
     expect(domainState(await libvirtd.virsh(['dumpxml', '--inactive', '--domain', 'cli-multi-b'])).hostdevs).toEqual([{ address: '0000:07:00.1', managed: 'yes' }]);
@@ -445,7 +446,7 @@ vms:
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('iommu-group-not-viable');
     expect(r.stderr).toContain('0000:07:00.1');
-    expect(r.stderr).toContain('refusing to apply a plan with blocking problems');
+    expect(r.stderr).toContain('refusing to apply to 1 host(s): local (blocked: its problems are listed above); no host is left to apply');
     expect(await c.mutations()).toEqual([]);
     expect(await c.driver('0000:07:00.1')).toBe('igb');
     await expectUntouched(c, xmlBefore);
