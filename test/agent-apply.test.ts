@@ -151,8 +151,9 @@ describe.skipIf(unavailable !== null)('passthru agent --mode apply (private libv
     expect(await readdir(c.lockDir)).toEqual([]);
   });
 
-  it('SIGTERM during an apply: the apply in flight finishes, is recorded, the lock is freed, exit 0', async () => {
+  it('SIGTERM in the middle of an agent\'s apply: no new step, the host rolled back, status failed (interrupted), the lock free, exit 0', async () => {
     const c = await newCase('agent-sigterm');
+    const before = await c.dumpxml();
     // A virsh whose nodedev-detach takes 3 s, so that the signal lands in the middle of the first step.
     const slow = path.join(c.dir, 'slow-virsh');
     await writeFile(slow, `#!/bin/sh\ncase " $* " in *" nodedev-detach "*) sleep 3 ;; esac\nexec '${c.fake.binary}' "$@"\n`);
@@ -168,15 +169,21 @@ describe.skipIf(unavailable !== null)('passthru agent --mode apply (private libv
     await new Promise((r) => setTimeout(r, 500));
     a.proc.kill('SIGTERM');
     expect(await a.exited).toBe(0);
-    expect(a.lines).toContain('info: SIGTERM: stopping once the apply in flight finishes or rolls back; nothing new starts');
-    expect((await readJournal(c.journal)).entries.filter((e) => e.phase === 'apply' && e.result === 'ok').map((e) => e.kind)).toEqual([
-      'nodedev-detach',
-      'attach-hostdev',
-      'remove-interface',
-    ]);
-    expect(await c.driver()).toBe('vfio-pci');
-    expect((await a.status())?.hosts[0]).toMatchObject({ state: 'applied', changes: 3 });
+    expect(a.lines).toContain('info: SIGTERM: stopping once the apply in flight ends: its step in flight finishes, then what it did is rolled back; nothing new starts');
+    // The step in flight finished, no other started, and it was undone (SPEC 9, like `passthru apply`).
+    const entries = (await readJournal(c.journal)).entries;
+    expect(entries.filter((e) => e.phase === 'apply' && e.result === 'ok').map((e) => e.kind)).toEqual(['nodedev-detach']);
+    expect(entries.some((e) => e.kind === 'interrupted' && e.error === 'interrupted by SIGTERM')).toBe(true);
+    expect(entries.filter((e) => e.phase === 'rollback' && e.result === 'ok').map((e) => e.kind)).toEqual(['nodedev-reattach']);
+    // The world: fully rolled back.
+    expect(await c.driver()).toBe('igb');
+    expect(await c.dumpxml()).toBe(before);
     expect(await readdir(c.lockDir)).toEqual([]);
+    expect(await c.fake.running()).toEqual([]);
+    // What the agent recorded: failed, because it was interrupted, and rolled back.
+    const host = (await a.status())?.hosts[0];
+    expect(host).toMatchObject({ state: 'failed', problems: [{ code: 'interrupted' }] });
+    expect(host?.problems[0]?.message).toBe('apply interrupted by SIGTERM after 1 step(s); everything done was rolled back');
   });
 
   it('a libvirt domain event triggers a reconcile without waiting for the interval', async () => {

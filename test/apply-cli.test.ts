@@ -429,13 +429,156 @@ vms:
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('hv2: [2/2] attach-hostdev 0000:07:00.1 (cli-multi-b) ok');
     expect(r.stderr).toContain('Host hv2: applied 2 step(s)');
-    expect(r.stderr).toMatch(/not applied to 1 host\(s\):\n {2}hv1: another apply holds the lock of host "hv1": PID \d+/);
+    expect(r.stderr).toMatch(/\nHost hv1: not applied: another apply holds the lock of host "hv1": PID \d+/);
+    expect(r.stderr).toContain('Error: not applied to 1 host(s): hv1 (refused) (see above)\n');
     expect(await c.driver('0000:07:00.1')).toBe('vfio-pci');
     expect(await c.driver()).toBe('igb');
     expect(domainState(await libvirtd.virsh(['dumpxml', '--inactive', '--domain', 'cli-multi-b'])).hostdevs).toEqual([{ address: '0000:07:00.1', managed: 'yes' }]);
     expect(domainState(await c.dumpxml()).hostdevs).toEqual([]);
     // The lock of hv1 is still the holder's.
     expect(JSON.parse(await readFile(path.join(c.stateDir, 'hv1.lock'), 'utf8'))).toEqual(held);
+  });
+
+  /**
+   * A case of several passthru hosts over the same private daemon and fake tree, each owning the VMs `vms` gives it
+   * (`host: [vm, device]`); a host with a `uri` of its own is reached there instead (a dead one: unreachable).
+   */
+  async function fleetCase(first: string, hosts: Record<string, { vm: string; device: string; uri?: string; define?: boolean }>): Promise<Case> {
+    const entries = Object.entries(hosts);
+    const yaml = `version: 1
+hosts:
+${entries.map(([name, h]) => `  ${name}: { uri: ${JSON.stringify(h.uri ?? libvirtd.uri)} }`).join('\n')}
+vms:
+${entries.map(([name, h]) => `  ${h.vm}:\n    host: ${name}\n    devices: [{ address: "${h.device}" }]`).join('\n')}
+`;
+    const c = await newCase(first, { yaml });
+    for (const [, h] of entries.slice(1)) {
+      if (h.define === false || h.uri) continue;
+      await defineDomain(libvirtd, { name: h.vm });
+      onTestFinished(() => libvirtd.virsh(['undefine', '--domain', h.vm]).then(() => undefined));
+    }
+    return c;
+  }
+
+  const DEAD_URI = 'qemu+ssh://nobody@127.0.0.1:1/system';
+  const hostdevsOf = async (vm: string) => domainState(await libvirtd.virsh(['dumpxml', '--inactive', '--domain', vm])).hostdevs;
+
+  describe('one host unreachable and one blocked (SPEC 12: neither stops nor hides the others)', () => {
+    const fleet = () =>
+      fleetCase('cli-fleet-a', {
+        hv1: { vm: 'cli-fleet-a', device: '07:00.0' },
+        hv2: { vm: 'cli-fleet-b', device: '08:00.0', uri: DEAD_URI },
+        // A VM no domain has: unknown-vm blocks hv3's plan.
+        hv3: { vm: 'cli-fleet-ghost', device: '07:00.1', define: false },
+      });
+    const run = (c: Case, ...extra: string[]) => runCli(['apply', '-f', c.yaml, '--root', c.root, '--virsh', c.fake.binary, '--yes', ...extra], { env: c.env });
+
+    it('text: the applyable host is applied, the others refused and reported, exit 1', async () => {
+      const c = await fleet();
+      const r = await run(c);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('refusing to apply to 2 host(s): hv2 (not observed), hv3 (blocked: its problems are listed above); the other host(s) are applied: hv1.');
+      expect(r.stderr).toContain('hv1: [2/2] attach-hostdev 0000:07:00.0 (cli-fleet-a) ok');
+      expect(r.stderr).toContain('Host hv1: applied 2 step(s); a fresh plan is empty.');
+      expect(r.stderr).toMatch(/\nHost hv2: not applied \(not observed\): cannot connect to qemu\+ssh:\/\/nobody@127\.0\.0\.1:1\/system: .*Connection refused/);
+      expect(r.stderr).toContain('\nHost hv3: not applied (blocked): blocked by 1 problem(s) (unknown-vm, listed in the plan); not applied');
+      expect(r.stderr).toContain('Error: not applied to 2 host(s): hv2 (unreachable), hv3 (blocked) (see above)');
+      // The world: hv1's device and VM changed, hv3's device untouched.
+      expect(await c.driver()).toBe('vfio-pci');
+      expect(domainState(await c.dumpxml()).hostdevs).toEqual([{ address: NIC, managed: 'yes' }]);
+      expect(await c.driver('0000:07:00.1')).toBe('igb');
+      expect((await c.mutations()).map((m) => m.split(' ')[0])).toEqual(['nodedev-detach', 'attach-device']);
+    });
+
+    it('--format json: hosts[] has the applied host, notApplied[] each other one with its state and error', async () => {
+      const c = await fleet();
+      const r = await run(c, '--format', 'json');
+      expect(r.code).toBe(1);
+      const report = JSON.parse(r.stdout) as { ok: boolean; hosts: { host: string; state: string; wave: number | null }[]; notApplied: { host: string; state: string; wave: number | null; error: string; hint?: string }[] };
+      expect(report.ok).toBe(false);
+      expect(report.hosts.map((h) => [h.host, h.state, h.wave])).toEqual([['hv1', 'applied', 1]]);
+      expect(report.notApplied.map((h) => [h.host, h.state, h.wave])).toEqual([
+        ['hv2', 'unreachable', null],
+        ['hv3', 'blocked', null],
+      ]);
+      expect(report.notApplied[0]?.error).toContain('Connection refused');
+      expect(report.notApplied[0]?.hint).toContain('check the URI');
+      expect(report.notApplied[1]?.error).toContain('unknown-vm');
+      expect(await c.driver()).toBe('vfio-pci');
+    });
+  });
+
+  describe('waves (--batches, --max-failures)', () => {
+    it('a host of wave 1 fails: wave 2 is not attempted, and its hosts are reported as such (text and JSON)', async () => {
+      const c = await fleetCase('cli-wave-a', {
+        hv1: { vm: 'cli-wave-a', device: '07:00.0' },
+        hv2: { vm: 'cli-wave-b', device: '07:00.1' },
+        hv3: { vm: 'cli-wave-c', device: '07:00.1' },
+      });
+      const run = (...extra: string[]) => runCli(['apply', '-f', c.yaml, '--root', c.root, '--virsh', c.fake.binary, '--yes', '--batches', '1,100%', ...extra], { env: c.env });
+      await c.fake.setFaults([{ call: 1, mode: 'fail' }]);
+      const r = await run();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('[wave 1/2] 1 host(s): hv1\n');
+      expect(r.stderr).toContain('[wave 1/2] hv1: [1/2] nodedev-detach 0000:07:00.0 ...\n');
+      expect(r.stderr).toMatch(/\[wave 1\/2\] hv1: \[1\/2\] nodedev-detach 0000:07:00\.0 FAILED: /);
+      expect(r.stderr).not.toContain('[wave 2/2]');
+      expect(r.stderr).toContain('Host hv1: apply FAILED at step 1');
+      expect(r.stderr).toContain('Host hv2: not attempted: 1 host(s) failed in earlier waves (hv1), more than --max-failures 0');
+      expect(r.stderr).toContain('Host hv3: not attempted: 1 host(s) failed in earlier waves (hv1), more than --max-failures 0');
+      expect(r.stderr).toContain('Error: not applied to 2 host(s): hv2 (not-attempted), hv3 (not-attempted) (see above)');
+      // The world: only hv1 was touched (and rolled back); wave 2's device and VMs are as they were.
+      expect((await c.mutations()).map((m) => m.split(' ')[0])).toEqual(['nodedev-detach']);
+      expect(await c.driver()).toBe('igb');
+      expect(await c.driver('0000:07:00.1')).toBe('igb');
+      expect(await hostdevsOf('cli-wave-b')).toEqual([]);
+      expect(await hostdevsOf('cli-wave-c')).toEqual([]);
+
+      await c.fake.setFaults([{ call: 1, mode: 'fail' }]);
+      const j = await run('--format', 'json');
+      expect(j.code).toBe(1);
+      const report = JSON.parse(j.stdout) as { hosts: { host: string; state: string; wave: number }[]; notApplied: { host: string; state: string; wave: number }[]; waves: string[][] };
+      expect(report.waves).toEqual([['hv1'], ['hv2', 'hv3']]);
+      expect(report.hosts.map((h) => [h.host, h.state, h.wave])).toEqual([['hv1', 'failed', 1]]);
+      expect(report.notApplied.map((h) => [h.host, h.state, h.wave])).toEqual([
+        ['hv2', 'not-attempted', 2],
+        ['hv3', 'not-attempted', 2],
+      ]);
+    });
+
+    it('--max-failures 1 tolerates the failed canary: the next wave runs and is applied', async () => {
+      const c = await fleetCase('cli-wave-tol-a', {
+        hv1: { vm: 'cli-wave-tol-a', device: '07:00.0' },
+        hv2: { vm: 'cli-wave-tol-b', device: '07:00.1' },
+      });
+      await c.fake.setFaults([{ call: 1, mode: 'fail' }]);
+      const r = await runCli(['apply', '-f', c.yaml, '--root', c.root, '--virsh', c.fake.binary, '--yes', '--batches', '1', '--max-failures', '1'], { env: c.env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('[wave 2/2] 1 host(s): hv2\n');
+      expect(r.stderr).toContain('[wave 2/2] hv2: [2/2] attach-hostdev 0000:07:00.1 (cli-wave-tol-b) ok');
+      expect(r.stderr).toContain('Host hv1: apply FAILED at step 1');
+      expect(r.stderr).toContain('Host hv2: applied 2 step(s)');
+      expect(await c.driver()).toBe('igb');
+      expect(await c.driver('0000:07:00.1')).toBe('vfio-pci');
+      expect(await hostdevsOf('cli-wave-tol-b')).toEqual([{ address: '0000:07:00.1', managed: 'yes' }]);
+    });
+
+    it('--parallelism 1 changes one host at a time: hv2 starts only after hv1 ended', async () => {
+      const c = await fleetCase('cli-par-a', {
+        hv1: { vm: 'cli-par-a', device: '07:00.0' },
+        hv2: { vm: 'cli-par-b', device: '07:00.1' },
+      });
+      // Every detach fails, so each host is rolled back and leaves the shared tree as it was: the other host's plan
+      // still holds when its turn comes (a change by hv1 would make hv2's plan stale, both seeing the same tree).
+      await c.fake.setFaults([{ command: 'nodedev-detach', mode: 'fail' }]);
+      const r = await runCli(['apply', '-f', c.yaml, '--root', c.root, '--virsh', c.fake.binary, '--yes', '--parallelism', '1'], { env: c.env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('Host hv1: apply FAILED at step 1');
+      expect(r.stderr).toContain('Host hv2: apply FAILED at step 1');
+      const hosts = (await c.journalEntries()).map((e) => e.host);
+      expect(hosts.indexOf('hv2')).toBeGreaterThan(hosts.lastIndexOf('hv1'));
+      expect(hosts.filter((h) => h === 'hv1').length).toBeGreaterThan(1);
+    });
   });
 
   it('refuses a blocked plan and runs nothing (IOMMU group shared with a device left on igb)', async () => {
@@ -445,7 +588,7 @@ vms:
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('iommu-group-not-viable');
     expect(r.stderr).toContain('0000:07:00.1');
-    expect(r.stderr).toContain('refusing to apply a plan with blocking problems');
+    expect(r.stderr).toContain('refusing to apply to 1 host(s): local (blocked: its problems are listed above); no host is left to apply');
     expect(await c.mutations()).toEqual([]);
     expect(await c.driver('0000:07:00.1')).toBe('igb');
     await expectUntouched(c, xmlBefore);

@@ -386,7 +386,7 @@ describe('stopping', () => {
     a.feed({ type: 'source-read', now: T0, outcome: loaded(R1) });
     expect(types(a.feed({ type: 'observed', now: T0, results: [planned(plan('hv1', { changes: 2 }))] }))).toContain('apply');
     const term = a.feed({ type: 'signal', now: T0 + 100, signal: 'SIGTERM' });
-    expect(logs(term)).toEqual(['SIGTERM: stopping once the apply in flight finishes or rolls back; nothing new starts']);
+    expect(logs(term)).toEqual(['SIGTERM: stopping once the apply in flight ends: its step in flight finishes, then what it did is rolled back; nothing new starts']);
     expect(types(term)).not.toContain('exit');
     // A SIGHUP or a timer meanwhile starts nothing.
     expect(types(a.feed({ type: 'signal', now: T0 + 150, signal: 'SIGHUP' }))).toEqual(['log']);

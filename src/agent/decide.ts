@@ -277,7 +277,7 @@ function onSignal(s: AgentState, out: AgentAction[], signal: 'SIGHUP' | 'SIGTERM
     exit(s, out, 0);
     return;
   }
-  const inFlight = s.phase === 'applying' ? 'the apply in flight finishes or rolls back' : `the ${s.phase === 'reading' ? 'source read' : 'observation'} in flight ends`;
+  const inFlight = s.phase === 'applying' ? 'the apply in flight ends: its step in flight finishes, then what it did is rolled back' : `the ${s.phase === 'reading' ? 'source read' : 'observation'} in flight ends`;
   log(out, 'info', `${signal}: stopping once ${inFlight}; nothing new starts`);
   s.stopping = true;
   s.pending = null;

@@ -136,7 +136,7 @@ describe('runAgent', () => {
     expect(await running).toBe(0);
     expect(f.statuses.at(-1)?.hosts[0]?.state).toBe('applied');
     expect(f.counters.at(-1)?.[0]?.applies.applied).toBe(1);
-    expect(f.logs).toContain('info: SIGTERM: stopping once the apply in flight finishes or rolls back; nothing new starts');
+    expect(f.logs).toContain('info: SIGTERM: stopping once the apply in flight ends: its step in flight finishes, then what it did is rolled back; nothing new starts');
   });
 
   it('a source error the source reports as a PassthruError is a status; a bug in a port ends the agent', async () => {

@@ -31,6 +31,8 @@ export type AgentProblemCode =
   | 'path-not-in-commit'
   /** `--verify-signatures`: `git verify-commit` did not accept the commit. */
   | 'signature-rejected'
+  /** SIGTERM/SIGINT stopped the agent's apply: no new step started, what was done was rolled back (SPEC 9). */
+  | 'interrupted'
   /** The host could not be observed (libvirt down, ssh refused, virsh missing). */
   | 'host-unreachable'
   /** An apply failed and was rolled back. */

@@ -1,8 +1,8 @@
 /**
- * The agent's ports wired to what `passthru observe`, `plan` and `apply` use today: `snapshotsFor` for
- * observation, `planAll` for plans, `applyHost` (lock, journal, verification, rollback) for applies. Each adapter is
- * small on purpose: when those APIs change (per-host observation results, the apply executor's abort), only this
- * file is re-wired.
+ * The agent's ports wired to what `passthru observe`, `plan` and `apply` use: `observeHosts` for observation (each
+ * host on its own, at most `--parallelism` at once), `planAll` for plans, `applyHost` (lock, journal, verification,
+ * rollback, and the same abort on SIGTERM/SIGINT) for applies, `progressLines` for the steps' log lines. Each
+ * adapter is small on purpose: when those APIs change, only this file is re-wired.
  */
 import path from 'node:path';
 import { applyHost } from '../apply/apply-host.js';
@@ -13,7 +13,7 @@ import { staleHosts } from '../apply/saved-plan.js';
 import { hostTarget } from '../apply/target.js';
 import type { ApplyOutcome, HostCounters, LogLevel } from '../agent/decide.js';
 import type { HostApplier, HostObservation, HostObserver, Logger, StatusSink } from '../agent/ports.js';
-import { METRICS_FILE, STATUS_FILE, type AgentStatus } from '../agent/status.js';
+import { METRICS_FILE, STATUS_FILE, type AgentStatus, type StatusProblem } from '../agent/status.js';
 import { PassthruError } from '../errors.js';
 import { systemClock } from '../io/clock.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
@@ -23,10 +23,12 @@ import type { HostSnapshot } from '../model/snapshot.js';
 import { errorCode } from '../io/error-code.js';
 import { planAll } from '../plan/plan-all.js';
 import { describeAction } from '../render/action.js';
+import { progressLines } from '../render/apply-report.js';
 import { renderLogLine, type LogFormat } from '../render/log-line.js';
 import { renderMetrics } from '../render/metrics.js';
+import { plainStyle } from '../render/style.js';
 import type { Invocation } from './args.js';
-import { makeVirsh, snapshotsFor } from './context.js';
+import { makeVirsh, observeHosts } from './context.js';
 import type { Terminal } from './terminal.js';
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -53,50 +55,43 @@ function loggingTerminal(term: Terminal, log: Logger): Terminal {
   };
 }
 
-/** The desired state restricted to one host: what `snapshotsFor` and `planAll` are given per host. */
-function onlyHost(desired: DesiredState, name: string): DesiredState {
-  return { ...desired, hosts: desired.hosts.filter((h) => h.name === name) };
+/** The desired state restricted to the hosts `names`: what `observeHosts` and `planAll` are given. */
+function onlyHosts(desired: DesiredState, names: readonly string[]): DesiredState {
+  return { ...desired, hosts: desired.hosts.filter((h) => names.includes(h.name)) };
 }
 
 /**
- * Observes each host on its own (one host down does not hide the others) through `snapshotsFor`, and remembers the
- * last snapshot of each, which an apply compares against once it holds the lock.
+ * Observes the hosts with `observeHosts` (one host down does not hide the others), and remembers the last snapshot
+ * of each, which an apply compares against once it holds the lock.
  */
 export function agentObserver(inv: Invocation, term: Terminal, log: Logger, last: Map<string, HostSnapshot>): HostObserver {
   const quiet = loggingTerminal(term, log);
   return {
-    observe(desired, hosts) {
-      return Promise.all(
-        hosts.map(async (name): Promise<HostObservation> => {
-          try {
-            const snapshot = (await snapshotsFor(onlyHost(desired, name), inv, quiet)).get(name);
-            if (!snapshot) throw new PassthruError(`no snapshot of host ${name}`);
-            last.set(name, snapshot);
-            return { host: name, snapshot };
-          } catch (error) {
-            if (!(error instanceof PassthruError)) throw error;
-            return { host: name, error };
-          }
-        }),
-      );
+    async observe(desired, hosts) {
+      const observations = await observeHosts(onlyHosts(desired, hosts), inv, quiet);
+      return observations.map((o): HostObservation => {
+        if ('error' in o) return { host: o.host.name, error: o.error };
+        last.set(o.host.name, o.snapshot);
+        return { host: o.host.name, snapshot: o.snapshot };
+      });
     },
   };
 }
 
 /** Plans one host with `planAll`. */
 export function planOneHost(desired: DesiredState, snapshot: HostSnapshot): HostPlan {
-  const plan = planAll(onlyHost(desired, snapshot.host), new Map([[snapshot.host, snapshot]])).hosts[0];
+  const plan = planAll(onlyHosts(desired, [snapshot.host]), new Map([[snapshot.host, snapshot]])).hosts[0];
   if (!plan) throw new PassthruError(`the desired state has no host "${snapshot.host}"`);
   return plan;
 }
 
-/** Progress of an agent's apply, as log lines (one per step end, like `passthru apply` prints them). */
+/** Progress of an agent's apply, as log lines: the lines `passthru apply` prints at each step's end. */
 function progressLog(host: string, log: Logger): ProgressHooks {
-  const secs = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
+  const lines = progressLines(host, plainStyle);
+  const line = (text: string) => text.replace(/\n$/, '');
   return {
-    postStep: (i, n, a, r) =>
-      log(r.ok ? 'info' : 'error', `${host}: [${i}/${n}] ${describeAction(a)} ${r.ok ? 'ok' : `FAILED: ${r.error ?? ''}`} (${secs(r.durationMs)})${r.note ? ` — ${r.note}` : ''}`, { host }),
-    postUndo: (i, n, r) => log(r.ok ? 'warn' : 'error', `${host}: [undo ${i}/${n}] ${r.label} ${r.ok ? 'ok' : `FAILED: ${r.error ?? ''}`}`, { host }),
+    postStep: (i, n, a, r) => log(r.ok ? 'info' : 'error', line(lines.postStep(i, n, a, r)), { host }),
+    postUndo: (i, n, r) => log(r.ok ? 'warn' : 'error', line(lines.postUndo(i, n, r)), { host }),
   };
 }
 
@@ -105,6 +100,8 @@ export interface ApplySettings {
   journalPath: string;
   lockDir: string;
   lockTimeoutMs: number;
+  /** Aborted at SIGTERM/SIGINT: the apply in flight starts no new step and rolls back what it did (SPEC 9). */
+  signal: AbortSignal;
 }
 
 /**
@@ -131,10 +128,12 @@ export function agentApplier(inv: Invocation, term: Terminal, log: Logger, obser
           clock: systemClock,
           target: hostTarget({ uri: plan.uri, virsh, root: host.local ? inv.common.root : null }),
           hooks: progressLog(plan.name, log),
+          signal: settings.signal,
           journalPath: settings.journalPath,
           lock: {
             dir: settings.lockDir,
             timeoutMs: settings.lockTimeoutMs,
+            signal: settings.signal,
             onWait: (o) => log('info', `${plan.name}: waiting up to ${formatDuration(settings.lockTimeoutMs)} for apply PID ${o.pid} (started ${o.startedAt})`, { host: plan.name }),
           },
           onStaleLock: (o) => log('warn', `${plan.name}: took over the lock of apply PID ${o.pid} (started ${o.startedAt}), which is gone; check the journal ${settings.journalPath}`, { host: plan.name }),
@@ -145,6 +144,18 @@ export function agentApplier(inv: Invocation, term: Terminal, log: Logger, obser
           finalCheck: async () => planOneHost(desired, await observeNow()).actions.map((a) => `${describeAction(a)}: ${a.reason}`),
         });
         if (report.ok) return { host: plan.name, kind: 'applied', steps: report.steps.length };
+        if (report.failure?.kind === 'interrupted') {
+          const where = report.restored ? 'everything done was rolled back' : 'rollback could NOT restore the host';
+          return {
+            host: plan.name,
+            kind: 'failed',
+            restored: report.restored,
+            problems: [
+              { severity: 'block', code: 'interrupted', message: `apply ${report.failure.error} after ${report.steps.length} step(s); ${where}`, hint: `the next run of the agent applies the plan again; every command run is in the journal ${settings.journalPath}` },
+              ...leftoverProblems(report.leftovers, report.restored),
+            ],
+          };
+        }
         const at = report.failure?.step ? `step ${report.failure.step}${report.failure.action ? ` (${describeAction(report.failure.action)})` : ''}` : 'the final check';
         const hint = `every command run is in the journal ${settings.journalPath}`;
         return {
@@ -153,17 +164,23 @@ export function agentApplier(inv: Invocation, term: Terminal, log: Logger, obser
           restored: report.restored,
           problems: [
             { severity: 'block', code: 'apply-failed', message: `apply failed at ${at}: ${report.failure?.error ?? ''}; ${report.restored ? 'rolled back' : 'rollback could NOT restore the host'}`, hint },
-            ...(report.restored ? [] : [{ severity: 'block' as const, code: 'rollback-incomplete' as const, message: `not as it was: ${report.leftovers.join('; ')}`, hint: 'fix these by hand, then the agent converges the host again' }]),
+            ...leftoverProblems(report.leftovers, report.restored),
           ],
         };
       } catch (error) {
         if (moved.length > 0) return { host: plan.name, kind: 'stale', changes: moved };
         if (!(error instanceof PassthruError)) throw error;
-        const code = error instanceof LockTimeoutError ? 'lock-timeout' : 'apply-failed';
+        const code = error instanceof LockTimeoutError ? 'lock-timeout' : settings.signal.aborted ? 'interrupted' : 'apply-failed';
         return { host: plan.name, kind: 'failed', restored: true, problems: [{ severity: 'block', code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) }] };
       }
     },
   };
+}
+
+/** What a rollback left not as it was, as a problem (none when the host was restored). */
+function leftoverProblems(leftovers: readonly string[], restored: boolean): StatusProblem[] {
+  if (restored) return [];
+  return [{ severity: 'block', code: 'rollback-incomplete', message: `not as it was: ${leftovers.join('; ')}`, hint: 'fix these by hand, then the agent converges the host again' }];
 }
 
 /** status.json and passthru.prom in `dir`, each replaced atomically. */

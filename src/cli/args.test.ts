@@ -39,6 +39,19 @@ describe('parseInvocation', () => {
     expect(() => parseInvocation(['plan', `--parallelism=${n}`], {})).toThrow(`--parallelism must be a whole number of hosts, at least 1; got "${n}"`);
   });
 
+  it('apply takes --batches and --max-failures (default: one wave, 0 failures tolerated); plan does not', () => {
+    expect(parseInvocation(['apply'], {})).toMatchObject({ batches: null, maxFailures: 0 });
+    expect(parseInvocation(['apply', '--batches', '1,10%,100%', '--max-failures', '2'], {})).toMatchObject({
+      batches: [{ hosts: 1 }, { percent: 10 }, { percent: 100 }],
+      maxFailures: 2,
+    });
+    expect(() => parseInvocation(['plan', '--batches', '1'], {})).toThrow('passthru plan does not take --batches');
+  });
+
+  it.each([['--batches', '1,x'], ['--batches', '0'], ['--max-failures', '-1'], ['--max-failures', 'one']])('rejects apply %s %j with a usage error', (flag, value) => {
+    expect(() => parseInvocation(['apply', flag, value], {})).toThrow(UsageError);
+  });
+
   it('reads a saved plan as apply\'s positional argument', () => {
     const inv = parseInvocation(['apply', 'plan.json', '--yes', '--lock-timeout', '30s'], {});
     expect([inv.planFile, inv.yes, inv.lockTimeout]).toEqual(['plan.json', true, '30s']);

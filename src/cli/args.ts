@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { parseBatches, type BatchSize } from '../apply/waves.js';
 import { agentOptions, type AgentOptions } from './agent-args.js';
 
 export const COMMANDS = ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import', 'agent', 'status'] as const;
@@ -43,6 +44,10 @@ export interface Invocation {
   agent: AgentOptions;
   /** `--parallelism N`: at most this many hosts worked on at once (SPEC 12). */
   parallelism: number;
+  /** `apply --batches LIST`: the sizes of the rollout's waves (apply/waves.ts); null = one wave of every host. */
+  batches: BatchSize[] | null;
+  /** `apply --max-failures K`: failed hosts tolerated before no further wave starts (SPEC 12). */
+  maxFailures: number;
 }
 
 /** `--parallelism` when not given (SPEC 12). */
@@ -90,6 +95,8 @@ const options = {
   'verify-signatures': { type: 'boolean' },
   'log-format': { type: 'string' },
   parallelism: { type: 'string' },
+  batches: { type: 'string' },
+  'max-failures': { type: 'string' },
 } as const;
 
 /** Which flags each command accepts beyond the common ones; anything else is a usage error. */
@@ -98,7 +105,7 @@ const ACCEPTS: Record<CommandName, readonly string[]> = {
   doctor: ['format', 'parallelism'],
   observe: ['out', 'format', 'parallelism'],
   plan: ['snapshot', 'format', 'detailed-exitcode', 'out', 'parallelism'],
-  apply: ['yes', 'lock-timeout', 'journal', 'json', 'format', 'parallelism'],
+  apply: ['yes', 'lock-timeout', 'journal', 'json', 'format', 'parallelism', 'batches', 'max-failures'],
   check: ['snapshot', 'format', 'parallelism'],
   import: ['out', 'snapshot', 'format', 'parallelism'],
   agent: ['source', 'mode', 'interval', 'state-dir', 'once', 'verify-signatures', 'log-format', 'lock-timeout', 'journal'],
@@ -142,6 +149,8 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     planFile: null,
     agent: agentOptions({}),
     parallelism: DEFAULT_PARALLELISM,
+    batches: null,
+    maxFailures: 0,
   };
   if (v.version) return { ...base, command: 'version' };
   if (first === undefined || first === 'help') {
@@ -178,6 +187,8 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     planFile: first === 'apply' ? (rest[0] ?? null) : null,
     agent,
     ...(v.parallelism !== undefined ? { parallelism: parseParallelism(v.parallelism) } : {}),
+    ...(v.batches !== undefined ? { batches: parseBatches(v.batches) } : {}),
+    ...(v['max-failures'] !== undefined ? { maxFailures: parseMaxFailures(v['max-failures']) } : {}),
   };
 }
 
@@ -187,6 +198,17 @@ function parseParallelism(text: string): number {
   if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
     throw new UsageError(`--parallelism must be a whole number of hosts, at least 1; got "${text}"`, {
       hint: `e.g. --parallelism 5 (default ${DEFAULT_PARALLELISM}); --parallelism 1 works on one host at a time`,
+    });
+  }
+  return n;
+}
+
+/** `--max-failures K`: a whole number of hosts, 0 or more. */
+function parseMaxFailures(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`--max-failures must be a whole number of hosts, 0 or more; got "${text}"`, {
+      hint: 'e.g. --max-failures 1 lets the rollout go on after one failed host (default 0: stop at the first)',
     });
   }
   return n;

@@ -130,6 +130,7 @@ Example: passthru plan --host hv2 --format json
 `,
   apply: `Usage: passthru apply [-f FILE | PLANFILE] [--yes] [--lock-timeout DUR]
                      [--journal FILE] [--format text|json] [--parallelism N]
+                     [--batches LIST] [--max-failures K]
                      [--host NAME]...  (with -f: only these hosts of the file)
 
 Converges each host: unplug from VMs, reattach released devices, detach newly
@@ -143,18 +144,29 @@ until the rollback is complete.
 --format json (or --json) prints the versioned report on stdout.
 
 Without --yes the plan is shown and confirmation asked on a terminal; a
-non-interactive run without --yes refuses. A blocked plan is never applied.
+non-interactive run without --yes refuses. A blocked host is never applied:
+a host that is blocked or cannot be observed is refused and reported, and
+the other hosts are applied (exit 1).
 A saved PLANFILE (from plan -o) is refused when the host changed since.
 One apply per host at a time (a lock in $PASSTHRU_STATE_DIR or /run/passthru);
 --lock-timeout 30s waits that long for another apply to finish.
 Each step is appended to a JSONL journal (--journal, $PASSTHRU_JOURNAL,
 default /var/log/passthru/journal.jsonl).
-  --parallelism N  observe at most N hosts at once (default 10)
+  --parallelism N  observe and change at most N hosts at once (default 10)
+  --batches LIST   roll out in waves, like Ansible's serial: each entry is
+                   the size of its wave, a count or a percentage of the hosts
+                   with changes (rounded down, at least 1); the last entry
+                   repeats. 1,10%,100%: one host, then 10%, then the rest
+  --max-failures K a wave starts only while at most K hosts have failed so
+                   far (default 0); hosts of the waves not started are
+                   reported as not attempted
 
 Exit codes: 0 applied (or nothing to do), 1 error/refused/failed but rolled
-back, 3 failed AND rollback could not restore the previous state.
+back (on any host), 3 failed AND rollback could not restore the previous
+state (on any host).
 Example: passthru plan -o plan.json && passthru apply plan.json --yes
 Example: passthru apply --host hv1 --yes
+Example: passthru apply --batches 1,10%,100% --yes
 `,
   check: `Usage: passthru check [-f FILE] [--host NAME]... [--snapshot FILE]
                      [--format text|json|junit] [--parallelism N]

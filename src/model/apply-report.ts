@@ -55,14 +55,25 @@ export interface ApplyReport {
   leftovers: string[];
 }
 
-/** A host that was not applied to (its lock held, its state moved since the plan), and why. */
+/**
+ * Why a host of the plan was not applied to: `unreachable` (it could not be observed), `blocked` (its plan has
+ * blocking problems), `refused` (its lock was held, or it changed since the plan), `not-attempted` (an earlier wave
+ * failed, or the apply was interrupted, before its wave began).
+ */
+export type NotAppliedState = 'unreachable' | 'blocked' | 'refused' | 'not-attempted';
+
+/** A host that was not applied to, and why. `wave` is its 1-based wave (null for a host in no wave). */
 export interface HostRefusal {
   host: string;
+  state: NotAppliedState;
   error: Error;
+  wave: number | null;
 }
 
 /** Every host's result: a report for each host whose apply ran, a refusal for each that was not touched. */
 export interface ApplyOutcome {
   reports: ApplyReport[];
   refused: HostRefusal[];
+  /** The hosts of each wave, in order (one wave without `--batches`); empty when no host had changes to apply. */
+  waves: string[][];
 }

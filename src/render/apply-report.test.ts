@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ApplyReport, StepResult } from '../model/apply-report.js';
+import { HostError, PassthruError } from '../errors.js';
+import type { ApplyOutcome, ApplyReport, StepResult } from '../model/apply-report.js';
 import type { Action } from '../model/plan.js';
 import { progressLines, renderApplyJson, renderApplyText } from './apply-report.js';
 import { plainStyle } from './style.js';
@@ -43,6 +44,7 @@ describe('progressLines', () => {
     `);
     const failed = step({ ok: false, error: 'injected fault', exitCode: 1 });
     expect(progressLines('hv1', plainStyle).postStep(1, 3, detach, failed)).toBe('hv1: [1/3] nodedev-detach 0000:07:00.0 FAILED: injected fault (0.62s)\n');
+    expect(progressLines('hv5', plainStyle, { index: 2, count: 3 }).preStep(1, 3, detach)).toBe('[wave 2/3] hv5: [1/3] nodedev-detach 0000:07:00.0 ...\n');
     expect(lines.postUndo(1, 2, step({ attempts: 0, note: 'nothing to undo' }))).toBe('[undo 1/2] nodedev-detach 0000:07:00.0 ok — nothing to undo\n');
   });
 });
@@ -64,6 +66,7 @@ describe('renderApplyText', () => {
         }),
       ],
       refused: [],
+      waves: [['hv1', 'hv2', 'hv3', 'hv4']],
     };
     expect(renderApplyText(outcome, '/var/log/passthru/journal.jsonl', plainStyle)).toMatchInlineSnapshot(`
       "
@@ -79,14 +82,49 @@ describe('renderApplyText', () => {
       Journal: /var/log/passthru/journal.jsonl
       "
     `);
-    expect(renderApplyText({ reports: [], refused: [] }, 'j', plainStyle)).toBe('');
+    expect(renderApplyText({ reports: [], refused: [], waves: [] }, 'j', plainStyle)).toBe('');
+  });
+
+  it('names every host not applied to, and why, after the ones that ran', () => {
+    const outcome: ApplyOutcome = {
+      reports: [report({ host: 'hv1', ok: false, failure: { kind: 'step', step: 1, action: detach, error: 'injected fault' }, rollback: [step()] })],
+      refused: [
+        { host: 'hv2', state: 'unreachable', error: new HostError('cannot connect to qemu+ssh://x/system', { hint: 'check the URI' }), wave: null },
+        { host: 'hv3', state: 'blocked', error: new PassthruError('blocked by 1 problem(s) (host-critical, listed in the plan); not applied'), wave: null },
+        { host: 'hv4', state: 'not-attempted', error: new PassthruError('not attempted: 1 host(s) failed in earlier waves (hv1), more than --max-failures 0'), wave: 2 },
+      ],
+      waves: [['hv1'], ['hv4']],
+    };
+    expect(renderApplyText(outcome, 'j', plainStyle)).toBe(`
+Host hv1: apply FAILED at step 1: injected fault
+  Rolled back 1 step(s); the host was observed back in its state before the apply.
+Host hv2: not applied (not observed): cannot connect to qemu+ssh://x/system
+  fix: check the URI
+Host hv3: not applied (blocked): blocked by 1 problem(s) (host-critical, listed in the plan); not applied
+Host hv4: not attempted: 1 host(s) failed in earlier waves (hv1), more than --max-failures 0
+Journal: j
+`);
   });
 });
 
 describe('renderApplyJson', () => {
   it('carries every report, the journal and the hosts not applied to', () => {
-    const json = JSON.parse(renderApplyJson({ reports: [report()], refused: [{ host: 'hv2', error: new Error('lock held') }] }, '/j')) as Record<string, unknown>;
-    expect(json).toEqual({ format_version: '1', ok: false, journal: '/j', hosts: [report()], notApplied: [{ host: 'hv2', error: 'lock held' }] });
-    expect(JSON.parse(renderApplyJson({ reports: [], refused: [] }, null))).toEqual({ format_version: '1', ok: true, hosts: [] });
+    const refused = [
+      { host: 'hv2', state: 'refused' as const, error: new Error('lock held'), wave: 1 },
+      { host: 'hv3', state: 'not-attempted' as const, error: new PassthruError('not attempted: …', { hint: 'fix hv1' }), wave: 2 },
+    ];
+    const json = JSON.parse(renderApplyJson({ reports: [report()], refused, waves: [['hv1', 'hv2'], ['hv3']] }, '/j')) as Record<string, unknown>;
+    expect(json).toEqual({
+      format_version: '1',
+      ok: false,
+      journal: '/j',
+      hosts: [{ ...report(), state: 'applied', wave: 1 }],
+      notApplied: [
+        { host: 'hv2', state: 'refused', wave: 1, error: 'lock held' },
+        { host: 'hv3', state: 'not-attempted', wave: 2, error: 'not attempted: …', hint: 'fix hv1' },
+      ],
+      waves: [['hv1', 'hv2'], ['hv3']],
+    });
+    expect(JSON.parse(renderApplyJson({ reports: [], refused: [], waves: [] }, null))).toEqual({ format_version: '1', ok: true, hosts: [] });
   });
 });

@@ -3,7 +3,8 @@
  * per host in text, and the machine-readable report (`apply --format json`). Pure: strings from the apply stage's
  * plain results.
  */
-import type { ApplyOutcome, ApplyReport, StepResult } from '../model/apply-report.js';
+import type { ApplyOutcome, ApplyReport, HostRefusal, StepResult } from '../model/apply-report.js';
+import { PassthruError } from '../errors.js';
 import type { Action } from '../model/plan.js';
 import { describeAction } from './action.js';
 import type { Style } from './style.js';
@@ -34,9 +35,18 @@ function remarks(r: StepResult, style: Style): string {
   return parts.length === 0 ? '' : style.dim(` — ${parts.join('; ')}`);
 }
 
-/** The progress lines of host `host`; prefixed with its name when several hosts run at once (`host` not null). */
-export function progressLines(host: string | null, style: Style): ProgressLines {
-  const prefix = host === null ? '' : `${host}: `;
+/** Where a host's apply sits in a rollout of several waves (1-based). */
+export interface WaveLabel {
+  index: number;
+  count: number;
+}
+
+/**
+ * The progress lines of host `host`; prefixed with its name when several hosts run at once (`host` not null), and
+ * with its wave in a rollout of several (`[wave 2/3] hv5: [1/3] nodedev-detach ...`).
+ */
+export function progressLines(host: string | null, style: Style, wave: WaveLabel | null = null): ProgressLines {
+  const prefix = `${wave ? `[wave ${wave.index}/${wave.count}] ` : ''}${host === null ? '' : `${host}: `}`;
   const undo = (i: number, n: number) => `${prefix}${style.yellow(`[undo ${i}/${n}]`)}`;
   return {
     preStep: (i, n, a) => `${prefix}[${i}/${n}] ${describeAction(a)} ...\n`,
@@ -69,22 +79,59 @@ export function renderHostReport(r: ApplyReport, style: Style): string {
   return lines.join('\n');
 }
 
-/** The closing report of every host that ran, and where the journal is; empty when none ran. */
-export function renderApplyText(outcome: ApplyOutcome, journalPath: string, style: Style): string {
-  if (outcome.reports.length === 0) return '';
-  return `\n${outcome.reports.map((r) => renderHostReport(r, style)).join('\n')}\nJournal: ${journalPath}\n`;
+/** What each state of a host not applied to is called in the text report. */
+const NOT_APPLIED: Record<HostRefusal['state'], string> = {
+  unreachable: 'not applied (not observed)',
+  blocked: 'not applied (blocked)',
+  refused: 'not applied',
+  'not-attempted': 'not attempted',
+};
+
+/** One line (and its hint) for a host that was not applied to. */
+function renderRefusal(r: HostRefusal, style: Style): string {
+  const hint = r.error instanceof PassthruError && r.error.hint ? `\n  fix: ${r.error.hint}` : '';
+  const text = `Host ${r.host}: ${NOT_APPLIED[r.state]}: ${r.error.message.replace(/^not attempted: /, '')}`;
+  return (r.state === 'not-attempted' ? style.yellow(text) : style.red(text)) + hint;
 }
 
-/** `apply --format json`: every host's report, and the hosts not applied to with why; `journal` null when none ran. */
+/** The closing report of every host that ran or was not applied to, and where the journal is; empty when none. */
+export function renderApplyText(outcome: ApplyOutcome, journalPath: string, style: Style): string {
+  if (outcome.reports.length === 0 && outcome.refused.length === 0) return '';
+  const hosts = [...outcome.reports.map((r) => renderHostReport(r, style)), ...outcome.refused.map((r) => renderRefusal(r, style))];
+  return `\n${hosts.join('\n')}\n${outcome.reports.length > 0 ? `Journal: ${journalPath}\n` : ''}`;
+}
+
+/**
+ * `apply --format json`: every applied host's report (`hosts[]`, each with its `state` and `wave`), and each host not
+ * applied to with its `state` and `error` (`notApplied[]`); `waves` when the rollout had several; `journal` null
+ * when none ran.
+ */
 export function renderApplyJson(outcome: ApplyOutcome, journalPath: string | null): string {
   const ok = outcome.reports.every((r) => r.ok) && outcome.refused.length === 0;
-  const notApplied = outcome.refused.map((r) => ({ host: r.host, error: r.error.message }));
+  const waveOf = (host: string) => {
+    const i = outcome.waves.findIndex((w) => w.includes(host));
+    return i < 0 ? null : i + 1;
+  };
+  const notApplied = outcome.refused.map((r) => ({
+    host: r.host,
+    state: r.state,
+    wave: r.wave,
+    error: r.error.message,
+    ...(r.error instanceof PassthruError && r.error.hint ? { hint: r.error.hint } : {}),
+  }));
   const report = {
     format_version: APPLY_REPORT_FORMAT_VERSION,
     ok,
     ...(journalPath !== null ? { journal: journalPath } : {}),
-    hosts: outcome.reports,
+    hosts: outcome.reports.map((r) => ({ ...r, state: reportState(r), wave: waveOf(r.host) })),
     ...(notApplied.length > 0 ? { notApplied } : {}),
+    ...(outcome.waves.length > 1 ? { waves: outcome.waves } : {}),
   };
   return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+/** `applied`, `failed` (rolled back) or `not-restored`: how a host's apply ended, for scripts. */
+function reportState(r: ApplyReport): 'applied' | 'failed' | 'not-restored' {
+  if (r.ok) return 'applied';
+  return r.restored ? 'failed' : 'not-restored';
 }

@@ -12,7 +12,7 @@ import { parseDuration } from '../../model/duration.js';
 import { DEFAULT_BACKOFF } from '../../agent/backoff.js';
 import type { AgentConfig, LogLevel } from '../../agent/decide.js';
 import { runAgent } from '../../agent/loop.js';
-import type { DesiredSource } from '../../agent/ports.js';
+import type { DesiredSource, Signals } from '../../agent/ports.js';
 import { describeSource, parseSourceSpec, type SourceSpec } from '../../agent/source-spec.js';
 import { withConnectUri } from '../../desired/connect.js';
 import { loadDesiredState } from '../../desired/load.js';
@@ -65,6 +65,16 @@ export async function runAgentCommand(inv: Invocation, term: Terminal): Promise<
   // Under journald (JOURNAL_STREAM is set for a unit's stderr) lines are time-stamped by the journal.
   const log = stderrLogger(term, o.logFormat, minLevel, term.env.JOURNAL_STREAM === undefined);
   const snapshots = new Map<string, HostSnapshot>();
+  // SIGTERM/SIGINT reach the loop (which starts nothing new and exits 0 once the cycle in flight ends) and, through
+  // this abort, the apply in flight: like `passthru apply`, it starts no new step and rolls back what it did (SPEC 9).
+  const stop = new AbortController();
+  const signals: Signals = {
+    on: (handler) =>
+      processSignals.on((signal) => {
+        if (signal !== 'SIGHUP' && !stop.signal.aborted) stop.abort(signal);
+        handler(signal);
+      }),
+  };
   const observer = agentObserver(inv, term, log, snapshots);
   const config: AgentConfig = {
     mode: o.mode,
@@ -94,11 +104,12 @@ export async function runAgentCommand(inv: Invocation, term: Terminal): Promise<
         journalPath: inv.journal ?? defaultJournalPath(term.env),
         lockDir: defaultStateDir(term.env),
         lockTimeoutMs,
+        signal: stop.signal,
       }),
       sink: statusFiles(o.stateDir),
       events: o.once ? null : (onEvent) => createDomainEvents({ binary: inv.common.virsh, onEvent: (host) => onEvent(host), log }),
       timers: systemTimers,
-      signals: processSignals,
+      signals,
       log,
     },
     randomInt(2 ** 32),
