@@ -69,4 +69,21 @@ describe('withConnectUri', () => {
     ]);
     expect((error as InputError).diagnostics[0]?.hint).toContain('(-c qemu:///system puts the entries of every host');
   });
+
+  it('refuses a -c that is not a libvirt URI, pointing at the character at fault', () => {
+    const implicit = load('version: 1');
+    let error: unknown;
+    try {
+      withConnectUri(implicit, 'qemu:///system;touch${IFS}PWNED');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message).toBe(
+      '-c:1:15: "qemu:///system;touch${IFS}PWNED" is not a libvirt URI: ";" is not allowed in the path\n' +
+        '  hint: a libvirt URI is driver[+transport]://[user@][host][:port]/path[?name=value&...], e.g. qemu:///system ' +
+        'or qemu+ssh://root@hv2/system?keyfile=/root/.ssh/id_ed25519; percent-encode any other character (%3B for ";")',
+    );
+    expect(withConnectUri(implicit, 'qemu+ssh://user@[fe80::1%25eth0]:2222/system').hosts[0]?.local).toBe(false);
+  });
 });

@@ -3,7 +3,11 @@ import { InputError } from '../errors.js';
 import type { DesiredHost, DesiredState } from '../model/desired.js';
 import { findConflicts } from './conflicts.js';
 import { DEFAULT_HOST } from './normalise.js';
-import { isLocalUri, remoteHostOf } from './uri.js';
+import { showString } from './show.js';
+import { checkLibvirtUri, isLocalUri, remoteHostOf, URI_HINT } from './uri.js';
+
+/** Where a `-c` URI's diagnostics point: the command line is one line, and the column is the URI's character. */
+export const CONNECT_ARGUMENT = '-c';
 
 /**
  * The state with every VM, release and protect entry moved onto one host at `uri`.
@@ -15,8 +19,21 @@ import { isLocalUri, remoteHostOf } from './uri.js';
  * `qemu+ssh://root@hv2/system`), or the URI itself when it has none (a libvirt.conf alias).
  *
  * Entries of several hosts that are harmless apart may collide on one; throws an InputError naming each collision.
+ * A `uri` that is not a libvirt URI is an InputError positioned at its faulty character (`-c:1:15: ...`).
  */
 export function withConnectUri(state: DesiredState, uri: string): DesiredState {
+  const fault = checkLibvirtUri(uri);
+  if (fault) {
+    throw new InputError([
+      {
+        file: CONNECT_ARGUMENT,
+        line: 1,
+        col: fault.index + 1,
+        message: `${showString(uri)} is not a libvirt URI: ${fault.reason}`,
+        hint: URI_HINT,
+      },
+    ]);
+  }
   const only = state.hosts.length === 1 ? state.hosts[0] : undefined;
   const keepName = only !== undefined && !(only.name === DEFAULT_HOST.name && only.uri === DEFAULT_HOST.uri);
   const local = isLocalUri(uri);

@@ -7,8 +7,10 @@ import type { ErrorObject } from 'ajv/dist/2020.js';
 import type { InputDiagnostic } from '../errors.js';
 import { bundledSchemaValidator } from '../io/bundled-schema.js';
 import { parsePciAddress } from '../model/pci-address.js';
+import { showString } from './show.js';
 import { closestMatch } from './suggest.js';
 import { describePath, locate } from './source.js';
+import { checkLibvirtUri, URI_HINT } from './uri.js';
 import type { PathSegment, Target, YamlSource } from './source.js';
 
 const validator = bundledSchemaValidator('passthrough.schema.json', { allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
@@ -22,6 +24,8 @@ interface Finding {
   /** For a missing key: its name. For an unknown key: the allowed key it is probably a typo of. */
   missing?: string;
   typoOf?: string;
+  /** The character of a string value at fault, when there is one. */
+  charIndex?: number;
 }
 
 /**
@@ -41,13 +45,15 @@ export function schemaDiagnostics(source: YamlSource, value: unknown): InputDiag
         badAddressSpelling.add(JSON.stringify(path));
         continue;
       }
+      // The pattern only screens characters (for editors); uriFindings says what is wrong, and where.
+      if (error.keyword === 'pattern' && isUriPath(path)) continue;
       const finding = explain(error, path);
       if (finding) findings.push(finding);
     }
   }
-  findings.push(...addressFindings(value, badAddressSpelling));
+  findings.push(...addressFindings(value, badAddressSpelling), ...uriFindings(value));
   return withoutTypoEchoes(findings).map((f) => ({
-    ...locate(source, f.path, f.target),
+    ...locate(source, f.path, f.target, f.charIndex),
     message: f.message,
     hint: f.hint,
   }));
@@ -97,11 +103,15 @@ function isAddressPath(path: readonly PathSegment[]): boolean {
   return top === 'vms' && path.length === 5 && field === 'devices' && deviceField === 'address';
 }
 
+function isUriPath(path: readonly PathSegment[]): boolean {
+  return path.length === 3 && path[0] === 'hosts' && path[2] === 'uri';
+}
+
 function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `the string ${showString(value)}`;
   if (typeof value === 'number') return `the number ${value}`;
   return String(value);
 }
@@ -265,7 +275,7 @@ function wrongType(
 
 function badPattern(path: PathSegment[], name: string | null, data: unknown): Finding {
   const where = describePath(path);
-  const shown = JSON.stringify(data);
+  const shown = typeof data === 'string' ? showString(data) : JSON.stringify(data);
   switch (name) {
     case 'vendor':
     case 'product':
@@ -282,13 +292,6 @@ function badPattern(path: PathSegment[], name: string | null, data: unknown): Fi
         message: `${where} ${shown} is not a MAC address`,
         hint: 'write six hex pairs separated by ":", e.g. 52:54:00:12:34:56',
       };
-    case 'uri':
-      return {
-        path,
-        target: 'value',
-        message: `${where} ${shown} is not a libvirt URI: it is empty or has a space in it`,
-        hint: 'e.g. qemu:///system or qemu+ssh://root@hv2/system',
-      };
     default:
       return { path, target: 'value', message: `${where} ${shown} is not valid here` };
   }
@@ -300,15 +303,15 @@ function badName(path: PathSegment[], name: string): Finding {
     return {
       path: at,
       target: 'key',
-      message: `host name ${JSON.stringify(name)} is not usable`,
+      message: `host name ${showString(name)} is not usable`,
       hint: 'name hosts with letters, digits, "_", "." and "-", starting with a letter, digit or "_"',
     };
   }
   return {
     path: at,
     target: 'key',
-    message: `${JSON.stringify(name)} is not a libvirt domain name`,
-    hint: 'libvirt domain names are not empty and contain no "/" and no line break',
+    message: `${showString(name)} is not a libvirt domain name`,
+    hint: 'libvirt domain names are not empty and contain no "/" and no control character',
   };
 }
 
@@ -333,6 +336,26 @@ function addressValues(value: unknown): { path: PathSegment[]; text: string }[] 
     if (Array.isArray(entries)) entries.forEach((entry, i) => add([list, i], entry));
   }
   return found;
+}
+
+/** Every `uri` string under hosts that is not a libvirt URI, pointing at the character at fault. */
+function uriFindings(value: unknown): Finding[] {
+  if (!isRecord(value) || !isRecord(value.hosts)) return [];
+  return Object.entries(value.hosts).flatMap(([name, host]): Finding[] => {
+    if (!isRecord(host) || typeof host.uri !== 'string') return [];
+    const fault = checkLibvirtUri(host.uri);
+    if (!fault) return [];
+    const path = ['hosts', name, 'uri'];
+    return [
+      {
+        path,
+        target: 'value',
+        charIndex: fault.index,
+        message: `${describePath(path)} ${showString(host.uri)} is not a libvirt URI: ${fault.reason}`,
+        hint: URI_HINT,
+      },
+    ];
+  });
 }
 
 const ADDRESS_HINT =
