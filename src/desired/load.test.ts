@@ -211,6 +211,108 @@ const BAD_INPUTS: [string, string, [number, number, string][]][] = [
     yaml('version: 1', 'vms:', '  a:', '    devices:', '      - match: { vendor: "10de", product: 12345 }'),
     [[5, 43, 'product "12345" is not a PCI ID']],
   ],
+  // libvirt URIs (issue 9, defect 2): a URI is one argument of virsh and one word of a generated script
+  [
+    'a URI with shell code after ";"',
+    yaml('version: 1', 'hosts:', '  hv2:', '    uri: qemu:///system;touch${IFS}PWNED;exit${IFS}0'),
+    [[4, 24, 'hosts.hv2.uri "qemu:///system;touch${IFS}PWNED;exit${IFS}0" is not a libvirt URI: ";" is not allowed in the path']],
+  ],
+  [
+    'a URI with $(...) in quotes',
+    yaml('version: 1', 'hosts:', '  hv2: { uri: "qemu+ssh://root@hv2/system?keyfile=$(id)" }'),
+    [[3, 51, '"$" is not allowed in the query']],
+  ],
+  [
+    'a URI with a quote',
+    yaml('version: 1', 'hosts:', "  hv2: { uri: 'qemu+ssh://root@hv2/sys\"tem' }"),
+    [[3, 39, 'is not allowed in the path']],
+  ],
+  [
+    'a URI with a space',
+    yaml('version: 1', 'hosts:', '  hv2: { uri: "qemu:///system --readonly" }'),
+    [[3, 30, 'a space is not allowed in the path']],
+  ],
+  [
+    'a URI with an unknown transport',
+    yaml('version: 1', 'hosts:', '  hv2: { uri: "qemu+rsh://hv2/system" }'),
+    [[3, 21, '"rsh" is not a libvirt transport']],
+  ],
+  ['an empty URI', yaml('version: 1', 'hosts:', '  hv2: { uri: "" }'), [[3, 16, 'it is empty']]],
+  // YAML beyond JSON's data model (issue 9, defect 3): each would change what the schema sees
+  [
+    'hosts as an !!omap',
+    yaml('version: 1', 'hosts: !!omap [ {hv2: {uri: "qemu+ssh://root@hv2/system"}} ]'),
+    [[2, 8, '!!omap (an ordered map) is not allowed']],
+  ],
+  [
+    'vms as an !!omap',
+    yaml('version: 1', 'vms: !!omap', '  - rhel7.3: { devices: [{ address: "07:00.0" }] }'),
+    [[2, 6, '!!omap (an ordered map) is not allowed']],
+  ],
+  ['vms as a !!set', yaml('version: 1', 'vms: !!set { a, b }'), [[2, 6, '!!set is not allowed']]],
+  [
+    'vms as !!pairs',
+    yaml('version: 1', 'vms: !!pairs [ a: { devices: [] } ]'),
+    [[2, 6, '!!pairs is not allowed']],
+  ],
+  [
+    'a complex key',
+    yaml('version: 1', 'vms:', '  ? [rhel7.3]', '  : { devices: [{ address: "07:00.0" }] }'),
+    [[3, 5, 'a list is used as a key']],
+  ],
+  [
+    'a mapping as a key',
+    yaml('version: 1', 'vms:', '  ? { a: 1 }', '  : { devices: [] }'),
+    [[3, 5, 'a mapping is used as a key']],
+  ],
+  [
+    'an alias as a key',
+    yaml('version: 1', 'x: &k rhel7.3', 'vms:', '  *k : { devices: [] }'),
+    [[4, 3, 'an alias (*name) is used as a key']],
+  ],
+  ['an empty key', yaml('version: 1', 'vms:', '  : { devices: [] }'), [[3, 3, 'a key is missing']]],
+  ['a custom tag', yaml('version: 1', 'vms: !passthru {}'), [[2, 6, 'the tag "!passthru" is not allowed']]],
+  [
+    'a !!binary value',
+    yaml('version: 1', 'hosts:', '  hv2: { uri: !!binary cWVtdTovLy9zeXN0ZW0= }'),
+    [[3, 15, '!!binary is not allowed']],
+  ],
+  [
+    'keys that collide once read as text',
+    yaml('version: 1', 'vms:', '  true: { devices: [] }', '  "true": { devices: [] }'),
+    [[4, 3, 'duplicate key "true" (first written at 3:3)']],
+  ],
+  // values that are not what they seem (issue 9, defect 11)
+  [
+    'an alias of a number as a PCI ID',
+    yaml(
+      'version: 1',
+      'vms:',
+      '  a:',
+      '    devices:',
+      '      - match: { vendor: "8086", product: "1521" }',
+      '        count: &n 2',
+      '      - match: { vendor: *n, product: "1521" }',
+    ),
+    [[7, 26, 'vms.a.devices[1].match.vendor "2" is not a PCI ID']],
+  ],
+  [
+    'a NUL in a URI',
+    yaml('version: 1', 'hosts:', '  hv2: { uri: "qemu:///sys\\0tem" }'),
+    [[3, 15, 'a NUL character is in this value']],
+  ],
+  [
+    'a raw NUL in a URI',
+    yaml('version: 1', 'hosts:', '  hv2: { uri: qemu:///sys\0tem }'),
+    [[3, 26, 'a NUL character is in this value']],
+  ],
+  [
+    'a terminal escape in a domain name',
+    yaml('version: 1', 'vms:', '  "a\\e]0;owned\\a": { devices: [] }'),
+    [[3, 3, 'the control character U+001B is in this value']],
+  ],
+  ['a tab in an interface type', yaml('version: 1', 'vms:', '  a:', '    devices: []', '    removeInterfaces: [{ type: "bri\\tdge" }]'), [[5, 32, 'a tab is in this value']]],
+  ['nesting too deep', yaml('version: 1', `vms: ${'['.repeat(5000)}${']'.repeat(5000)}`), [[2, 1, 'nested too deeply']]],
   // semantics
   [
     'same device in two VMs',
