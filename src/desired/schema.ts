@@ -3,17 +3,15 @@
  * — and turns ajv's errors into diagnostics a person can act on: each names the key or value at fault, says what is
  * wrong and what to write instead. PCI addresses are also range-checked here, which a pattern cannot do cleanly.
  */
-import type { ErrorObject } from 'ajv/dist/2020.js';
 import type { InputDiagnostic } from '../errors.js';
-import { bundledSchemaValidator } from '../io/bundled-schema.js';
 import { parsePciAddress } from '../model/pci-address.js';
+import { validatePassthrough } from '../schemas/passthrough.validate.js';
+import type { SchemaError } from '../schemas/validator.js';
 import { showString } from './show.js';
 import { closestMatch } from './suggest.js';
 import { describePath, locate } from './source.js';
 import { checkLibvirtUri, URI_HINT } from './uri.js';
 import type { PathSegment, Target, YamlSource } from './source.js';
-
-const validator = bundledSchemaValidator('passthrough.schema.json', { allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
 
 /** What a schema error says, before it is given a position. */
 interface Finding {
@@ -33,11 +31,10 @@ interface Finding {
  * about. Empty when the data has the shape SPEC 1 describes and every address is in range.
  */
 export function schemaDiagnostics(source: YamlSource, value: unknown): InputDiagnostic[] {
-  const validate = validator();
   const findings: Finding[] = [];
   const badAddressSpelling = new Set<string>();
-  if (!validate(value)) {
-    for (const error of validate.errors ?? []) {
+  if (!validatePassthrough(value)) {
+    for (const error of validatePassthrough.errors ?? []) {
       // Errors inside `propertyNames` are restated, with the offending name, by the `propertyNames` error itself.
       if (error.propertyName !== undefined) continue;
       const path = toPath(value, error.instancePath);
@@ -139,7 +136,7 @@ const MISSING_HINTS: Record<string, string> = {
   type: 'add type: bridge (or network, direct, user, ...) as the domain XML has it in <interface type=...>',
 };
 
-function explain(error: ErrorObject, path: PathSegment[]): Finding | null {
+function explain(error: SchemaError, path: PathSegment[]): Finding | null {
   const schema = (error.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown> };
   const where = describePath(path);
   const name = propertyName(path);
