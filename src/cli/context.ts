@@ -2,12 +2,14 @@
  * What most commands do first: read the desired state, get one snapshot per host (observed live, or read from
  * `--snapshot`), and build the Virsh. Kept here so that the commands themselves stay a few lines of glue.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { InputError, PassthruError } from '../errors.js';
+import { readTextAtMost } from '../io/bounded-read.js';
 import { createVirsh } from '../io/execa-virsh.js';
 import type { Virsh } from '../io/virsh.js';
 import { systemClock } from '../io/clock.js';
 import { errorCode } from '../observe/sysfs.js';
+import { inputTooLarge, MAX_INPUT_BYTES } from '../desired/input-limits.js';
 import { loadDesiredState } from '../desired/load.js';
 import { withConnectUri } from '../desired/connect.js';
 import type { DesiredState } from '../model/desired.js';
@@ -17,13 +19,19 @@ import { parseSnapshotFile } from '../observe/snapshot-file.js';
 import type { Invocation } from './args.js';
 import type { Terminal } from './terminal.js';
 
-/** Reads a file a user named, turning "not there" into a positioned error with a hint. */
-export async function readUserFile(path: string, what: string, hint: string): Promise<string> {
+/**
+ * Reads a file a user named, turning "not there" into a positioned error with a hint, and refusing (without
+ * reading it) a file over the size limit of its `kind`.
+ */
+export async function readUserFile(path: string, what: string, hint: string, kind: keyof typeof MAX_INPUT_BYTES): Promise<string> {
+  let text: string | null;
   try {
-    return await readFile(path, 'utf8');
+    text = await readTextAtMost(path, MAX_INPUT_BYTES[kind]);
   } catch (e) {
     throw new InputError([{ file: path, line: 1, col: 1, message: `cannot read ${what}: ${errorCode(e) ?? String(e)}`, hint }]);
   }
+  if (text === null) throw inputTooLarge(path, kind);
+  return text;
 }
 
 /** Writes the file a user named with `-o`, turning a failure (no such directory, no permission) into a user error. */
@@ -42,6 +50,7 @@ export async function loadDesired(inv: Invocation): Promise<DesiredState> {
     inv.common.file,
     'the desired state',
     'create passthrough.yaml (see examples/), pass -f FILE, or write one from the host with `passthru import`',
+    'desired',
   );
   const state = loadDesiredState(text, inv.common.file);
   return inv.common.connect ? withConnectUri(state, inv.common.connect) : state;
@@ -61,7 +70,7 @@ export function makeVirsh(inv: Invocation, term: Terminal): Virsh {
 export async function snapshotsFor(desired: DesiredState, inv: Invocation, term: Terminal): Promise<Map<string, HostSnapshot>> {
   if (inv.snapshot) {
     const file = inv.snapshot;
-    const snapshots = parseSnapshotFile(await readUserFile(file, 'the snapshot', 'write one with `passthru observe -o FILE`'), file);
+    const snapshots = parseSnapshotFile(await readUserFile(file, 'the snapshot', 'write one with `passthru observe -o FILE`', 'snapshot'), file);
     const only = snapshots.length === 1 && desired.hosts.length === 1 ? snapshots[0] : undefined;
     return new Map(
       desired.hosts.map((h) => {

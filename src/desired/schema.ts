@@ -4,6 +4,7 @@
  * wrong and what to write instead. PCI addresses are also range-checked here, which a pattern cannot do cleanly.
  */
 import type { InputDiagnostic } from '../errors.js';
+import { MAX_FINDINGS } from './input-limits.js';
 import { parsePciAddress } from '../model/pci-address.js';
 import { validatePassthrough } from '../schemas/passthrough.validate.js';
 import type { SchemaError } from '../schemas/validator.js';
@@ -27,14 +28,16 @@ interface Finding {
 }
 
 /**
- * Validates `value` (the YAML as plain data) and returns one diagnostic per problem, each at the YAML node it is
- * about. Empty when the data has the shape SPEC 1 describes and every address is in range.
+ * Validates `value` (the YAML as plain data) and returns one diagnostic per problem (the first `MAX_FINDINGS`
+ * found, roughly in file order), each at the YAML node it is about. Empty when the data has the shape SPEC 1 describes and
+ * every address is in range.
  */
 export function schemaDiagnostics(source: YamlSource, value: unknown): InputDiagnostic[] {
   const findings: Finding[] = [];
   const badAddressSpelling = new Set<string>();
   if (!validatePassthrough(value)) {
     for (const error of validatePassthrough.errors ?? []) {
+      if (findings.length >= MAX_FINDINGS) break;
       // Errors inside `propertyNames` are restated, with the offending name, by the `propertyNames` error itself.
       if (error.propertyName !== undefined) continue;
       const path = toPath(value, error.instancePath);
@@ -48,8 +51,8 @@ export function schemaDiagnostics(source: YamlSource, value: unknown): InputDiag
       if (finding) findings.push(finding);
     }
   }
-  findings.push(...addressFindings(value, badAddressSpelling), ...uriFindings(value));
-  return withoutTypoEchoes(findings).map((f) => ({
+  const all = findings.concat(addressFindings(value, badAddressSpelling), uriFindings(value)).slice(0, MAX_FINDINGS);
+  return withoutTypoEchoes(all).map((f) => ({
     ...locate(source, f.path, f.target, f.charIndex),
     message: f.message,
     hint: f.hint,

@@ -66,7 +66,7 @@ export function parseYaml(text: string, file: string): ParsedYaml {
     return `${line}:${col}`;
   };
   const problems = structureProblems(doc, text, at);
-  diagnostics.push(...problems.map((p) => ({ ...positionAt(source, p.offset), message: p.message, hint: p.hint })));
+  for (const p of problems) diagnostics.push({ ...positionAt(source, p.offset), message: p.message, hint: p.hint });
   if (problems.some((p) => p.fatal)) return { source, value: undefined, diagnostics, fatal: true };
   try {
     return { source, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), diagnostics, fatal: false };

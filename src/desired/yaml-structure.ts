@@ -12,6 +12,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type { Document, Node, Pair, Scalar } from 'yaml';
+import { MAX_FINDINGS } from './input-limits.js';
 import { describeCharacter, showString } from './show.js';
 
 /** A structural problem at a byte offset of the text; `fatal` ones make the data meaningless. */
@@ -35,20 +36,21 @@ const TAG_NAMES: Record<string, string> = {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
- * Every structural problem of a parsed document, in document order (an iterative walk: no recursion limit).
+ * Every structural problem of a parsed document (the first `MAX_FINDINGS`), in document order (an iterative walk:
+ * no recursion limit).
  * `at` names an offset as `line:col`, for messages that point at a second place.
  */
 export function structureProblems(doc: Document.Parsed, text: string, at: (offset: number) => string): StructureProblem[] {
   const problems: StructureProblem[] = [];
   const stack: Node[] = doc.contents ? [doc.contents] : [];
-  while (stack.length > 0) {
+  while (stack.length > 0 && problems.length < MAX_FINDINGS) {
     const node = stack.pop() as Node;
     // An alias repeats a node already walked where its anchor is: walking it again could be exponential.
     if (isAlias(node)) continue;
     const tagProblem = checkTag(node, text);
     if (tagProblem) problems.push(tagProblem);
     if (isMap(node)) {
-      problems.push(...checkKeys(node.items as Pair[], text, node, at));
+      checkKeys(node.items as Pair[], text, node, at, problems);
       for (const pair of [...node.items].reverse()) if (pair.value) stack.push(pair.value as Node);
     } else if (isSeq(node)) {
       for (const item of [...node.items].reverse()) if (item) stack.push(item as Node);
@@ -90,8 +92,7 @@ function describeTag(tag: string): string {
   return JSON.stringify(tag.replace(/^tag:yaml\.org,2002:/, '!!'));
 }
 
-function checkKeys(pairs: Pair[], text: string, map: Node, at: (offset: number) => string): StructureProblem[] {
-  const problems: StructureProblem[] = [];
+function checkKeys(pairs: Pair[], text: string, map: Node, at: (offset: number) => string, problems: StructureProblem[]): void {
   const first = new Map<string, number>();
   for (const pair of pairs) {
     const key = pair.key as Node | null;
@@ -114,7 +115,6 @@ function checkKeys(pairs: Pair[], text: string, map: Node, at: (offset: number) 
       });
     }
   }
-  return problems;
 }
 
 function badKey(key: Node | null, pair: Pair, map: Node): StructureProblem {

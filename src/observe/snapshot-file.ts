@@ -2,12 +2,14 @@
  * Reading a snapshot file (`plan --snapshot`, saved plans): JSON validated against schemas/snapshot.schema.json
  * so that a hand-edited or outdated capture fails with a clear message instead of a confusing plan.
  */
+import { checkInputSize } from '../desired/input-limits.js';
 import { InputError } from '../errors.js';
 import type { HostSnapshot } from '../model/snapshot.js';
 import { validateSnapshot } from '../schemas/snapshot.validate.js';
 
 /** Parses and validates snapshot JSON (one host, or an array of hosts). */
 export function parseSnapshotFile(text: string, file: string): HostSnapshot[] {
+  checkInputSize(text, file, 'snapshot');
   let value: unknown;
   try {
     value = JSON.parse(text);

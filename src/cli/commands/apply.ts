@@ -69,7 +69,7 @@ async function savedOrFreshPlan(inv: Invocation, term: Terminal): Promise<{ desi
     const snapshots = await snapshotsFor(desired, inv, term);
     return { desired, plan: planAll(desired, snapshots), snapshots };
   }
-  const saved = parseSavedPlan(await readUserFile(inv.planFile, 'the saved plan', 'write one with `passthru plan -o FILE`'), inv.planFile);
+  const saved = parseSavedPlan(await readUserFile(inv.planFile, 'the saved plan', 'write one with `passthru plan -o FILE`', 'savedPlan'), inv.planFile);
   const snapshots = await snapshotsFor(saved.desired, inv, term);
   const stale = staleHosts(saved.snapshots, [...snapshots.values()]);
   if (stale.length > 0) {
