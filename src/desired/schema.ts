@@ -5,6 +5,7 @@
  */
 import type { InputDiagnostic } from '../errors.js';
 import { MAX_FINDINGS } from './input-limits.js';
+import { pointerPath } from './json-source.js';
 import { parsePciAddress } from '../model/pci-address.js';
 import { validatePassthrough } from '../schemas/passthrough.validate.js';
 import type { SchemaError } from '../schemas/validator.js';
@@ -40,7 +41,7 @@ export function schemaDiagnostics(source: YamlSource, value: unknown): InputDiag
       if (findings.length >= MAX_FINDINGS) break;
       // Errors inside `propertyNames` are restated, with the offending name, by the `propertyNames` error itself.
       if (error.propertyName !== undefined) continue;
-      const path = toPath(value, error.instancePath);
+      const path = pointerPath(value, error.instancePath);
       if (error.keyword === 'pattern' && isAddressPath(path)) {
         badAddressSpelling.add(JSON.stringify(path));
         continue;
@@ -66,23 +67,6 @@ function withoutTypoEchoes(findings: Finding[]): Finding[] {
     findings.filter((f) => f.typoOf).map((f) => JSON.stringify([...f.path.slice(0, -1), f.typoOf])),
   );
   return findings.filter((f) => !f.missing || !typos.has(JSON.stringify([...f.path, f.missing])));
-}
-
-// ajv's instancePath is a JSON pointer; list indexes must become numbers so that paths print as `devices[0]`.
-function toPath(value: unknown, pointer: string): PathSegment[] {
-  const path: PathSegment[] = [];
-  let current = value;
-  for (const raw of pointer.split('/').slice(1)) {
-    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (Array.isArray(current)) {
-      path.push(Number(segment));
-      current = current[Number(segment)];
-    } else {
-      path.push(segment);
-      current = isRecord(current) ? current[segment] : undefined;
-    }
-  }
-  return path;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

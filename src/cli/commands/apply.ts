@@ -7,7 +7,7 @@ import { applyHost } from '../../apply/apply-host.js';
 import { applyExitCode, type ApplyReport, type ProgressHooks } from '../../apply/execute.js';
 import { defaultJournalPath } from '../../apply/journal.js';
 import { defaultStateDir, formatDuration, parseDuration } from '../../apply/lock.js';
-import { parseSavedPlan, staleHosts } from '../../apply/saved-plan.js';
+import { savedPlanToApply, staleHosts } from '../../apply/saved-plan.js';
 import { hostTarget } from '../../apply/target.js';
 import { desiredForHost } from '../../desired/slice.js';
 import { systemClock } from '../../io/clock.js';
@@ -69,25 +69,8 @@ async function savedOrFreshPlan(inv: Invocation, term: Terminal): Promise<{ desi
     const snapshots = await snapshotsFor(desired, inv, term);
     return { desired, plan: planAll(desired, snapshots), snapshots };
   }
-  const saved = parseSavedPlan(await readUserFile(inv.planFile, 'the saved plan', 'write one with `passthru plan -o FILE`', 'savedPlan'), inv.planFile);
-  const snapshots = await snapshotsFor(saved.desired, inv, term);
-  const stale = staleHosts(saved.snapshots, [...snapshots.values()]);
-  if (stale.length > 0) {
-    throw new PassthruError(
-      `Saved plan is stale: the host changed since ${inv.planFile} was made:\n` +
-        stale.map((s) => `  ${s.host}:\n${s.changes.map((c) => `    - ${c}`).join('\n')}`).join('\n'),
-      { hint: 'review the change, then plan again: passthru plan -o PLANFILE' },
-    );
-  }
-  // The planner is pure: the same desired state on the same observed host must give the same plan. Anything else
-  // means the file was edited by hand or made by another passthru version, and its actions are not to be trusted.
-  const plan = planAll(saved.desired, snapshots);
-  if (JSON.stringify(plan.hosts) !== JSON.stringify(saved.plan.hosts)) {
-    throw new PassthruError(`${inv.planFile} does not match what its own desired state plans on this host: it was edited, or made by another passthru version`, {
-      hint: 'plan again: passthru plan -o PLANFILE',
-    });
-  }
-  return { desired: saved.desired, plan, snapshots };
+  const text = await readUserFile(inv.planFile, 'the saved plan', 'write one with `passthru plan -o FILE`', 'savedPlan');
+  return savedPlanToApply(text, inv.planFile, (desired) => snapshotsFor(desired, inv, term));
 }
 
 export async function runApply(inv: Invocation, term: Terminal): Promise<number> {
