@@ -38,6 +38,8 @@ export interface Invocation {
   lockTimeout: string;
   journal: string | null;
   json: boolean;
+  /** import: replace an existing -o file. */
+  force: boolean;
   planFile: string | null;
 }
 
@@ -66,6 +68,7 @@ const options = {
   'lock-timeout': { type: 'string' },
   journal: { type: 'string' },
   json: { type: 'boolean' },
+  force: { type: 'boolean' },
 } as const;
 
 /** Which flags each command accepts beyond the common ones; anything else is a usage error. */
@@ -76,7 +79,7 @@ const ACCEPTS: Record<CommandName, readonly string[]> = {
   plan: ['snapshot', 'format', 'detailed-exitcode', 'out'],
   apply: ['yes', 'lock-timeout', 'journal', 'json'],
   check: ['snapshot', 'format'],
-  import: ['out', 'snapshot'],
+  import: ['out', 'snapshot', 'force'],
 };
 const COMMON = ['file', 'connect', 'root', 'virsh', 'no-color', 'quiet', 'debug', 'help', 'version'];
 
@@ -112,6 +115,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     lockTimeout: v['lock-timeout'] ?? '0s',
     journal: v.journal ?? env.PASSTHRU_JOURNAL ?? null,
     json: v.json ?? false,
+    force: v.force ?? false,
     planFile: null,
   };
   if (v.version) return { ...base, command: 'version' };

@@ -34,11 +34,19 @@ export async function readUserFile(path: string, what: string, hint: string, kin
   return text;
 }
 
-/** Writes the file a user named with `-o`, turning a failure (no such directory, no permission) into a user error. */
-export async function writeUserFile(path: string, text: string, what: string): Promise<void> {
+/**
+ * Writes the file a user named with `-o`, turning a failure (no such directory, no permission) into a user error.
+ * With `overwrite: false` an existing file (or symlink) is refused, not replaced.
+ */
+export async function writeUserFile(path: string, text: string, what: string, o: { overwrite: boolean } = { overwrite: true }): Promise<void> {
   try {
-    await writeFile(path, text);
+    await writeFile(path, text, { flag: o.overwrite ? 'w' : 'wx' });
   } catch (e) {
+    if (errorCode(e) === 'EEXIST') {
+      throw new PassthruError(`${path} already exists: refusing to replace it with ${what}`, {
+        hint: 'pass --force to replace it, or -o another file',
+      });
+    }
     throw new PassthruError(`cannot write ${what} to ${path}: ${errorCode(e) ?? String(e)}`, {
       hint: 'check that the directory exists and is writable, or pass another -o FILE',
     });

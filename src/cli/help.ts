@@ -125,15 +125,16 @@ matches git. Changes nothing.
 Exit codes: 0 in sync, 2 drifted, 1 error (including a blocked plan).
 Example (CI): passthru check --format junit > passthru-junit.xml
 `,
-  import: `Usage: passthru import [-c URI] [--snapshot FILE] [-o FILE]
+  import: `Usage: passthru import [-c URI] [--snapshot FILE] [-o FILE [--force]]
 
 Prints a passthrough.yaml that describes the current assignments: every VM
 with PCI hostdevs and those devices (with managed and an expect guard from the
 hardware), and a protect entry for each device the host itself uses (default
 route, addresses, mounts, swap, boot VGA), so an existing host can be brought
-under passthru. Changes nothing.
+under passthru. Changes nothing. -o FILE refuses to replace an existing file
+unless --force is given.
 
-Exit codes: 0 ok, 1 the host could not be observed.
+Exit codes: 0 ok, 1 the host could not be observed or FILE exists.
 Example: passthru import -c qemu:///system -o passthrough.yaml
 `,
 };
