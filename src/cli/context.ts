@@ -4,7 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { InputError, PassthruError } from '../errors.js';
-import { readTextAtMost } from '../io/bounded-read.js';
+import { readTextAtMost, type BoundedText } from '../io/bounded-read.js';
 import { createVirsh } from '../io/execa-virsh.js';
 import type { Virsh } from '../io/virsh.js';
 import { systemClock } from '../io/clock.js';
@@ -24,14 +24,14 @@ import type { Terminal } from './terminal.js';
  * reading it) a file over the size limit of its `kind`.
  */
 export async function readUserFile(path: string, what: string, hint: string, kind: keyof typeof MAX_INPUT_BYTES): Promise<string> {
-  let text: string | null;
+  let read: BoundedText;
   try {
-    text = await readTextAtMost(path, MAX_INPUT_BYTES[kind]);
+    read = await readTextAtMost(path, MAX_INPUT_BYTES[kind]);
   } catch (e) {
     throw new InputError([{ file: path, line: 1, col: 1, message: `cannot read ${what}: ${errorCode(e) ?? String(e)}`, hint }]);
   }
-  if (text === null) throw inputTooLarge(path, kind);
-  return text;
+  if ('overLimit' in read) throw inputTooLarge(path, kind, read.size ?? undefined);
+  return read.text;
 }
 
 /**
@@ -61,7 +61,7 @@ export async function loadDesired(inv: Invocation): Promise<DesiredState> {
     'desired',
   );
   const state = loadDesiredState(text, inv.common.file);
-  return inv.common.connect ? withConnectUri(state, inv.common.connect) : state;
+  return inv.common.connect !== null ? withConnectUri(state, inv.common.connect) : state;
 }
 
 export function makeVirsh(inv: Invocation, term: Terminal): Virsh {

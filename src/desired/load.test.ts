@@ -35,6 +35,8 @@ const BAD_INPUTS: [string, string, [number, number, string][]][] = [
   ],
   ['tab indentation', yaml('version: 1', 'vms:', '\ta: {}'), [[3, 1, 'tab']]],
   ['two documents', yaml('version: 1', '---', 'version: 1'), [[2, 1, 'more than one YAML document']]],
+  ['a YAML 1.1 directive', yaml('%YAML 1.1', '---', 'version: 1'), [[1, 1, '%YAML 1.1: passthru reads YAML 1.2 only']]],
+  ['an unknown directive', yaml('%PASSTHRU on', '---', 'version: 1'), [[1, 1, 'YAML directive not understood']]],
   [
     'duplicate keys',
     yaml('version: 1', 'vms:', '  a:', '    live: true', '    devices: []', '    live: false'),

@@ -59,6 +59,7 @@ export function parseYaml(text: string, file: string): ParsedYaml {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const source: YamlSource = { file, text, doc, lines, pairsByKey: new WeakMap() };
   const diagnostics = doc.errors.map((error) => syntaxDiagnostic(source, text, error));
+  diagnostics.push(...directiveDiagnostics(source));
   if (diagnostics.length > 0) return { source, value: undefined, diagnostics, fatal: true };
   keepWrittenText(doc);
   const at = (offset: number) => {
@@ -80,6 +81,30 @@ export function parseYaml(text: string, file: string): ParsedYaml {
     });
     return { source, value: undefined, diagnostics, fatal: true };
   }
+}
+
+/**
+ * `%YAML 1.1` switches the parser to YAML 1.1, where `yes` is true and an unquoted 0000:07:00.0 the number 420 (in
+ * base 60): the file would mean something else than it does to every YAML 1.2 tool. Unknown directives are
+ * refused too, rather than ignored.
+ */
+function directiveDiagnostics(source: YamlSource): InputDiagnostic[] {
+  const found = source.doc.warnings
+    .filter((warning) => warning.code === 'BAD_DIRECTIVE')
+    .map((warning) => ({
+      ...positionAt(source, warning.pos[0]),
+      message: `YAML directive not understood: ${warning.message}`,
+      hint: 'remove the line starting with %: passthrough.yaml needs no directive',
+    }));
+  const { explicit, version } = source.doc.directives?.yaml ?? { explicit: false, version: '1.2' };
+  if (explicit && version !== '1.2') {
+    found.push({
+      ...positionAt(source, Math.max(0, source.text.indexOf('%YAML'))),
+      message: `%YAML ${version}: passthru reads YAML 1.2 only (in YAML 1.1, yes is true and 07:00 is a number)`,
+      hint: 'remove the %YAML line',
+    });
+  }
+  return found;
 }
 
 /** How many nodes aliases may expand to in all: a file of a few hundred VMs needs none, an alias bomb millions. */

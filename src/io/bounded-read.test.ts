@@ -11,17 +11,17 @@ describe('readTextAtMost', () => {
   it('reads a file up to the limit, UTF-8 included', async () => {
     const file = path.join(dir, 'ok.yaml');
     await writeFile(file, 'version: 1 # é\n');
-    expect(await readTextAtMost(file, 16)).toBe('version: 1 # é\n');
+    expect(await readTextAtMost(file, 16)).toEqual({ text: 'version: 1 # é\n' });
   });
 
   it('refuses a larger file', async () => {
     const file = path.join(dir, 'big.yaml');
     await writeFile(file, 'x'.repeat(17));
-    expect(await readTextAtMost(file, 16)).toBeNull();
+    expect(await readTextAtMost(file, 16)).toEqual({ overLimit: true, size: 17 });
   });
 
   it('stops reading an endless device after the limit', async () => {
-    expect(await readTextAtMost('/dev/zero', 3 * 2 ** 20)).toBeNull();
+    expect(await readTextAtMost('/dev/zero', 3 * 2 ** 20)).toEqual({ overLimit: true, size: null });
   });
 
   it('fails like readFile on a missing file', async () => {

@@ -15,7 +15,7 @@ import type { Terminal } from '../terminal.js';
 export async function hostsToObserve(inv: Invocation): Promise<DesiredState> {
   if (inv.common.fileGiven || existsSync(inv.common.file)) return loadDesired(inv);
   const empty = loadDesiredState('version: 1\n', inv.common.file);
-  return inv.common.connect ? withConnectUri(empty, inv.common.connect) : empty;
+  return inv.common.connect !== null ? withConnectUri(empty, inv.common.connect) : empty;
 }
 
 export async function runObserve(inv: Invocation, term: Terminal): Promise<number> {
