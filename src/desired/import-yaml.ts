@@ -26,22 +26,27 @@ const YAML11_WORDS = /^(?:y|yes|n|no|true|false|on|off|null)$/i;
  * headed by the editor schema comment and a line saying when and how it was written.
  */
 export function importedDesiredYaml(snapshots: HostSnapshot[], uris: ReadonlyMap<string, string>, writtenAt: Date): string {
-  const doc = new Document(describeAssignments(snapshots, uris));
+  const header =
+    `# yaml-language-server: $schema=${IMPORTED_SCHEMA_PATH}\n` +
+    `# Written by \`passthru import\` on ${writtenAt.toISOString()}: the current assignments; \`protect\` lists the\n` +
+    '# devices the host itself uses (default route, addresses, mounts, swap, boot VGA).\n';
+  return header + quotedYaml(describeAssignments(snapshots, uris));
+}
+
+/** `value` as YAML in which every string value is double-quoted, and every key that is not a plain word. */
+export function quotedYaml(value: unknown): string {
+  const doc = new Document(value);
   visit(doc, {
     Scalar(key, node) {
       if (typeof node.value !== 'string') return;
       if (key !== 'key' || !PLAIN_KEY.test(node.value) || YAML11_WORDS.test(node.value)) node.type = 'QUOTE_DOUBLE';
     },
   });
-  const header =
-    `# yaml-language-server: $schema=${IMPORTED_SCHEMA_PATH}\n` +
-    `# Written by \`passthru import\` on ${writtenAt.toISOString()}: the current assignments; \`protect\` lists the\n` +
-    '# devices the host itself uses (default route, addresses, mounts, swap, boot VGA).\n';
-  return header + doc.toString({ lineWidth: 0 });
+  return doc.toString({ lineWidth: 0 });
 }
 
 /** The desired state (in the user-facing YAML shape) that matches the snapshots. */
-function describeAssignments(snapshots: HostSnapshot[], uris: ReadonlyMap<string, string>): Record<string, unknown> {
+export function describeAssignments(snapshots: HostSnapshot[], uris: ReadonlyMap<string, string>): Record<string, unknown> {
   const single = snapshots.length === 1;
   const vms: Record<string, unknown> = {};
   const protect: Record<string, string>[] = [];

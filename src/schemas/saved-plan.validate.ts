@@ -14,9 +14,9 @@ function ucs2length(text) {
   return length;
 }
 
-const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/saved-plan.schema.json","title":"passthru saved plan (plan -o FILE)","description":"What `passthru plan -o FILE` writes and `passthru apply FILE` reads: the plan, the snapshots it was computed from, and the desired state (normalised: every default filled in, addresses canonical). apply refuses a file that does not match this schema, whose plan is not what its desired state plans on its snapshots, or whose hosts changed since.","type":"object","additionalProperties":false,"required":["format_version","plan","snapshots","desired"],"properties":{"format_version":{"const":"1"},"plan":{"$ref":"#/$defs/plan"},"snapshots":{"description":"One snapshot per host of the desired state, as observed when the plan was made.","type":"array","minItems":1,"items":{"$ref":"snapshot.schema.json#/$defs/hostSnapshot"}},"desired":{"$ref":"#/$defs/desiredState"}},"$defs":{"text":{"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},"nonEmptyText":{"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},"pos":{"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}},"address":{"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},"hostName":{"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},"identity":{"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}},"desiredHost":{"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}},"claim":{"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"$ref":"#/$defs/addressClaim"}},"addressClaim":{"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}},"matchClaim":{"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}},"interfaceSelector":{"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}},"desiredVm":{"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}},"hostAddress":{"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}},"desiredState":{"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}}}},"action":{"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}},"problem":{"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}},"hostPlan":{"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}},"plan":{"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}}}};
+const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/saved-plan.schema.json","title":"passthru saved plan (plan -o FILE)","description":"What `passthru plan -o FILE` writes and `passthru apply FILE` reads: the plan, the snapshots it was computed from, and the desired state (normalised: every default filled in, addresses canonical). apply refuses a file that does not match this schema, whose plan is not what its desired state plans on its snapshots, or whose hosts changed since.","type":"object","additionalProperties":false,"required":["format_version","plan","snapshots","desired"],"properties":{"format_version":{"const":"1"},"plan":{"$ref":"#/$defs/plan"},"snapshots":{"description":"One snapshot per host of the desired state, as observed when the plan was made.","type":"array","minItems":1,"items":{"$ref":"snapshot.schema.json#/$defs/hostSnapshot"}},"desired":{"$ref":"#/$defs/desiredState"}},"$defs":{"text":{"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},"nonEmptyText":{"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},"pos":{"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}},"address":{"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},"hostName":{"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},"identity":{"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}},"desiredHost":{"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}},"claim":{"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"$ref":"#/$defs/addressClaim"}},"addressClaim":{"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}},"matchClaim":{"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}},"interfaceSelector":{"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}},"desiredVm":{"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}},"hostAddress":{"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}},"desiredState":{"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}}}},"action":{"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}},"problem":{"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}},"hostPlan":{"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}},"plan":{"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}}}};
 const schema1 = {"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}};
-const schema2 = {"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}};
+const schema2 = {"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}};
 const schema3 = {"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"};
 const schema19 = {"description":"libvirt connection URI, driver[+transport]://[user@][host][:port]/path[?name=value&...], e.g. qemu:///system (this machine) or qemu+ssh://root@hv2/system (a remote host), or a libvirt.conf alias. Characters outside RFC 3986's unreserved set and the delimiters libvirt uses are percent-encoded.","type":"string","pattern":"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"};
 const schema23 = {"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}};
@@ -248,16 +248,82 @@ if(valid0){
 if(data.fingerprint !== undefined){
 let data2 = data.fingerprint;
 const _errs7 = errors;
-if(errors === _errs7){
+const _errs8 = errors;
+let valid3 = false;
+let passing0 = null;
+const _errs9 = errors;
+if(errors === _errs9){
 if(typeof data2 === "string"){
 if(!pattern10.test(data2)){
-validate2.errors = [{instancePath:instancePath+"/fingerprint",schemaPath:"#/properties/fingerprint/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""}];
-return false;
+const err0 = {instancePath:instancePath+"/fingerprint",schemaPath:"#/properties/fingerprint/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
 }
 }
 else {
-validate2.errors = [{instancePath:instancePath+"/fingerprint",schemaPath:"#/properties/fingerprint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const err1 = {instancePath:instancePath+"/fingerprint",schemaPath:"#/properties/fingerprint/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs9 === errors;
+if(_valid0){
+valid3 = true;
+passing0 = 0;
+}
+const _errs11 = errors;
+if(data2 !== null){
+const err2 = {instancePath:instancePath+"/fingerprint",schemaPath:"#/properties/fingerprint/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs11 === errors;
+if(_valid0 && valid3){
+valid3 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid3 = true;
+passing0 = 1;
+}
+}
+if(!valid3){
+const err3 = {instancePath:instancePath+"/fingerprint",schemaPath:"#/properties/fingerprint/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate2.errors = vErrors;
 return false;
+}
+else {
+errors = _errs8;
+if(vErrors !== null){
+if(_errs8){
+vErrors.length = _errs8;
+}
+else {
+vErrors = null;
+}
 }
 }
 var valid0 = _errs7 === errors;
@@ -268,19 +334,19 @@ var valid0 = true;
 if(valid0){
 if(data.actions !== undefined){
 let data3 = data.actions;
-const _errs9 = errors;
-if(errors === _errs9){
+const _errs13 = errors;
+if(errors === _errs13){
 if(Array.isArray(data3)){
-var valid3 = true;
+var valid4 = true;
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
-const _errs11 = errors;
+const _errs15 = errors;
 if(!(validate18(data3[i0], {instancePath:instancePath+"/actions/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate18.errors : appendErrors(vErrors, validate18.errors);
 errors = vErrors.length;
 }
-var valid3 = _errs11 === errors;
-if(!valid3){
+var valid4 = _errs15 === errors;
+if(!valid4){
 break;
 }
 }
@@ -290,7 +356,7 @@ validate2.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs9 === errors;
+var valid0 = _errs13 === errors;
 }
 else {
 var valid0 = true;
@@ -298,16 +364,16 @@ var valid0 = true;
 if(valid0){
 if(data.problems !== undefined){
 let data5 = data.problems;
-const _errs12 = errors;
-if(errors === _errs12){
+const _errs16 = errors;
+if(errors === _errs16){
 if(Array.isArray(data5)){
-var valid4 = true;
+var valid5 = true;
 const len1 = data5.length;
 for(let i1=0; i1<len1; i1++){
 let data6 = data5[i1];
-const _errs14 = errors;
-const _errs15 = errors;
-if(errors === _errs15){
+const _errs18 = errors;
+const _errs19 = errors;
+if(errors === _errs19){
 if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 let missing1;
 if((((data6.severity === undefined) && (missing1 = "severity")) || ((data6.code === undefined) && (missing1 = "code"))) || ((data6.message === undefined) && (missing1 = "message"))){
@@ -317,51 +383,51 @@ return false;
 else {
 if(data6.severity !== undefined){
 let data7 = data6.severity;
-const _errs17 = errors;
+const _errs21 = errors;
 if(!((data7 === "block") || (data7 === "warn"))){
 validate2.errors = [{instancePath:instancePath+"/problems/" + i1+"/severity",schemaPath:"#/$defs/problem/properties/severity/enum",keyword:"enum",params:{allowedValues: schema23.properties.severity.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid6 = _errs17 === errors;
+var valid7 = _errs21 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
+if(valid7){
 if(data6.code !== undefined){
-const _errs18 = errors;
+const _errs22 = errors;
 if(typeof data6.code !== "string"){
 validate2.errors = [{instancePath:instancePath+"/problems/" + i1+"/code",schemaPath:"#/$defs/problem/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid6 = _errs18 === errors;
+var valid7 = _errs22 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
+if(valid7){
 if(data6.message !== undefined){
-const _errs20 = errors;
+const _errs24 = errors;
 if(typeof data6.message !== "string"){
 validate2.errors = [{instancePath:instancePath+"/problems/" + i1+"/message",schemaPath:"#/$defs/problem/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid6 = _errs20 === errors;
+var valid7 = _errs24 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
-if(valid6){
+if(valid7){
 if(data6.hint !== undefined){
-const _errs22 = errors;
+const _errs26 = errors;
 if(typeof data6.hint !== "string"){
 validate2.errors = [{instancePath:instancePath+"/problems/" + i1+"/hint",schemaPath:"#/$defs/problem/properties/hint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid6 = _errs22 === errors;
+var valid7 = _errs26 === errors;
 }
 else {
-var valid6 = true;
+var valid7 = true;
 }
 }
 }
@@ -373,8 +439,8 @@ validate2.errors = [{instancePath:instancePath+"/problems/" + i1,schemaPath:"#/$
 return false;
 }
 }
-var valid4 = _errs14 === errors;
-if(!valid4){
+var valid5 = _errs18 === errors;
+if(!valid5){
 break;
 }
 }
@@ -384,7 +450,7 @@ validate2.errors = [{instancePath:instancePath+"/problems",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs12 === errors;
+var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
