@@ -5,6 +5,17 @@ import { loadDesiredState } from './load.js';
 
 const load = (...lines: string[]) => loadDesiredState(`${lines.join('\n')}\n`, 'p.yaml');
 
+/** The InputError `call` throws. */
+function refusal(call: () => unknown): InputError {
+  try {
+    call();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    return error as InputError;
+  }
+  throw new Error('expected an InputError');
+}
+
 const twoHosts = load(
   'version: 1',
   'hosts:',
@@ -57,29 +68,16 @@ describe('withConnectUri', () => {
       '  a: { host: hv1, devices: [{ address: "07:00.0" }] }',
       '  b: { host: hv2, devices: [{ address: "07:00.0" }] }',
     );
-    let error: unknown;
-    try {
-      withConnectUri(state, 'qemu:///system');
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).diagnostics).toMatchObject([
+    const error = refusal(() => withConnectUri(state, 'qemu:///system'));
+    expect(error.diagnostics).toMatchObject([
       { line: 7, col: 29, message: expect.stringContaining('already claimed by vms.a.devices[0] (6:29)') },
     ]);
-    expect((error as InputError).diagnostics[0]?.hint).toContain('(-c qemu:///system puts the entries of every host');
+    expect(error.diagnostics[0]?.hint).toContain('(-c qemu:///system puts the entries of every host');
   });
 
   it('refuses a -c that is not a libvirt URI, pointing at the character at fault', () => {
     const implicit = load('version: 1');
-    let error: unknown;
-    try {
-      withConnectUri(implicit, 'qemu:///system;touch${IFS}PWNED');
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).message).toBe(
+    expect(refusal(() => withConnectUri(implicit, 'qemu:///system;touch${IFS}PWNED')).message).toBe(
       '-c:1:15: "qemu:///system;touch${IFS}PWNED" is not a libvirt URI: ";" is not allowed in the path\n' +
         '  hint: a libvirt URI is driver[+transport]://[user@][host][:port]/path[?name=value&...], e.g. qemu:///system ' +
         'or qemu+ssh://root@hv2/system?keyfile=/root/.ssh/id_ed25519; percent-encode any other character (%3B for ";")',

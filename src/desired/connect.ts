@@ -9,6 +9,21 @@ import { checkLibvirtUri, isLocalUri, remoteHostOf, URI_HINT } from './uri.js';
 /** Where a `-c` URI's diagnostics point: the command line is one line, and the column is the URI's character. */
 export const CONNECT_ARGUMENT = '-c';
 
+/** Throws an InputError positioned at the faulty character (`-c:1:15: ...`) when `uri` is not a libvirt URI. */
+export function checkConnectUri(uri: string): void {
+  const fault = checkLibvirtUri(uri);
+  if (!fault) return;
+  throw new InputError([
+    {
+      file: CONNECT_ARGUMENT,
+      line: 1,
+      col: fault.index + 1,
+      message: `${showString(uri)} is not a libvirt URI: ${fault.reason}`,
+      hint: URI_HINT,
+    },
+  ]);
+}
+
 /**
  * The state with every VM, release and protect entry moved onto one host at `uri`.
  *
@@ -19,21 +34,10 @@ export const CONNECT_ARGUMENT = '-c';
  * `qemu+ssh://root@hv2/system`), or the URI itself when it has none (a libvirt.conf alias).
  *
  * Entries of several hosts that are harmless apart may collide on one; throws an InputError naming each collision.
- * A `uri` that is not a libvirt URI is an InputError positioned at its faulty character (`-c:1:15: ...`).
+ * A `uri` that is not a libvirt URI is refused first (checkConnectUri).
  */
 export function withConnectUri(state: DesiredState, uri: string): DesiredState {
-  const fault = checkLibvirtUri(uri);
-  if (fault) {
-    throw new InputError([
-      {
-        file: CONNECT_ARGUMENT,
-        line: 1,
-        col: fault.index + 1,
-        message: `${showString(uri)} is not a libvirt URI: ${fault.reason}`,
-        hint: URI_HINT,
-      },
-    ]);
-  }
+  checkConnectUri(uri);
   const only = state.hosts.length === 1 ? state.hosts[0] : undefined;
   const keepName = only !== undefined && !(only.name === DEFAULT_HOST.name && only.uri === DEFAULT_HOST.uri);
   const local = isLocalUri(uri);
