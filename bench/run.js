@@ -4,7 +4,7 @@
  * targets live here instead: this script measures, prints a table and exits 1 when a target is missed.
  *
  *   1. planHost on a synthetic 2,000-function host with 200 domains and a 200-VM desired state: time and heap.
- *   2. loadDesiredState of that 200-VM passthrough.yaml.
+ *   2. loadDesiredState of that 200-VM passthrough.yaml, and how its cost grows from 2,048 to 32,768 VMs.
  *   3. observeDomains through the real virsh against libvirt's test driver, counting virsh processes, against a
  *      naive one-process-per-domain loop.
  *   4. renderPlanText of the large plan.
@@ -41,6 +41,8 @@ const TARGET = {
   loadColdMs: 1500,
   observeMs: 2000,
   renderMs: 50,
+  /** Time per VM loading 32,768 VMs over that loading 2,048: 1 when linear; quadratic lookups made it ~40. */
+  loadScaling: 3,
 };
 const SIZE = { functions: 2000, vms: 200, naiveSample: 50 };
 /** Repetitions: untimed warm-up calls, then timed runs (the median is reported). */
@@ -192,6 +194,19 @@ function describeDesired(desired, yaml) {
   );
 }
 
+/**
+ * A passthrough.yaml of `n` VMs with one guarded device each, for the loader's scaling.
+ * @param {number} n
+ */
+function manyVmsYaml(n) {
+  const lines = ['version: 1', 'vms:'];
+  for (let i = 0; i < n; i++) {
+    const address = `${Math.floor(i / 256).toString(16).padStart(4, '0')}:${(i % 256).toString(16).padStart(2, '0')}:00.0`;
+    lines.push(`  vm-${i}:`, '    devices:', `      - address: "${address}"`, '        expect: { vendor: "8086", product: "1521" }');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** Refuses to benchmark a dist/ older than the sources it is compiled from. */
 async function checkDistFresh() {
   /** @type {string[]} */
@@ -297,7 +312,7 @@ async function main() {
       })
       .sort((a, b) => (a.name < b.name ? -1 : 1)),
   };
-  // The first call of the process: it pays for compiling the schema, as every CLI run does once.
+  // The first call of the process: it pays for what runs once per process (module set-up, JIT), as every CLI run does.
   const coldStart = performance.now();
   const desiredState = loadDesiredState(yaml, 'passthrough.yaml');
   const coldMs = performance.now() - coldStart;
@@ -333,6 +348,21 @@ async function main() {
   const loaded = await timeIt(() => loadDesiredState(yaml, 'passthrough.yaml'), REPS.load);
   timedRow(`loadDesiredState, ${desired.vms.length} VMs`, loaded, TARGET.loadMs);
   row('loadDesiredState, first call of a process', ms(coldMs), `< ${TARGET.loadColdMs} ms`, coldMs < TARGET.loadColdMs);
+  const perVm = async (/** @type {number} */ n, /** @type {{ warmup: number, runs: number }} */ reps) => {
+    const text = manyVmsYaml(n);
+    const result = await timeIt(() => loadDesiredState(text, 'passthrough.yaml'), { ...reps, budgetMs: 30_000 });
+    if (result.last.vms.length !== n) throw new Error(`loadDesiredState read ${result.last.vms.length} of ${n} VMs`);
+    return result.median / n;
+  };
+  const small = await perVm(2048, { warmup: 1, runs: quick ? 3 : 5 });
+  const large = await perVm(32768, { warmup: 0, runs: quick ? 1 : 3 });
+  const scaling = large / small;
+  row(
+    'loadDesiredState, time per VM: 32,768 VMs / 2,048 VMs',
+    `${(large * 1000).toFixed(0)} µs / ${(small * 1000).toFixed(0)} µs = ${scaling.toFixed(2)}`,
+    `< ${TARGET.loadScaling}`,
+    scaling < TARGET.loadScaling,
+  );
 
   // ---- 3. observation through real virsh (test driver)
   const virshPath = await findVirsh();

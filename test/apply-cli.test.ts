@@ -280,7 +280,7 @@ describe.skipIf(unavailable !== null)('passthru apply (CLI, private libvirtd, fa
     await writeFile(edited, JSON.stringify(doctored));
     const tampered = await c.cli(['apply', edited, '--yes']);
     expect(tampered.code).toBe(1);
-    expect(tampered.stderr).toContain('does not match what its own desired state plans on this host');
+    expect(tampered.stderr).toContain('plan.hosts[0].actions[1].address is "0000:07:00.1", but its desired state plans "0000:07:00.0"');
     expect(await c.mutations()).toEqual([]);
 
     // The saved plan as written applies.

@@ -209,6 +209,23 @@ describe.skipIf(!virsh)('live observation: fake sysfs tree + libvirt test driver
     expect(state.vms).toEqual([]);
   });
 
+  // issue 9, defect 14: import -o replaced an existing passthrough.yaml without asking.
+  it('import -o refuses to replace an existing file unless --force, and quotes every address', async () => {
+    const target = path.join(tmp, 'existing.yaml');
+    await writeFile(target, 'version: 1 # the operator\'s file\n');
+    const args = ['import', '-c', testUri, '--root', seed, '-f', 'examples/seed/passthrough.yaml', '-o', target];
+    const refused = await runCli(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`Error: ${target} already exists: refusing to replace it with the desired state`);
+    expect(refused.stderr).toContain('fix: pass --force to replace it, or -o another file');
+    expect(await readFile(target, 'utf8')).toBe("version: 1 # the operator's file\n");
+    const forced = await runCli([...args, '--force']);
+    expect(forced.code).toBe(0);
+    const written = await readFile(target, 'utf8');
+    expect(written).toContain('  - address: "0000:00:02.0"');
+    expect(written).not.toMatch(/address: [^"]/);
+  });
+
   it('apply without --yes on a non-terminal refuses and changes nothing', async () => {
     const before = await readFile(path.join(seed, 'sys/bus/pci/devices/0000:07:00.0/driver_override'), 'utf8');
     const r = await runCli(['apply', '-f', 'examples/seed/passthrough.yaml', '-c', testUri, '--root', seed]);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../src/model/plan.js';
 import type { HostSnapshot } from '../src/model/snapshot.js';
+import { hostdevXml } from '../src/libvirt/hostdev-xml.js';
 import { runCli } from './helpers/run-cli.js';
 import { UNSAFE, withoutOwnColours } from './helpers/terminal-text.js';
 
@@ -26,21 +27,24 @@ describe('untrusted text is escaped on the terminal (defect 12)', () => {
   let snap: string;
   beforeAll(async () => {
     const seed = JSON.parse(await readFile('examples/seed/snapshot.json', 'utf8')) as HostSnapshot;
-    const rename = (n: string) => (n === 'rhel7.3' ? HOSTILE : n);
-    seed.domains = seed.domains.map((d) => ({ ...d, name: rename(d.name), persistent: { ...d.persistent, name: rename(d.persistent.name) } }));
+    // A VM the file does not list (a file may not name one with control characters: see the hostile corpus), whose
+    // name the plan prints because it holds a device the file claims.
+    const rhel = seed.domains.find((d) => d.name === 'rhel7.3') as HostSnapshot['domains'][number];
+    const hostdev = { address: '0000:07:00.1', managed: true, driver: null, source: 'hostdev' as const, xml: hostdevXml('0000:07:00.1', true) };
+    const uuid = '0badc0de-0000-4000-8000-000000000001';
+    seed.domains.push({ ...rhel, name: HOSTILE, uuid, persistent: { ...rhel.persistent, name: HOSTILE, uuid, hostdevs: [hostdev], interfaces: [] } });
     seed.devices = seed.devices.map((d) => (d.address === '0000:07:00.0' ? { ...d, vendorName: 'Intel\u001b[31m\u009b2J Corporation' } : d));
     snap = path.join(dir, 'hostile.json');
     yaml = path.join(dir, 'hostile.yaml');
     await writeFile(snap, JSON.stringify(seed));
-    // YAML's own escapes: \e ESC, \a BEL, \u202e RIGHT-TO-LEFT OVERRIDE.
-    await writeFile(yaml, 'version: 1\nvms:\n  "rhel\\e]0;pwned\\a\\e[2J\\u202egnp.exe":\n    devices: [{ address: "07:00.0" }]\n    removeInterfaces: [{ type: bridge, source: br0 }]\n');
+    await writeFile(yaml, 'version: 1\nvms:\n  rhel7.3:\n    devices: [{ address: "07:00.0" }, { address: "07:00.1" }]\n    removeInterfaces: [{ type: bridge, source: br0 }]\n');
   });
 
   it('plan (text): the VM name and the pci.ids name are printed escaped', async () => {
     const r = await runCli(['plan', '-f', yaml, '--snapshot', snap]);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     expect(r.stdout).not.toMatch(UNSAFE);
-    expect(r.stdout).toContain('# VM "rhel\\u001b]0;pwned\\u0007\\u001b[2J\\u202egnp.exe" (shut off)');
+    expect(r.stdout).toContain('"rhel\\u001b]0;pwned\\u0007\\u001b[2J\\u202egnp.exe"');
     expect(r.stdout).toContain('~ 0000:07:00.0 Intel\\u001b[31m\\u009b2J Corporation I350');
   });
 
@@ -48,14 +52,14 @@ describe('untrusted text is escaped on the terminal (defect 12)', () => {
     const r = await runCli(['plan', '-f', yaml, '--snapshot', snap, '--format', 'json']);
     expect(r.stdout).not.toMatch(UNSAFE);
     const plan = JSON.parse(r.stdout) as Plan;
-    expect(plan.hosts[0]?.actions.flatMap((a) => ('vm' in a ? [a.vm] : []))).toEqual([HOSTILE, HOSTILE]);
+    expect(plan.hosts[0]?.problems.some((p) => p.code === 'device-in-use' && p.message.includes(HOSTILE))).toBe(true);
   });
 
   it('check --format junit: well-formed XML 1.0 (which cannot hold these characters at all)', async () => {
     const r = await runCli(['check', '-f', yaml, '--snapshot', snap, '--format', 'junit']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     expect(r.stdout).not.toMatch(UNSAFE);
-    expect(r.stdout).toContain('name="vm rhel\\u001b]0;pwned\\u0007\\u001b[2J\\u202egnp.exe"');
+    expect(r.stdout).toContain('rhel\\u001b]0;pwned\\u0007\\u001b[2J\\u202egnp.exe');
   });
 
   it('an error message naming a hostile path', async () => {

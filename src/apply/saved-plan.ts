@@ -1,17 +1,28 @@
 /**
  * Saved plans (`plan -o FILE`, `apply FILE`): the plan together with the snapshots it was computed from, so that
- * `apply` can tell whether the host moved since and, if it did, say how ("Saved plan is stale"). Pure functions.
+ * `apply` can tell whether the host moved since and, if it did, say how ("Saved plan is stale"). A saved plan is
+ * untrusted input: it is checked in full (JSON, schema, consistency, and that it is the plan its own desired state
+ * gives on its own snapshots) before any host is looked at. Pure, but for the observation `savedPlanToApply` is
+ * given.
  */
-import { InputError } from '../errors.js';
+import { desiredStateFault } from '../desired/consistency.js';
+import { checkInputSize } from '../desired/input-limits.js';
+import { locateJson, parseJsonText, pointerPath } from '../desired/json-source.js';
+import { showString } from '../desired/show.js';
+import { describePath } from '../desired/source.js';
+import type { PathSegment } from '../desired/source.js';
+import { InputError, PassthruError } from '../errors.js';
 import type { DesiredState } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
 import type { DomainHostdev, DomainSnapshot, HostSnapshot, ParsedDomain, PciDevice } from '../model/snapshot.js';
 import { fingerprintSnapshot } from '../plan/fingerprint.js';
+import { planAll } from '../plan/plan-all.js';
+import { validateSavedPlan } from '../schemas/saved-plan.validate.js';
 
 /** Version of the saved-plan file; bump on any incompatible change. */
 export const SAVED_PLAN_FORMAT_VERSION = '1';
 
-/** A saved plan file: what `plan -o` writes and `apply PLANFILE` reads. */
+/** A saved plan file: what `plan -o` writes and `apply PLANFILE` reads (schemas/saved-plan.schema.json). */
 export interface SavedPlan {
   format_version: typeof SAVED_PLAN_FORMAT_VERSION;
   plan: Plan;
@@ -26,36 +37,165 @@ export function serializeSavedPlan(saved: SavedPlan): string {
   return `${JSON.stringify(saved, null, 2)}\n`;
 }
 
+const WRITE_ONE = 'write one with `passthru plan -o FILE`';
+const PLAN_AGAIN = 'plan again: passthru plan -o PLANFILE';
+
 /**
- * Parses a saved plan file. Throws an InputError naming `file` when it is not JSON, not a saved plan, or of another
- * format version (a plan is never reinterpreted across versions: plan again).
+ * Parses a saved plan file and checks it in full: JSON (no key written twice), format version, the saved-plan
+ * schema, and a desired state that holds together with one snapshot per host. Throws an InputError positioned at
+ * the fault in the file; a plan is never reinterpreted across format versions (plan again).
  */
 export function parseSavedPlan(text: string, file: string): SavedPlan {
-  const fail = (message: string, hint?: string): never => {
-    throw new InputError([{ file, line: 1, col: 1, message, ...(hint ? { hint } : {}) }]);
+  checkInputSize(text, file, 'savedPlan');
+  const data = parseJsonText(text, file, WRITE_ONE);
+  const fail = (path: PathSegment[], message: string, hint = PLAN_AGAIN): never => {
+    throw new InputError([{ ...locateJson(text, file, path), message, hint }]);
   };
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    return fail(`not a saved plan: ${(err as Error).message}`, 'write one with `passthru plan -o FILE`');
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || !('format_version' in data)) {
+    return fail([], 'not a saved plan: no format_version', WRITE_ONE);
   }
-  if (typeof data !== 'object' || data === null || !('format_version' in data)) {
-    return fail('not a saved plan: no format_version', 'write one with `passthru plan -o FILE`');
-  }
-  const d = data as Record<string, unknown>;
-  if (d.format_version !== SAVED_PLAN_FORMAT_VERSION) {
+  const version = (data as { format_version: unknown }).format_version;
+  if (version !== SAVED_PLAN_FORMAT_VERSION) {
     return fail(
-      `saved plan format_version ${JSON.stringify(d.format_version)} is not supported (this passthru reads "${SAVED_PLAN_FORMAT_VERSION}")`,
+      ['format_version'],
+      `saved plan format_version ${JSON.stringify(version)} is not supported (this passthru reads "${SAVED_PLAN_FORMAT_VERSION}")`,
       'plan again with this version of passthru',
     );
   }
-  const plan = d.plan as Partial<Plan> | undefined;
-  if (typeof plan !== 'object' || plan === null || !Array.isArray(plan.hosts)) return fail('saved plan has no "plan.hosts"');
-  if (!Array.isArray(d.snapshots)) return fail('saved plan has no "snapshots"');
-  const desired = d.desired as Partial<DesiredState> | undefined;
-  if (typeof desired !== 'object' || desired === null || !Array.isArray(desired.hosts)) return fail('saved plan has no "desired"');
-  return data as SavedPlan;
+  if (!validateSavedPlan(data)) {
+    const error = validateSavedPlan.errors?.[0];
+    const path = pointerPath(data, error?.instancePath ?? '');
+    const extra = error?.keyword === 'additionalProperties' ? String(error.params.additionalProperty) : null;
+    if (extra !== null) return fail([...path, extra], `${where(path)} has an unknown key ${showString(extra)}`);
+    return fail(path, `${where(path)} ${error?.message ?? 'is not valid'}${allowed(error?.params)}`);
+  }
+  const saved = data as SavedPlan;
+  const stateFault = desiredStateFault(saved.desired);
+  if (stateFault) return fail(['desired', ...stateFault.path], `desired: ${stateFault.message}`);
+  const snapshotFault = snapshotsFault(saved);
+  if (snapshotFault) return fail(snapshotFault.path, snapshotFault.message);
+  return saved;
+}
+
+const where = (path: readonly PathSegment[]) => (path.length === 0 ? 'the saved plan' : describePath(path));
+
+function allowed(params: Record<string, unknown> | undefined): string {
+  const values = params?.allowedValues ?? (params && 'allowedValue' in params ? [params.allowedValue] : undefined);
+  return Array.isArray(values) ? ` (${values.map((v) => JSON.stringify(v)).join(', ')})` : '';
+}
+
+/** Each host of the desired state has exactly one snapshot, and there is none of another host. */
+function snapshotsFault(saved: SavedPlan): { path: PathSegment[]; message: string } | null {
+  const hosts = new Set(saved.desired.hosts.map((h) => h.name));
+  const seen = new Set<string>();
+  for (const [i, snapshot] of saved.snapshots.entries()) {
+    if (!hosts.has(snapshot.host)) {
+      return { path: ['snapshots', i, 'host'], message: `snapshots[${i}] is of host ${showString(snapshot.host)}, which desired.hosts does not declare` };
+    }
+    if (seen.has(snapshot.host)) return { path: ['snapshots', i, 'host'], message: `host ${snapshot.host} has two snapshots` };
+    seen.add(snapshot.host);
+  }
+  const missing = saved.desired.hosts.find((h) => !seen.has(h.name));
+  return missing ? { path: ['snapshots'], message: `the saved plan has no snapshot of host ${missing.name}` } : null;
+}
+
+/** Where two JSON values first differ (objects compared key by key, in any order; lists item by item). */
+interface Difference {
+  path: PathSegment[];
+  saved: unknown;
+  planned: unknown;
+}
+
+function firstDifference(saved: unknown, planned: unknown, path: PathSegment[] = []): Difference | null {
+  if (Array.isArray(saved) && Array.isArray(planned)) {
+    for (let i = 0; i < Math.min(saved.length, planned.length); i++) {
+      const difference = firstDifference(saved[i], planned[i], [...path, i]);
+      if (difference) return difference;
+    }
+    return saved.length === planned.length ? null : { path, saved, planned };
+  }
+  if (isRecord(saved) && isRecord(planned)) {
+    // undefined is what JSON leaves out, so a key holding it is no key.
+    const keys = new Set([...Object.keys(saved), ...Object.keys(planned)]);
+    for (const key of [...keys].sort()) {
+      if (saved[key] === undefined && planned[key] === undefined) continue;
+      const difference = firstDifference(saved[key], planned[key], [...path, key]);
+      if (difference) return difference;
+    }
+    return null;
+  }
+  return saved === planned ? null : { path, saved, planned };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describeJson(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return `${value.length} entr${value.length === 1 ? 'y' : 'ies'}`;
+  if (isRecord(value)) return 'an object';
+  return typeof value === 'string' ? showString(value) : JSON.stringify(value);
+}
+
+/**
+ * Throws an InputError positioned at the first difference when the saved plan is not the plan its own desired
+ * state gives on its own snapshots. The planner is pure, so anything else means the file was edited (or made by
+ * another passthru version) and its actions are not what was reviewed. Key order and formatting do not matter:
+ * `jq -S . plan.json` is the same plan.
+ */
+export function checkSavedPlanIsItsOwn(saved: SavedPlan, text: string, file: string): void {
+  const replanned = planAll(saved.desired, new Map(saved.snapshots.map((s) => [s.host, s])));
+  const difference = firstDifference(saved.plan, replanned);
+  if (!difference) return;
+  // The saved side of a difference may not exist (a key removed): point at the deepest part that does.
+  const path = ['plan', ...difference.path];
+  throw new InputError([
+    {
+      ...locateJson(text, file, path),
+      message:
+        `${describePath(path)} is ${describeJson(difference.saved)}, but its desired state plans ` +
+        `${describeJson(difference.planned)} there on its own snapshots: the file was edited, or made by another passthru version`,
+      hint: PLAN_AGAIN,
+    },
+  ]);
+}
+
+/** Observes the hosts of a desired state (for the CLI: `--root`, virsh and warnings included). */
+export type ObserveHosts = (desired: DesiredState) => Promise<Map<string, HostSnapshot>>;
+
+/** What `apply PLANFILE` goes on with: the plan to apply, recomputed now, and the fresh snapshots it shows. */
+export interface SavedPlanToApply {
+  desired: DesiredState;
+  plan: Plan;
+  snapshots: Map<string, HostSnapshot>;
+}
+
+/**
+ * `apply PLANFILE` up to the confirmation: reads and checks the file in full (parseSavedPlan,
+ * checkSavedPlanIsItsOwn) before observing anything, then observes its hosts and refuses the plan when any moved
+ * since ("Saved plan is stale", with what changed). The plan returned is computed from the fresh snapshots, which
+ * then match the saved ones.
+ */
+export async function savedPlanToApply(text: string, file: string, observe: ObserveHosts): Promise<SavedPlanToApply> {
+  const saved = parseSavedPlan(text, file);
+  checkSavedPlanIsItsOwn(saved, text, file);
+  const snapshots = await observe(saved.desired);
+  const stale = staleHosts(saved.snapshots, [...snapshots.values()]);
+  if (stale.length > 0) {
+    throw new PassthruError(
+      `Saved plan is stale: the host changed since ${file} was made:\n` +
+        stale.map((s) => `  ${s.host}:\n${s.changes.map((c) => `    - ${c}`).join('\n')}`).join('\n'),
+      { hint: 'review the change, then plan again: passthru plan -o PLANFILE' },
+    );
+  }
+  const plan = planAll(saved.desired, snapshots);
+  if (firstDifference(saved.plan, plan)) {
+    throw new PassthruError(`${file} does not match what its own desired state plans on this host: it was edited, or made by another passthru version`, {
+      hint: PLAN_AGAIN,
+    });
+  }
+  return { desired: saved.desired, plan, snapshots };
 }
 
 /** Human lines describing what changed on a host between two snapshots, most telling first. */

@@ -39,6 +39,8 @@ export interface Invocation {
   lockTimeout: string;
   journal: string | null;
   json: boolean;
+  /** import: replace an existing -o file. */
+  force: boolean;
   planFile: string | null;
   /** `passthru agent` and `passthru status` (SPEC 9). */
   agent: AgentOptions;
@@ -97,6 +99,7 @@ const options = {
   parallelism: { type: 'string' },
   batches: { type: 'string' },
   'max-failures': { type: 'string' },
+  force: { type: 'boolean' },
 } as const;
 
 /** Which flags each command accepts beyond the common ones; anything else is a usage error. */
@@ -107,7 +110,7 @@ const ACCEPTS: Record<CommandName, readonly string[]> = {
   plan: ['snapshot', 'format', 'detailed-exitcode', 'out', 'parallelism'],
   apply: ['yes', 'lock-timeout', 'journal', 'json', 'format', 'parallelism', 'batches', 'max-failures'],
   check: ['snapshot', 'format', 'parallelism'],
-  import: ['out', 'snapshot', 'format', 'parallelism'],
+  import: ['out', 'snapshot', 'format', 'parallelism', 'force'],
   agent: ['source', 'mode', 'interval', 'state-dir', 'once', 'verify-signatures', 'log-format', 'lock-timeout', 'journal'],
   status: ['state-dir', 'format'],
 };
@@ -146,6 +149,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     lockTimeout: v['lock-timeout'] ?? '0s',
     journal: v.journal ?? env.PASSTHRU_JOURNAL ?? null,
     json: v.json ?? false,
+    force: v.force ?? false,
     planFile: null,
     agent: agentOptions({}),
     parallelism: DEFAULT_PARALLELISM,

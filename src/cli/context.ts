@@ -3,13 +3,15 @@
  * (observed live, or read from `--snapshot`), and build the Virsh. Kept here so that the commands themselves stay a
  * few lines of glue.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { HostError, InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
 import type { Virsh } from '../io/virsh.js';
 import { settleBounded } from '../io/bounded.js';
 import { systemClock } from '../io/clock.js';
 import { errorCode } from '../io/error-code.js';
+import { readTextAtMost, type BoundedText } from '../io/bounded-read.js';
+import { inputTooLarge, MAX_INPUT_BYTES } from '../desired/input-limits.js';
 import { loadDesiredState } from '../desired/load.js';
 import { selectHosts } from '../desired/connect.js';
 import type { DesiredHost, DesiredState } from '../model/desired.js';
@@ -22,20 +24,34 @@ import type { Invocation } from './args.js';
 import type { ReportContext } from './reporters.js';
 import type { Terminal } from './terminal.js';
 
-/** Reads a file a user named, turning "not there" into a positioned error with a hint. */
-export async function readUserFile(path: string, what: string, hint: string): Promise<string> {
+/**
+ * Reads a file a user named, turning "not there" into a positioned error with a hint, and refusing (without
+ * reading it) a file over the size limit of its `kind`.
+ */
+export async function readUserFile(path: string, what: string, hint: string, kind: keyof typeof MAX_INPUT_BYTES): Promise<string> {
+  let read: BoundedText;
   try {
-    return await readFile(path, 'utf8');
+    read = await readTextAtMost(path, MAX_INPUT_BYTES[kind]);
   } catch (e) {
     throw new InputError([{ file: path, line: 1, col: 1, message: `cannot read ${what}: ${errorCode(e) ?? String(e)}`, hint }]);
   }
+  if ('overLimit' in read) throw inputTooLarge(path, kind, read.size ?? undefined);
+  return read.text;
 }
 
-/** Writes the file a user named with `-o`, turning a failure (no such directory, no permission) into a user error. */
-export async function writeUserFile(path: string, text: string, what: string): Promise<void> {
+/**
+ * Writes the file a user named with `-o`, turning a failure (no such directory, no permission) into a user error.
+ * With `overwrite: false` an existing file (or symlink) is refused, not replaced.
+ */
+export async function writeUserFile(path: string, text: string, what: string, o: { overwrite: boolean } = { overwrite: true }): Promise<void> {
   try {
-    await writeFile(path, text);
+    await writeFile(path, text, { flag: o.overwrite ? 'w' : 'wx' });
   } catch (e) {
+    if (errorCode(e) === 'EEXIST') {
+      throw new PassthruError(`${path} already exists: refusing to replace it with ${what}`, {
+        hint: 'pass --force to replace it, or -o another file',
+      });
+    }
     throw new PassthruError(`cannot write ${what} to ${path}: ${errorCode(e) ?? String(e)}`, {
       hint: 'check that the directory exists and is writable, or pass another -o FILE',
     });
@@ -48,6 +64,7 @@ export async function loadDesired(inv: Invocation): Promise<DesiredState> {
     inv.common.file,
     'the desired state',
     'create passthrough.yaml (see examples/), pass -f FILE, or write one from the host with `passthru import`',
+    'desired',
   );
   return selectHosts(loadDesiredState(text, inv.common.file), inv.common);
 }
@@ -105,7 +122,7 @@ function liveObserver(inv: Invocation, term: Terminal, multi: boolean): (host: D
 
 /** Hosts looked up by name in a snapshot file; with `anyName`, a file of one snapshot serves the host. */
 async function fromSnapshotFile(file: string, anyName: boolean): Promise<(host: DesiredHost) => Promise<HostSnapshot>> {
-  const snapshots = parseSnapshotFile(await readUserFile(file, 'the snapshot', 'write one with `passthru observe -o FILE`'), file);
+  const snapshots = parseSnapshotFile(await readUserFile(file, 'the snapshot', 'write one with `passthru observe -o FILE`', 'snapshot'), file);
   const only = anyName && snapshots.length === 1 ? snapshots[0] : undefined;
   return async (host) => {
     const s = snapshots.find((x) => x.host === host.name) ?? only;

@@ -182,7 +182,7 @@ observed): the worst host's.
 Example (CI): passthru check --format junit > passthru-junit.xml
 Example: passthru check --host hv1 --host hv2 --format json
 `,
-  import: `Usage: passthru import [-c URI] [--host NAME]... [--snapshot FILE] [-o FILE]
+  import: `Usage: passthru import [-c URI] [--host NAME]... [--snapshot FILE] [-o FILE [--force]]
                       [--parallelism N]
 
 Prints a passthrough.yaml that describes the current assignments: every VM
@@ -190,11 +190,12 @@ with PCI hostdevs and those devices (with managed and an expect guard from the
 hardware), and a protect entry for each device the host itself uses (default
 route, addresses, mounts, swap, boot VGA), so an existing host can be brought
 under passthru. With several hosts, every one must answer (or pick those that
-do with --host). Changes nothing.
+do with --host). Changes nothing. -o FILE refuses to replace an existing file
+unless --force is given.
 
 ${PARALLELISM}
 
-Exit codes: 0 ok, 1 a host could not be observed.
+Exit codes: 0 ok, 1 a host could not be observed or FILE exists.
 Example: passthru import -c qemu:///system -o passthrough.yaml
 Example: passthru import --host hv2 > hv2.yaml
 `,

@@ -3,7 +3,6 @@
  * it to `report()`; none picks its output with an if/else of its own. The formats are those of `FORMATS` in args.ts,
  * and the compiler checks that each has a renderer here.
  */
-import { stringify } from 'yaml';
 import { InternalError } from '../errors.js';
 import type { DesiredState } from '../model/desired.js';
 import type { Plan } from '../model/plan.js';
@@ -22,6 +21,7 @@ import { renderPlanSh } from '../render/plan-sh.js';
 import { renderPlanText } from '../render/plan-text.js';
 import { printable } from '../render/printable.js';
 import type { Style } from '../render/style.js';
+import { importedDesiredYaml } from '../desired/import-yaml.js';
 import type { FORMATS } from './args.js';
 import type { Terminal } from './terminal.js';
 
@@ -60,10 +60,11 @@ export interface ObserveResult {
   snapshots: HostSnapshot[];
 }
 
-/** `import`: the desired state describing the hosts, as the YAML document's data, and its comment header. */
+/** `import`: the hosts observed, their URIs, and when: the passthrough.yaml that describes them. */
 export interface ImportResult {
-  header: string;
-  document: Record<string, unknown>;
+  snapshots: HostSnapshot[];
+  uris: ReadonlyMap<string, string>;
+  writtenAt: Date;
 }
 
 /** `apply`: what every host's apply did, and the journal that records it (null when nothing ran). */
@@ -124,7 +125,7 @@ export const REPORTERS: Reporters = {
     json: ({ plan, snapshots }) => renderPlanJson(plan, snapshots),
     junit: (r) => renderCheckJunit(r.plan, vmsByHost(r)),
   },
-  import: { yaml: ({ header, document }) => header + stringify(document, { lineWidth: 0 }) },
+  import: { yaml: ({ snapshots, uris, writtenAt }) => importedDesiredYaml(snapshots, uris, writtenAt) },
   apply: {
     text: ({ outcome, journalPath }, { style }) => renderApplyText(outcome, journalPath ?? '', style),
     json: ({ outcome, journalPath }) => renderApplyJson(outcome, journalPath),

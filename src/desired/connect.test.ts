@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { selectHosts, withConnectUri } from './connect.js';
 import { loadDesiredState } from './load.js';
 
@@ -68,5 +68,24 @@ describe('withConnectUri', () => {
     const implicit = load('version: 1');
     expect(() => selectHosts(implicit, { hosts: ['hv1'], connect: null })).toThrow('(it declares: local)');
     expect(selectHosts(implicit, { hosts: ['local'], connect: null }).hosts.map((h) => h.name)).toEqual(['local']);
+  });
+});
+
+describe('withConnectUri: the URI', () => {
+  it('refuses a -c that is not a libvirt URI, pointing at the character at fault', () => {
+    const implicit = load('version: 1');
+    let error: unknown;
+    try {
+      withConnectUri(implicit, 'qemu:///system;touch${IFS}PWNED');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message).toBe(
+      '-c:1:15: "qemu:///system;touch${IFS}PWNED" is not a libvirt URI: ";" is not allowed in the path\n' +
+        '  hint: a libvirt URI is driver[+transport]://[user@][host][:port]/path[?name=value&...], e.g. qemu:///system ' +
+        'or qemu+ssh://root@hv2/system?keyfile=/root/.ssh/id_ed25519; percent-encode any other character (%3B for ";")',
+    );
+    expect(withConnectUri(implicit, 'qemu+ssh://user@[fe80::1%25eth0]:2222/system').hosts[0]?.local).toBe(false);
   });
 });

@@ -2,10 +2,29 @@
  * Which hosts of the desired state a command runs against (SPEC 4, 12): `--host NAME` (repeatable) keeps only those,
  * and `-c/--connect URI` points the one remaining host at another URI.
  */
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import type { DesiredHost, DesiredState } from '../model/desired.js';
 import { DEFAULT_HOST } from './normalise.js';
-import { isLocalUri, remoteHostOf } from './uri.js';
+import { showString } from './show.js';
+import { checkLibvirtUri, isLocalUri, remoteHostOf, URI_HINT } from './uri.js';
+
+/** Where a `-c` URI's diagnostics point: the command line is one line, and the column is the URI's character. */
+export const CONNECT_ARGUMENT = '-c';
+
+/** Throws an InputError positioned at the faulty character (`-c:1:15: ...`) when `uri` is not a libvirt URI. */
+export function checkConnectUri(uri: string): void {
+  const fault = checkLibvirtUri(uri);
+  if (!fault) return;
+  throw new InputError([
+    {
+      file: CONNECT_ARGUMENT,
+      line: 1,
+      col: fault.index + 1,
+      message: `${showString(uri)} is not a libvirt URI: ${fault.reason}`,
+      hint: URI_HINT,
+    },
+  ]);
+}
 
 /** What the command line says about hosts: `--host` names (empty = all) and `-c URI` (or null). */
 export interface HostSelection {
@@ -52,6 +71,7 @@ function onlyHosts(state: DesiredState, names: readonly string[]): DesiredState 
  * its host part (`hv2` for `qemu+ssh://root@hv2/system`), or the URI itself when it has none (a libvirt.conf alias).
  */
 export function withConnectUri(state: DesiredState, uri: string): DesiredState {
+  checkConnectUri(uri);
   if (state.hosts.length > 1) {
     const names = state.hosts.map((h) => h.name);
     throw new UsageError(`-c ${uri} is for one host, and this run has ${names.length} from ${state.file}: ${names.join(', ')}`, {

@@ -3,15 +3,17 @@
  * — and turns ajv's errors into diagnostics a person can act on: each names the key or value at fault, says what is
  * wrong and what to write instead. PCI addresses are also range-checked here, which a pattern cannot do cleanly.
  */
-import type { ErrorObject } from 'ajv/dist/2020.js';
 import type { InputDiagnostic } from '../errors.js';
-import { bundledSchemaValidator } from '../io/bundled-schema.js';
+import { MAX_FINDINGS } from './input-limits.js';
+import { pointerPath } from './json-source.js';
 import { parsePciAddress } from '../model/pci-address.js';
+import { validatePassthrough } from '../schemas/passthrough.validate.js';
+import type { SchemaError } from '../schemas/validator.js';
+import { showString } from './show.js';
 import { closestMatch } from './suggest.js';
 import { describePath, locate } from './source.js';
+import { checkLibvirtUri, URI_HINT } from './uri.js';
 import type { PathSegment, Target, YamlSource } from './source.js';
-
-const validator = bundledSchemaValidator('passthrough.schema.json', { allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
 
 /** What a schema error says, before it is given a position. */
 interface Finding {
@@ -22,32 +24,37 @@ interface Finding {
   /** For a missing key: its name. For an unknown key: the allowed key it is probably a typo of. */
   missing?: string;
   typoOf?: string;
+  /** The character of a string value at fault, when there is one. */
+  charIndex?: number;
 }
 
 /**
- * Validates `value` (the YAML as plain data) and returns one diagnostic per problem, each at the YAML node it is
- * about. Empty when the data has the shape SPEC 1 describes and every address is in range.
+ * Validates `value` (the YAML as plain data) and returns one diagnostic per problem (the first `MAX_FINDINGS`
+ * found, roughly in file order), each at the YAML node it is about. Empty when the data has the shape SPEC 1 describes and
+ * every address is in range.
  */
 export function schemaDiagnostics(source: YamlSource, value: unknown): InputDiagnostic[] {
-  const validate = validator();
   const findings: Finding[] = [];
   const badAddressSpelling = new Set<string>();
-  if (!validate(value)) {
-    for (const error of validate.errors ?? []) {
+  if (!validatePassthrough(value)) {
+    for (const error of validatePassthrough.errors ?? []) {
+      if (findings.length >= MAX_FINDINGS) break;
       // Errors inside `propertyNames` are restated, with the offending name, by the `propertyNames` error itself.
       if (error.propertyName !== undefined) continue;
-      const path = toPath(value, error.instancePath);
+      const path = pointerPath(value, error.instancePath);
       if (error.keyword === 'pattern' && isAddressPath(path)) {
         badAddressSpelling.add(JSON.stringify(path));
         continue;
       }
+      // The pattern only screens characters (for editors); uriFindings says what is wrong, and where.
+      if (error.keyword === 'pattern' && isUriPath(path)) continue;
       const finding = explain(error, path);
       if (finding) findings.push(finding);
     }
   }
-  findings.push(...addressFindings(value, badAddressSpelling));
-  return withoutTypoEchoes(findings).map((f) => ({
-    ...locate(source, f.path, f.target),
+  const all = findings.concat(addressFindings(value, badAddressSpelling), uriFindings(value)).slice(0, MAX_FINDINGS);
+  return withoutTypoEchoes(all).map((f) => ({
+    ...locate(source, f.path, f.target, f.charIndex),
     message: f.message,
     hint: f.hint,
   }));
@@ -60,23 +67,6 @@ function withoutTypoEchoes(findings: Finding[]): Finding[] {
     findings.filter((f) => f.typoOf).map((f) => JSON.stringify([...f.path.slice(0, -1), f.typoOf])),
   );
   return findings.filter((f) => !f.missing || !typos.has(JSON.stringify([...f.path, f.missing])));
-}
-
-// ajv's instancePath is a JSON pointer; list indexes must become numbers so that paths print as `devices[0]`.
-function toPath(value: unknown, pointer: string): PathSegment[] {
-  const path: PathSegment[] = [];
-  let current = value;
-  for (const raw of pointer.split('/').slice(1)) {
-    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (Array.isArray(current)) {
-      path.push(Number(segment));
-      current = current[Number(segment)];
-    } else {
-      path.push(segment);
-      current = isRecord(current) ? current[segment] : undefined;
-    }
-  }
-  return path;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -97,11 +87,15 @@ function isAddressPath(path: readonly PathSegment[]): boolean {
   return top === 'vms' && path.length === 5 && field === 'devices' && deviceField === 'address';
 }
 
+function isUriPath(path: readonly PathSegment[]): boolean {
+  return path.length === 3 && path[0] === 'hosts' && path[2] === 'uri';
+}
+
 function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `the string ${showString(value)}`;
   if (typeof value === 'number') return `the number ${value}`;
   return String(value);
 }
@@ -129,7 +123,7 @@ const MISSING_HINTS: Record<string, string> = {
   type: 'add type: bridge (or network, direct, user, ...) as the domain XML has it in <interface type=...>',
 };
 
-function explain(error: ErrorObject, path: PathSegment[]): Finding | null {
+function explain(error: SchemaError, path: PathSegment[]): Finding | null {
   const schema = (error.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown> };
   const where = describePath(path);
   const name = propertyName(path);
@@ -265,7 +259,7 @@ function wrongType(
 
 function badPattern(path: PathSegment[], name: string | null, data: unknown): Finding {
   const where = describePath(path);
-  const shown = JSON.stringify(data);
+  const shown = typeof data === 'string' ? showString(data) : JSON.stringify(data);
   switch (name) {
     case 'vendor':
     case 'product':
@@ -282,13 +276,6 @@ function badPattern(path: PathSegment[], name: string | null, data: unknown): Fi
         message: `${where} ${shown} is not a MAC address`,
         hint: 'write six hex pairs separated by ":", e.g. 52:54:00:12:34:56',
       };
-    case 'uri':
-      return {
-        path,
-        target: 'value',
-        message: `${where} ${shown} is not a libvirt URI: it is empty or has a space in it`,
-        hint: 'e.g. qemu:///system or qemu+ssh://root@hv2/system',
-      };
     default:
       return { path, target: 'value', message: `${where} ${shown} is not valid here` };
   }
@@ -300,15 +287,15 @@ function badName(path: PathSegment[], name: string): Finding {
     return {
       path: at,
       target: 'key',
-      message: `host name ${JSON.stringify(name)} is not usable`,
+      message: `host name ${showString(name)} is not usable`,
       hint: 'name hosts with letters, digits, "_", "." and "-", starting with a letter, digit or "_"',
     };
   }
   return {
     path: at,
     target: 'key',
-    message: `${JSON.stringify(name)} is not a libvirt domain name`,
-    hint: 'libvirt domain names are not empty and contain no "/" and no line break',
+    message: `${showString(name)} is not a libvirt domain name`,
+    hint: 'libvirt domain names are not empty and contain no "/" and no control character',
   };
 }
 
@@ -333,6 +320,26 @@ function addressValues(value: unknown): { path: PathSegment[]; text: string }[] 
     if (Array.isArray(entries)) entries.forEach((entry, i) => add([list, i], entry));
   }
   return found;
+}
+
+/** Every `uri` string under hosts that is not a libvirt URI, pointing at the character at fault. */
+function uriFindings(value: unknown): Finding[] {
+  if (!isRecord(value) || !isRecord(value.hosts)) return [];
+  return Object.entries(value.hosts).flatMap(([name, host]): Finding[] => {
+    if (!isRecord(host) || typeof host.uri !== 'string') return [];
+    const fault = checkLibvirtUri(host.uri);
+    if (!fault) return [];
+    const path = ['hosts', name, 'uri'];
+    return [
+      {
+        path,
+        target: 'value',
+        charIndex: fault.index,
+        message: `${describePath(path)} ${showString(host.uri)} is not a libvirt URI: ${fault.reason}`,
+        hint: URI_HINT,
+      },
+    ];
+  });
 }
 
 const ADDRESS_HINT =

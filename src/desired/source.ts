@@ -2,10 +2,12 @@
  * The YAML side of loading: parsing with positions kept, and finding the node a JSON path points at, so that every
  * diagnostic can name `file:line:col` of the key or value it is about rather than "somewhere in the file".
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
-import type { Document, Node, Scalar, YAMLError } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, visit } from 'yaml';
+import type { Document, Node, Pair, YAMLError, YAMLMap } from 'yaml';
 import type { InputDiagnostic } from '../errors.js';
 import type { SourcePos } from '../model/desired.js';
+import { showString } from './show.js';
+import { scalarCharOffset, structureProblems } from './yaml-structure.js';
 
 /** One step of a path into the document: a mapping key or a list index. */
 export type PathSegment = string | number;
@@ -18,7 +20,7 @@ export function describePath(path: readonly PathSegment[]): string {
   return path
     .map((segment, i) => {
       if (typeof segment === 'number') return `[${segment}]`;
-      if (!PLAIN_NAME.test(segment)) return `[${JSON.stringify(segment)}]`;
+      if (!PLAIN_NAME.test(segment)) return `[${showString(segment)}]`;
       return i === 0 ? segment : `.${segment}`;
     })
     .join('');
@@ -27,11 +29,14 @@ export function describePath(path: readonly PathSegment[]): string {
 /** Whether a diagnostic is about a mapping key itself (unknown key) or about the value under it (wrong value). */
 export type Target = 'key' | 'value';
 
-/** A parsed file: the document with node ranges, and what turns those ranges into line:col. */
+/** A parsed file: the document with node ranges, the text they index, and what turns them into line:col. */
 export interface YamlSource {
   file: string;
+  text: string;
   doc: Document.Parsed;
   lines: LineCounter;
+  /** Each mapping's pairs by key, built on first lookup: finding a key stays O(1) however many VMs a file has. */
+  pairsByKey: WeakMap<YAMLMap, Map<string, Pair>>;
 }
 
 /** The outcome of parsing: `value` is the plain data to validate, unusable when `fatal` is true. */
@@ -45,22 +50,29 @@ export interface ParsedYaml {
 
 /**
  * Parses `text` keeping node ranges. Duplicate keys are reported but are not fatal (the rest of the file is still
- * checked); any other syntax error is. Scalar keys keep their text as written, so a domain named `1.10` or `true`
- * stays that string instead of becoming a number or boolean.
+ * checked); any other syntax or structure error is (see yaml-structure.ts). Scalar keys keep their text as
+ * written, so a domain named `1.10` or `true` stays that string instead of becoming a number or boolean.
  */
 export function parseYaml(text: string, file: string): ParsedYaml {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const source: YamlSource = { file, doc, lines };
-  keepWrittenText(doc);
+  // Keys are compared by structureProblems, on the text passthru reads, not by yaml on the values it resolved.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const source: YamlSource = { file, text, doc, lines, pairsByKey: new WeakMap() };
   const diagnostics = doc.errors.map((error) => syntaxDiagnostic(source, text, error));
-  if (doc.errors.some((error) => error.code !== 'DUPLICATE_KEY')) {
-    return { source, value: undefined, diagnostics, fatal: true };
-  }
+  diagnostics.push(...directiveDiagnostics(source));
+  if (diagnostics.length > 0) return { source, value: undefined, diagnostics, fatal: true };
+  keepWrittenText(doc);
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return `${line}:${col}`;
+  };
+  const problems = structureProblems(doc, text, at);
+  for (const p of problems) diagnostics.push({ ...positionAt(source, p.offset), message: p.message, hint: p.hint });
+  if (problems.some((p) => p.fatal)) return { source, value: undefined, diagnostics, fatal: true };
   try {
-    return { source, value: doc.toJS(), diagnostics, fatal: false };
+    return { source, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), diagnostics, fatal: false };
   } catch (error) {
-    // toJS refuses alias bombs (an alias expanding to more than 100 nodes) instead of exhausting memory.
+    // toJS refuses alias bombs (aliases expanding to more than MAX_ALIAS_COUNT nodes) instead of exhausting memory.
     const reason = error instanceof Error ? error.message : String(error);
     diagnostics.push({
       ...positionAt(source, firstContentOffset(source)),
@@ -71,6 +83,33 @@ export function parseYaml(text: string, file: string): ParsedYaml {
   }
 }
 
+/**
+ * `%YAML 1.1` switches the parser to YAML 1.1, where `yes` is true and an unquoted 0000:07:00.0 the number 420 (in
+ * base 60): the file would mean something else than it does to every YAML 1.2 tool. Unknown directives are
+ * refused too, rather than ignored.
+ */
+function directiveDiagnostics(source: YamlSource): InputDiagnostic[] {
+  const found = source.doc.warnings
+    .filter((warning) => warning.code === 'BAD_DIRECTIVE')
+    .map((warning) => ({
+      ...positionAt(source, warning.pos[0]),
+      message: `YAML directive not understood: ${warning.message}`,
+      hint: 'remove the line starting with %: passthrough.yaml needs no directive',
+    }));
+  const { explicit, version } = source.doc.directives?.yaml ?? { explicit: false, version: '1.2' };
+  if (explicit && version !== '1.2') {
+    found.push({
+      ...positionAt(source, Math.max(0, source.text.indexOf('%YAML'))),
+      message: `%YAML ${version}: passthru reads YAML 1.2 only (in YAML 1.1, yes is true and 07:00 is a number)`,
+      hint: 'remove the %YAML line',
+    });
+  }
+  return found;
+}
+
+/** How many nodes aliases may expand to in all: a file of a few hundred VMs needs none, an alias bomb millions. */
+const MAX_ALIAS_COUNT = 100;
+
 // `lspci -n` prints IDs bare, so users paste `vendor: 8086`, which YAML reads as the number 8086 (and `0x10de` as
 // 4318): the digits as written are what they meant.
 const WRITTEN_AS_TEXT = new Set(['vendor', 'product']);
@@ -78,13 +117,22 @@ const WRITTEN_AS_TEXT = new Set(['vendor', 'product']);
 function keepWrittenText(doc: Document.Parsed): void {
   visit(doc, {
     Pair(_, pair) {
-      if (isScalar(pair.key) && typeof pair.key.value !== 'string' && pair.key.source !== undefined) {
+      // (An empty key, `: value`, stays null: structureProblems refuses it.)
+      if (isScalar(pair.key) && typeof pair.key.value !== 'string' && pair.key.source) {
         pair.key.value = pair.key.source;
       }
       const key = isScalar(pair.key) ? pair.key.value : null;
-      if (typeof key === 'string' && WRITTEN_AS_TEXT.has(key) && isScalar(pair.value)) {
-        const value = pair.value;
-        if (typeof value.value === 'number' && value.source !== undefined) value.value = value.source;
+      if (typeof key !== 'string' || !WRITTEN_AS_TEXT.has(key)) return;
+      // `vendor: *id` with `&id 8086` elsewhere: the alias stands for the digits written at the anchor. The anchor
+      // itself may be a number that has to stay one (`count: &id 2`), so the alias is replaced by a copy.
+      const target = isAlias(pair.value) ? pair.value.resolve(doc) : pair.value;
+      if (!isScalar(target) || typeof target.value !== 'number' || target.source === undefined) return;
+      if (target === pair.value) {
+        target.value = target.source;
+      } else {
+        const copy = new Scalar(target.source);
+        copy.range = (pair.value as Node).range;
+        pair.value = copy;
       }
     },
   });
@@ -111,8 +159,7 @@ function resolve(source: YamlSource, path: readonly PathSegment[]): Resolved {
   for (const [i, segment] of path.entries()) {
     if (isAlias(node)) node = node.resolve(source.doc) ?? null;
     if (isMap(node)) {
-      // The last of duplicate keys, because that is the value toJS keeps and the schema saw.
-      const pair = [...node.items].reverse().find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+      const pair = pairNamed(source, node, String(segment));
       if (!pair) return { node, key, complete: false };
       key = pair.key as Node;
       node = (pair.value as Node | null) ?? null;
@@ -130,15 +177,29 @@ function resolve(source: YamlSource, path: readonly PathSegment[]): Resolved {
   return { node, key, complete: true };
 }
 
+// The last of duplicate keys, because that is the value toJS keeps and the schema saw.
+function pairNamed(source: YamlSource, map: YAMLMap, name: string): Pair | undefined {
+  let pairs = source.pairsByKey.get(map);
+  if (!pairs) {
+    pairs = new Map();
+    for (const pair of map.items as Pair[]) if (isScalar(pair.key)) pairs.set(String(pair.key.value), pair);
+    source.pairsByKey.set(map, pairs);
+  }
+  return pairs.get(name);
+}
+
 /**
  * Where a diagnostic about `path` should point: at the mapping key of its last step for `key` (or at the list item
  * when the step is an index), at its value for `value`. An empty value (`live:` with nothing after it) points at
- * its key, which is where the user has to type.
+ * its key, which is where the user has to type. `charIndex` points at one character of a string value.
  */
-export function locate(source: YamlSource, path: readonly PathSegment[], target: Target): SourcePos {
+export function locate(source: YamlSource, path: readonly PathSegment[], target: Target, charIndex?: number): SourcePos {
   const { node, key } = resolve(source, path);
   const emptyValue = isScalar(node) && node.value === null && !node.source;
   const chosen = (target === 'key' || emptyValue) && key ? key : node;
+  if (charIndex !== undefined && target === 'value' && isScalar(chosen)) {
+    return positionAt(source, scalarCharOffset(chosen, source.text, charIndex));
+  }
   const offset = chosen?.range?.[0] ?? firstContentOffset(source);
   return positionAt(source, offset);
 }
@@ -180,14 +241,12 @@ function syntaxDiagnostic(source: YamlSource, text: string, error: YAMLError): I
       message = 'a tab is used for indentation';
       hint = 'YAML indents with spaces only: replace the tab with spaces';
       break;
-    case 'DUPLICATE_KEY': {
-      const first = firstOccurrence(source, offset);
-      message = first
-        ? `duplicate key "${first.name}" (first written at ${first.pos.line}:${first.pos.col})`
-        : 'duplicate key';
-      hint = 'YAML keeps only one of the values: remove the other key';
+    case 'RESOURCE_EXHAUSTION':
+      // Where the parser ran out of stack depends on the stack size: the line is what is stable.
+      offset = text.lastIndexOf('\n', offset - 1) + 1;
+      message = 'the YAML is nested too deeply to read';
+      hint = 'passthrough.yaml needs a few levels of nesting: remove the extra brackets or indentation';
       break;
-    }
     case 'MULTIPLE_DOCS':
       message = 'more than one YAML document (---) in the file';
       hint = 'passthrough.yaml is one document: remove the second --- and merge what follows into the first';
@@ -218,20 +277,4 @@ function skipSpaces(text: string, offset: number): number {
   let i = offset;
   while (text[i] === ' ') i++;
   return i;
-}
-
-function firstOccurrence(source: YamlSource, offset: number): { name: string; pos: SourcePos } | null {
-  let result: { name: string; pos: SourcePos } | null = null;
-  visit(source.doc, {
-    Map(_, map) {
-      const duplicate = map.items.find((p) => p.key && (p.key as Node).range?.[0] === offset);
-      if (!duplicate || !isScalar(duplicate.key)) return;
-      const name = String(duplicate.key.value);
-      const first = map.items.find((p) => isScalar(p.key) && String(p.key.value) === name);
-      const firstOffset = (first?.key as Node | undefined)?.range?.[0] ?? offset;
-      result = { name, pos: positionAt(source, firstOffset) };
-      return visit.BREAK;
-    },
-  });
-  return result;
 }

@@ -2,14 +2,14 @@
  * Reading a snapshot file (`plan --snapshot`, saved plans): JSON validated against schemas/snapshot.schema.json
  * so that a hand-edited or outdated capture fails with a clear message instead of a confusing plan.
  */
+import { checkInputSize } from '../desired/input-limits.js';
 import { InputError } from '../errors.js';
-import { bundledSchemaValidator } from '../io/bundled-schema.js';
 import type { HostSnapshot } from '../model/snapshot.js';
-
-const validator = bundledSchemaValidator('snapshot.schema.json', { allErrors: false, strict: true });
+import { validateSnapshot } from '../schemas/snapshot.validate.js';
 
 /** Parses and validates snapshot JSON (one host, or an array of hosts). */
 export function parseSnapshotFile(text: string, file: string): HostSnapshot[] {
+  checkInputSize(text, file, 'snapshot');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -28,9 +28,8 @@ export function parseSnapshotFile(text: string, file: string): HostSnapshot[] {
       },
     ]);
   }
-  const validate = validator();
-  if (!validate(value)) {
-    const e = validate.errors?.[0];
+  if (!validateSnapshot(value)) {
+    const e = validateSnapshot.errors?.[0];
     throw new InputError([
       { file, line: 1, col: 1, message: `not a valid snapshot: ${e?.instancePath || '/'} ${e?.message ?? ''}`, hint: 'see schemas/snapshot.schema.json' },
     ]);

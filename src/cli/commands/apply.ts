@@ -8,7 +8,7 @@ import { applyHosts, applyOutcomeExitCode, unapplyableHosts, type WavePosition }
 import { defaultJournalPath } from '../../apply/journal.js';
 import { defaultStateDir } from '../../apply/lock.js';
 import { formatDuration, parseDuration } from '../../model/duration.js';
-import { parseSavedPlan, staleHosts } from '../../apply/saved-plan.js';
+import { savedPlanToApply } from '../../apply/saved-plan.js';
 import type { ProgressHooks } from '../../apply/step-runner.js';
 import { systemClock } from '../../io/clock.js';
 import { listenForInterrupts } from '../../io/interrupts.js';
@@ -16,7 +16,7 @@ import type { DesiredState } from '../../model/desired.js';
 import type { HostRefusal } from '../../model/apply-report.js';
 import type { Plan } from '../../model/plan.js';
 import type { HostSnapshot } from '../../model/snapshot.js';
-import { planAll, planObservations } from '../../plan/plan-all.js';
+import { planObservations } from '../../plan/plan-all.js';
 import { progressLines } from '../../render/apply-report.js';
 import { renderPlanText } from '../../render/plan-text.js';
 import { styleFor, type Style } from '../../render/style.js';
@@ -46,25 +46,8 @@ async function savedOrFreshPlan(inv: Invocation, term: Terminal): Promise<{ desi
     const snapshots = new Map(observations.flatMap((o) => ('snapshot' in o ? [[o.host.name, o.snapshot] as const] : [])));
     return { desired, plan: planObservations(desired, observations), snapshots };
   }
-  const saved = parseSavedPlan(await readUserFile(inv.planFile, 'the saved plan', 'write one with `passthru plan -o FILE`'), inv.planFile);
-  const snapshots = await snapshotsFor(saved.desired, inv, term);
-  const stale = staleHosts(saved.snapshots, [...snapshots.values()]);
-  if (stale.length > 0) {
-    throw new PassthruError(
-      `Saved plan is stale: the host changed since ${inv.planFile} was made:\n` +
-        stale.map((s) => `  ${s.host}:\n${s.changes.map((c) => `    - ${c}`).join('\n')}`).join('\n'),
-      { hint: 'review the change, then plan again: passthru plan -o PLANFILE' },
-    );
-  }
-  // The planner is pure: the same desired state on the same observed host must give the same plan. Anything else
-  // means the file was edited by hand or made by another passthru version, and its actions are not to be trusted.
-  const plan = planAll(saved.desired, snapshots);
-  if (JSON.stringify(plan.hosts) !== JSON.stringify(saved.plan.hosts)) {
-    throw new PassthruError(`${inv.planFile} does not match what its own desired state plans on this host: it was edited, or made by another passthru version`, {
-      hint: 'plan again: passthru plan -o PLANFILE',
-    });
-  }
-  return { desired: saved.desired, plan, snapshots };
+  const text = await readUserFile(inv.planFile, 'the saved plan', 'write one with `passthru plan -o FILE`', 'savedPlan');
+  return savedPlanToApply(text, inv.planFile, (desired) => snapshotsFor(desired, inv, term));
 }
 
 export async function runApply(inv: Invocation, term: Terminal): Promise<number> {
