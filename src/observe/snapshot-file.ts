@@ -4,7 +4,8 @@
  */
 import { checkInputSize } from '../desired/input-limits.js';
 import { InputError } from '../errors.js';
-import type { HostSnapshot } from '../model/snapshot.js';
+import type { DomainHostdev, HostSnapshot } from '../model/snapshot.js';
+import { domainHostdevXml } from '../libvirt/hostdev-xml.js';
 import { validateSnapshot } from '../schemas/snapshot.validate.js';
 
 /** Parses and validates snapshot JSON (one host, or an array of hosts). */
@@ -34,5 +35,16 @@ export function parseSnapshotFile(text: string, file: string): HostSnapshot[] {
       { file, line: 1, col: 1, message: `not a valid snapshot: ${e?.instancePath || '/'} ${e?.message ?? ''}`, hint: 'see schemas/snapshot.schema.json' },
     ]);
   }
-  return Array.isArray(value) ? (value as HostSnapshot[]) : [value as HostSnapshot];
+  const snapshots = Array.isArray(value) ? (value as HostSnapshot[]) : [value as HostSnapshot];
+  for (const s of snapshots) for (const d of s.domains) for (const h of [...d.persistent.hostdevs, ...(d.live?.hostdevs ?? [])]) withElement(h);
+  return snapshots;
+}
+
+/**
+ * A hostdev of a capture written before snapshots carried each element (`xml` is additive to format_version "1")
+ * gets the element passthru itself would write for it: the snapshot stays readable, and a plan made from it says
+ * what it re-adds.
+ */
+function withElement(h: Omit<DomainHostdev, 'xml'> & { xml?: string }): void {
+  h.xml ??= domainHostdevXml(h);
 }
