@@ -4,13 +4,14 @@
  * Written for humans reading it with `jq` as much as for passthru itself.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassthruError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { StepKind } from '../model/plan.js';
 import { errorCode } from '../io/error-code.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /** Default journal file; `PASSTHRU_JOURNAL` overrides it. */
 const DEFAULT_JOURNAL_PATH = '/var/log/passthru/journal.jsonl';
@@ -81,7 +82,7 @@ export interface FileJournal extends Journal {
 export async function openJournal(file: string, host: string, clock: Clock, runId: string = randomUUID()): Promise<FileJournal> {
   let handle: FileHandle;
   try {
-    await mkdir(path.dirname(file), { recursive: true });
+    await makeDirs(path.dirname(file));
     handle = await open(file, 'a+');
   } catch (err) {
     // Not root, or a read-only /var/log: the user's to fix, and nothing has run yet.

@@ -56,6 +56,12 @@ describe('acquireLock', () => {
     expect((err as PassthruError).hint).toContain('PASSTHRU_STATE_DIR');
   });
 
+  it('refuses a lock directory under /proc in bounded time (Node\'s recursive mkdir retried such a path forever)', async () => {
+    const err = await acquireLock('hv1', { dir: '/proc/self/passthru-test/state', timeoutMs: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PassthruError);
+    expect((err as PassthruError).message).toMatch(/^cannot create the apply lock in \/proc\/self\/passthru-test\/state: /);
+  }, 10_000);
+
   it('takes over a lock whose owner died, and says whose it was', async () => {
     const stale: LockOwner = { pid: deadPid(), hostname: hostname(), startedAt: '2025-01-01T00:00:00.000Z', host: 'hv1' };
     expect(isStale(stale)).toBe(true);

@@ -8,7 +8,7 @@
  * and is taken over.
  */
 import { hostname as osHostname } from 'node:os';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PassthruError } from '../errors.js';
@@ -17,6 +17,7 @@ import { systemClock } from '../io/clock.js';
 import type { Clock } from '../io/clock.js';
 import { interruptionText } from '../io/interrupts.js';
 import { errorCode } from '../io/error-code.js';
+import { makeDirs } from '../io/make-dirs.js';
 
 /** Default directory of lock files; `PASSTHRU_STATE_DIR` overrides it. */
 const DEFAULT_STATE_DIR = '/run/passthru';
@@ -95,7 +96,7 @@ export async function acquireLock(host: string, options: LockOptions): Promise<H
   const dir = options.dir ?? defaultStateDir();
   const clock = options.clock ?? systemClock;
   const file = lockPath(dir, host);
-  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+  await makeDirs(dir).catch((err: unknown) => {
     throw unusableStateDir(dir, err);
   });
   const owner: LockOwner = { pid: process.pid, hostname: osHostname(), startedAt: clock.now().toISOString(), host };
