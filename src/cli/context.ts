@@ -134,8 +134,9 @@ async function fromSnapshotFile(file: string, anyName: boolean): Promise<(host: 
 }
 
 /**
- * The snapshot of every host, for callers that need all of them (apply, until it reports hosts one by one): the
- * first host that could not be observed is thrown.
+ * The snapshot of every host, for `apply PLANFILE`, whose saved plan is proven fresh against all its hosts at once:
+ * the first host that could not be observed is thrown (a fresh `apply` reports hosts one by one through
+ * observeHosts instead).
  */
 export async function snapshotsFor(desired: DesiredState, inv: Invocation, term: Terminal): Promise<Map<string, HostSnapshot>> {
   const observations = await observeHosts(desired, inv, term);
