@@ -132,15 +132,3 @@ async function fromSnapshotFile(file: string, anyName: boolean): Promise<(host: 
     });
   };
 }
-
-/**
- * The snapshot of every host, for `apply PLANFILE`, whose saved plan is proven fresh against all its hosts at once:
- * the first host that could not be observed is thrown (a fresh `apply` reports hosts one by one through
- * observeHosts instead).
- */
-export async function snapshotsFor(desired: DesiredState, inv: Invocation, term: Terminal): Promise<Map<string, HostSnapshot>> {
-  const observations = await observeHosts(desired, inv, term);
-  const failed = observations.find((o) => 'error' in o);
-  if (failed && 'error' in failed) throw failed.error;
-  return new Map(observations.flatMap((o) => ('snapshot' in o ? [[o.host.name, o.snapshot] as const] : [])));
-}

@@ -22,7 +22,7 @@ import { renderPlanText } from '../../render/plan-text.js';
 import { styleFor, type Style } from '../../render/style.js';
 import type { Invocation } from '../args.js';
 import { render, report } from '../reporters.js';
-import { loadDesired, makeVirsh, observeHosts, readUserFile, snapshotsFor } from '../context.js';
+import { loadDesired, makeVirsh, observeHosts, readUserFile } from '../context.js';
 import type { Terminal } from '../terminal.js';
 
 /** Progress hooks that print one host's lines on stderr (none with -q). */
@@ -47,7 +47,7 @@ async function savedOrFreshPlan(inv: Invocation, term: Terminal): Promise<{ desi
     return { desired, plan: planObservations(desired, observations), snapshots };
   }
   const text = await readUserFile(inv.planFile, 'the saved plan', 'write one with `passthru plan -o FILE`', 'savedPlan');
-  return savedPlanToApply(text, inv.planFile, (desired) => snapshotsFor(desired, inv, term));
+  return savedPlanToApply(text, inv.planFile, (desired) => observeHosts(desired, inv, term));
 }
 
 export async function runApply(inv: Invocation, term: Terminal): Promise<number> {
