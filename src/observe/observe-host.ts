@@ -1,19 +1,19 @@
 /**
  * One host's observation, whichever way its devices are seen: a local host from sysfs/procfs under `root`
- * (richer: host use, SELinux, ACPI tables), a remote host through libvirt node devices. Domains always come from
- * virsh. The planner never knows which source a snapshot came from.
+ * (richer: SELinux, ACPI tables), a remote host through libvirt node devices and, for its host use, one ssh
+ * (observe/remote-host-use.ts). Domains always come from virsh. The planner never knows which source a snapshot
+ * came from.
  */
 import type { Clock } from '../io/clock.js';
+import { createSsh, type Ssh } from '../io/ssh.js';
 import type { Virsh } from '../io/virsh.js';
 import type { DesiredHost } from '../model/desired.js';
 import { SNAPSHOT_FORMAT_VERSION, type HostSnapshot } from '../model/snapshot.js';
 import { observeDomains } from './domains.js';
 import { observeNodedevDevices } from './nodedev-devices.js';
 import { observeLocalHost } from './platform.js';
+import { applyRemoteDump, readRemoteDump } from './remote-host-use.js';
 import type { WarnFn } from './sysfs.js';
-
-/** Why a remote host's host use is unknown. */
-const REMOTE_HOST_USE = 'the host is observed through libvirt only, which shows no routes, mounts or swap';
 
 /** What observing one host needs. */
 export interface ObserveHostDeps {
@@ -21,6 +21,8 @@ export interface ObserveHostDeps {
   /** The local host's filesystem root (`--root`). */
   root: string;
   clock: Clock;
+  /** Reads a remote host's host use (SPEC 12). Default: the real ssh. */
+  ssh?: Ssh;
   warn?: WarnFn;
 }
 
@@ -38,15 +40,19 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
     const [local, domains] = await Promise.all([observeLocalHost(deps.root, { warn }), domainsPromise]);
     return { ...base, deviceSource: 'sysfs', ...local, domains };
   }
-  const [devices, domains] = await Promise.all([observeNodedevDevices(deps.virsh, host.uri, { warn }), domainsPromise]);
+  // The ssh runs alongside virsh: one round trip's time, not two.
+  const [devices, domains, dump] = await Promise.all([
+    observeNodedevDevices(deps.virsh, host.uri, { warn }),
+    domainsPromise,
+    readRemoteDump(host.uri, deps.ssh ?? createSsh()),
+  ]);
   return {
     ...base,
     deviceSource: 'nodedev',
     // Through libvirt we see groups (nodedev iommuGroup) but not firmware tables or the kernel command line.
     iommu: { groupsPresent: devices.some((d) => d.iommuGroup !== null), dmarTable: null, ivrsTable: null, cmdline: null },
     selinux: { enabled: false, virtUseSysfs: null },
-    hostUseKnown: false,
-    hostUseUnknown: { network: REMOTE_HOST_USE, storage: REMOTE_HOST_USE },
+    ...applyRemoteDump(dump, devices, warn),
     devices,
     domains,
   };

@@ -17,7 +17,7 @@ import { describeError, isMissing } from '../io/error-code.js';
 import { HostFs } from '../io/host-fs.js';
 import { canonicalAddress, compareAddressText, parsePciAddress } from '../model/pci-address.js';
 import { isBridgeClass, UNKNOWN_CLASS } from '../model/pci-class.js';
-import type { PciDevice } from '../model/snapshot.js';
+import type { HostUse, PciDevice } from '../model/snapshot.js';
 import { markUnreadable, normalisePciId, UNKNOWN_ID, unreadableFunction } from '../model/pci-function.js';
 
 const posix = path.posix;
@@ -225,8 +225,7 @@ function readFunction(fs: HostFs, address: string, dir: string, membership: Grou
     // Only an SR-IOV physical function has sriov_totalvfs, and only it has virtfnN links.
     virtualFunctions: has('sriov_totalvfs') ? virtualFunctionsOf(fs, dir, address, warn) : [],
     netInterfaces,
-    // The kernel gives boot_vga to VGA controllers (class 0300) only.
-    hostUse: (cls.startsWith('0300') || cls === UNKNOWN_CLASS) && attribute('boot_vga')?.trim() === '1' ? [{ kind: 'boot-vga', detail: BOOT_VGA_DETAIL }] : [],
+    hostUse: bootVgaUse(cls, () => attribute('boot_vga')),
     ...(unreadable.length > 0 ? { unreadable: unreadable.join('; ') } : {}),
   };
 }
@@ -305,6 +304,15 @@ function netInterfacesByDevice(fs: HostFs, known: ReadonlySet<string>, warn: War
 
 /** The `boot_vga` host-use detail: the GPU the firmware and the console came up on. */
 const BOOT_VGA_DETAIL = 'boot_vga: the GPU the firmware and the host console use';
+
+/**
+ * The boot-vga host use of a function of class `cls`, from its `boot_vga` attribute (read only when the class can
+ * have one: the kernel gives it to VGA controllers, class 0300, only). Shared by the local and the ssh observation.
+ */
+export function bootVgaUse(cls: string, readBootVga: () => string | null): HostUse[] {
+  if (!cls.startsWith('0300') && cls !== UNKNOWN_CLASS) return [];
+  return readBootVga()?.trim() === '1' ? [{ kind: 'boot-vga', detail: BOOT_VGA_DETAIL }] : [];
+}
 
 /**
  * Every PCI function under `<root>/sys/bus/pci/devices` or in an IOMMU group, sorted by address: identity
