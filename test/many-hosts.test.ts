@@ -11,7 +11,7 @@ import type { Plan } from '../src/model/plan.js';
 import type { HostSnapshot } from '../src/model/snapshot.js';
 import { removeFakeHost, seedHost } from './helpers/fake-host.js';
 import { runCli } from './helpers/run-cli.js';
-import { createVirshShim, findRealVirsh, type VirshShim } from './helpers/virsh-shim.js';
+import { createCountingShim, createVirshShim, findRealVirsh, type VirshShim } from './helpers/virsh-shim.js';
 
 const virsh = findRealVirsh();
 const testUri = `test://${path.resolve('examples/seed/libvirt-node.xml')}`;
@@ -144,7 +144,13 @@ describe.skipIf(!virsh)('many hosts', () => {
         ].join('\n'),
       );
     });
-    const fleet = (...args: string[]) => runCli([...args, '-f', fleetFile(), '--root', root, '--virsh', shim.binary, '--parallelism', '10']);
+    let ssh: VirshShim;
+    beforeAll(async () => {
+      ssh = await createCountingShim('ssh', '/usr/bin/ssh');
+    });
+    afterAll(async () => ssh.cleanup());
+    const fleet = (...args: string[]) =>
+      runCli([...args, '-f', fleetFile(), '--root', root, '--virsh', shim.binary, '--parallelism', '10'], { env: { PASSTHRU_SSH: ssh.binary } });
     const planned = names.slice(0, 62);
 
     it('text: every host has its section; 62 planned, hv63 not observed, hv64 blocked; exit 1', async () => {
@@ -157,8 +163,11 @@ describe.skipIf(!virsh)('many hosts', () => {
       expect(r.stdout).toContain('Not observed: 1 host(s) (hv63) could not be observed; their plan is unknown.');
     });
 
-    it('JSON: 64 entries in order, 62 with their 3 actions, hv63 with its error, hv64 with unknown-vm', async () => {
+    it('JSON: 64 entries in order, 62 with their 3 actions, hv63 with its error, hv64 with unknown-vm; one ssh for the one ssh host', async () => {
+      await ssh.reset();
       const r = await fleet('plan', '--format', 'json');
+      // passthru's own ssh (host use of hv63); virsh's ssh for qemu+ssh:// is found on PATH, not through PASSTHRU_SSH.
+      expect(await ssh.count()).toBe(1);
       expect(r.code).toBe(1);
       const plan = JSON.parse(r.stdout) as Plan;
       expect(plan.hosts.map((h) => h.name)).toEqual(names);

@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { HostError, InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
+import { createSsh, type Ssh } from '../io/ssh.js';
 import type { Virsh } from '../io/virsh.js';
 import { settleBounded } from '../io/bounded.js';
 import { systemClock } from '../io/clock.js';
@@ -81,6 +82,14 @@ export function makeVirsh(inv: Invocation, term: Terminal): Virsh {
   });
 }
 
+/** The ssh that reads remote hosts' host use (SPEC 12): `$PASSTHRU_SSH`, else `ssh` on PATH. */
+export function makeSsh(term: Terminal, inv: Invocation): Ssh {
+  return createSsh({
+    binary: term.env.PASSTHRU_SSH ?? 'ssh',
+    ...(inv.common.debug ? { debug: (line: string) => term.err(`[ssh] ${line}\n`) } : {}),
+  });
+}
+
 /**
  * One observation per host of `desired`, in its order: read from `--snapshot` (offline) or observed now. Hosts are
  * independent machines: each is observed on its own, and one that fails (unreachable, not in the snapshot file)
@@ -111,9 +120,11 @@ function eachHost<T>(hosts: readonly DesiredHost[], inv: Invocation, fn: (host: 
 
 function liveObserver(inv: Invocation, term: Terminal, multi: boolean): (host: DesiredHost) => Promise<HostSnapshot> {
   const virsh = makeVirsh(inv, term);
+  const ssh = makeSsh(term, inv);
   return (host) =>
     observeHost(host, {
       virsh,
+      ssh,
       root: inv.common.root,
       clock: systemClock,
       warn: (m) => term.err(`warning: ${multi ? `${host.name}: ` : ''}${m}\n`),

@@ -12,6 +12,8 @@ const COMMON = `Common flags:
                       e.g. --host hv1 --host hv2, or --host hv2 -c qemu+ssh://root@10.0.0.2/system
       --root DIR      read the local host's /sys, /proc and /etc under DIR (default /; env PASSTHRU_ROOT)
       --virsh PATH    virsh binary (default: virsh on PATH; env PASSTHRU_VIRSH)
+                      (a qemu+ssh:// host's routes, mounts and swaps are read by one ssh per host,
+                      BatchMode; env PASSTHRU_SSH: the ssh binary)
       --no-color      no colour (also when NO_COLOR is set or output is not a terminal)
   -q, --quiet         print only what scripts need
       --debug         full error messages and stack traces, every virsh call on stderr`;
