@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FakeHost } from '../../test/helpers/fake-host.js';
-import { fakeHost, removeFakeHost, seedHost } from '../../test/helpers/fake-host.js';
+import { fakeHost, nvmeMultipath, removeFakeHost, seedHost } from '../../test/helpers/fake-host.js';
 import { hostDumpScript, parseHostDump } from './host-dump.js';
 import { observeHostUse } from './host-use.js';
 import { applyRemoteDump } from './remote-host-use.js';
@@ -52,21 +52,7 @@ describe('host use through the dump script equals host use read from the tree', 
         await writeFile(path.join(root, 'proc/swaps'), 'Filename Type Size Used Priority\n/dev/my-vg/swap partition 8 0 -2\n');
       },
     ],
-    [
-      'native NVMe multipath',
-      seedHost,
-      async (root) => {
-        const subsys = '/sys/devices/virtual/nvme-subsystem/nvme-subsys0';
-        const ctrl = '/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0';
-        await mkdir(path.join(root, subsys, 'nvme0n1/nvme0n1p2'), { recursive: true });
-        await writeFile(path.join(root, subsys, 'nvme0n1/nvme0n1p2/partition'), '2\n');
-        await symlink(path.posix.relative(subsys, ctrl), path.join(root, subsys, 'nvme0'));
-        for (const b of ['nvme0n1', 'nvme0n1p2']) await rm(path.join(root, 'sys/class/block', b));
-        await symlink('../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1', path.join(root, 'sys/class/block/nvme0n1'));
-        await symlink('../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/nvme0n1p2', path.join(root, 'sys/class/block/nvme0n1p2'));
-        await writeFile(path.join(root, 'proc/mounts'), '/dev/nvme0n1p2 / xfs rw 0 0\n');
-      },
-    ],
+    ['native NVMe multipath', seedHost, nvmeMultipath],
     [
       '/dev/root through mountinfo',
       seedHost,

@@ -795,6 +795,24 @@ export async function removeEntry(root: string, rel: string): Promise<void> {
   await rm(path.join(await assertFakeRoot(root), rel), { recursive: true });
 }
 
+/**
+ * Turns the seed host's NVMe (01:00.0) into a native-multipath one: nvme0n1 and its partition nvme0n1p2 become a
+ * namespace head under /sys/devices/virtual/nvme-subsystem/nvme-subsys0, which links to its controller nvme0; `/` is
+ * mounted from nvme0n1p2.
+ */
+export async function nvmeMultipath(root: string): Promise<void> {
+  const abs = await assertFakeRoot(root);
+  const subsys = '/sys/devices/virtual/nvme-subsystem/nvme-subsys0';
+  const ctrl = '/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0';
+  await mkdir(path.join(abs, subsys, 'nvme0n1/nvme0n1p2'), { recursive: true });
+  await writeFile(path.join(abs, subsys, 'nvme0n1/nvme0n1p2/partition'), '2\n');
+  await symlink(posix.relative(subsys, ctrl), path.join(abs, subsys, 'nvme0'));
+  for (const b of ['nvme0n1', 'nvme0n1p2']) await rm(path.join(abs, 'sys/class/block', b));
+  await symlink('../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1', path.join(abs, 'sys/class/block/nvme0n1'));
+  await symlink('../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/nvme0n1p2', path.join(abs, 'sys/class/block/nvme0n1p2'));
+  await writeFile(path.join(abs, 'proc/mounts'), '/dev/nvme0n1p2 / xfs rw 0 0\n');
+}
+
 /** Deletes a fake tree (guarded like the mutations). */
 export async function removeFakeHost(root: string): Promise<void> {
   await rm(await assertFakeRoot(root), { recursive: true, force: true });
