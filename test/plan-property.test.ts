@@ -140,7 +140,7 @@ function forcedFor(desired: DesiredHostState, d: PciDevice, vm: string | null): 
     .filter((v) => vm === null || v.name === vm)
     .some((v) =>
       v.devices.some((claim) =>
-        claim.force && (claim.kind === 'address' ? canonicalOverlaps(claim.address, d.address) : claim.match.vendor === d.vendor && claim.match.product === d.product),
+        claim.force && (claim.kind === 'address' ? canonicalOverlaps(claim.address, d.address) : claim.kind === 'match' && claim.match.vendor === d.vendor && claim.match.product === d.product),
       ),
     );
 }
