@@ -10,6 +10,7 @@ import { SNAPSHOT_FORMAT_VERSION, type HostSnapshot } from '../model/snapshot.js
 import { observeDomains } from './domains.js';
 import { observeNodedevDevices } from './nodedev-devices.js';
 import { observeLocalHost } from './platform.js';
+import { readSriovPersisted } from './sriov-rules.js';
 import type { WarnFn } from './sysfs.js';
 
 /** Why a remote host's host use is unknown. */
@@ -36,7 +37,7 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
   };
   if (host.local) {
     const [local, domains] = await Promise.all([observeLocalHost(deps.root, { warn }), domainsPromise]);
-    return { ...base, deviceSource: 'sysfs', ...local, domains };
+    return { ...base, deviceSource: 'sysfs', ...local, domains, sriovPersisted: readSriovPersisted(deps.root, warn) };
   }
   const [devices, domains] = await Promise.all([observeNodedevDevices(deps.virsh, host.uri, { warn }), domainsPromise]);
   return {
