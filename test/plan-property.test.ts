@@ -44,6 +44,14 @@ const CODES: Record<ProblemCode, boolean> = {
   'no-iommu-group': true,
   'interface-without-mac': false,
   'boot-order-lost': true,
+  'vfs-in-use': true,
+  'numvfs-too-many': true,
+  'numvfs-remote': true,
+  'not-sriov-capable': true,
+  'pf-has-vfs': true,
+  'interface-not-a-vf': true,
+  'vf-claimed-twice': true,
+  'vf-not-yet-created': true,
 };
 
 const CANONICAL = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$|^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]$/;

@@ -5,6 +5,8 @@
  * over without this file depending on its XML reader.
  */
 import { HostError } from '../errors.js';
+import type { VfInterface } from '../model/desired.js';
+import { withAttribute, withManaged } from './hostdev-xml.js';
 
 /** The VF interface settings passthru owns; each only when set (an untagged, untrusted VF has neither). */
 export interface VfInterfaceSettings {
@@ -23,4 +25,21 @@ export function readVfInterfaceSettings(tagIds: readonly (string | undefined)[],
     return Number(id);
   });
   return { ...(vlan.length > 0 ? { vlan } : {}), ...(trust === 'yes' ? { trust: true as const } : {}) };
+}
+
+/**
+ * `element` (an `<interface type='hostdev'>` as libvirt printed it) declaring `iface` and `managed`, every other
+ * child kept byte for byte (guest `<address>`, `<rom>`, `<boot>`, SPEC 13): how a MAC, VLAN or trust change
+ * re-adds the VF. A MAC not given keeps the element's. libvirt prints `<` in text as `&lt;`, so its tags can be
+ * found in its text; MACs and VLAN IDs were validated, so they are safe inside an attribute.
+ */
+export function withVfInterface(element: string, managed: boolean, iface: VfInterface): string {
+  let xml = withAttribute(withManaged(element, managed), 'trustGuestRxFilters', iface.trust ? 'yes' : null);
+  if (iface.mac !== null) xml = xml.replace(/<mac\s+address=(['"])[^'"]*\1/, `<mac address='${iface.mac}'`);
+  xml = xml.replace(/\s*<vlan(?:\s[^>]*)?(?:\/>|>[\s\S]*?<\/vlan>)/, '');
+  if (iface.vlan === null) return xml;
+  const close = /(\s*)<\/interface>\s*$/.exec(xml);
+  if (close === null) return xml.replace(/\/>\s*$/, `><vlan><tag id='${iface.vlan}'/></vlan></interface>`);
+  const indent = close[1] ?? '';
+  return `${xml.slice(0, close.index)}${indent}  <vlan>${indent}    <tag id='${iface.vlan}'/>${indent}  </vlan>${indent}</interface>`;
 }
