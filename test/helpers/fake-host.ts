@@ -8,7 +8,7 @@
  * without the marker file, so a mistake cannot write to this machine's /sys.
  */
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, symlink, writeFile, access } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, realpath, rename, rm, symlink, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canonicalAddress, pciFunction } from '../../src/model/pci-address.js';
@@ -932,6 +932,11 @@ export async function fakeKernelSetNumVfs(root: string, pf: string, n: number): 
   const abs = await assertFakeRoot(root);
   const pfDir = await fakeDevicePath(abs, pf);
   const read = async (name: string) => (await readFile(path.join(abs, pfDir, name), 'utf8')).trim();
+  // The count first, replaced whole (a sysfs read is atomic), so that the last change to the tree is the last link:
+  // whoever waits for the links never races a late write of the count.
+  const numvfs = path.join(abs, pfDir, 'sriov_numvfs');
+  await writeFile(`${numvfs}.new`, `${n}\n`);
+  await rename(`${numvfs}.new`, numvfs);
   const [offset, stride, vfDevice, vendor, cls] = (await Promise.all(['sriov_offset', 'sriov_stride', 'sriov_vf_device', 'vendor', 'class'].map(read))) as [string, string, string, string, string];
   for (const entry of await readdir(path.join(abs, pfDir))) {
     if (!/^virtfn\d+$/.test(entry)) continue;
@@ -971,7 +976,6 @@ export async function fakeKernelSetNumVfs(root: string, pf: string, n: number): 
     await ln(`${vfDir}/iommu_group`, g);
     created.push(vf);
   }
-  await writeFile(path.join(abs, pfDir, 'sriov_numvfs'), `${n}\n`);
   return created;
 }
 
