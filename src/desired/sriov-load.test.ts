@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.js';
 import type { InputDiagnostic } from '../errors.js';
@@ -77,5 +78,13 @@ describe('SR-IOV in passthrough.yaml (SPEC 11)', () => {
       expect.objectContaining({ line: 4, col: 5, message: expect.stringContaining('already listed under sriov (3:5)') }),
     ]);
     expect(diagnosticsOf(yaml('version: 1', 'sriov:', '  - { pf: "3b:00.0", numVfs: -1 }'))[0]).toMatchObject({ line: 3, col: 30, message: expect.stringContaining('sriov[0].numVfs must be at least 0') });
+  });
+});
+
+describe('examples/sriov/passthrough.yaml', () => {
+  it('loads: the PF split into 8, VF 3 with MAC, VLAN and trust, two more VFs on VLAN 200', async () => {
+    const state = loadDesiredState(await readFile('examples/sriov/passthrough.yaml', 'utf8'), 'examples/sriov/passthrough.yaml');
+    expect(state.sriov?.map((s) => [s.pf, s.numVfs])).toEqual([['0000:3b:00.0', 8]]);
+    expect(state.vms[0]?.devices.map((d) => d.kind)).toEqual(['vf', 'vf-match']);
   });
 });

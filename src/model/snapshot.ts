@@ -178,8 +178,8 @@ export interface HostSnapshot {
   devices: PciDevice[];
   domains: DomainSnapshot[];
   /**
-   * The VF counts persisted for the next boot in passthru's udev rule file (a PF without a line: 0). Absent when
-   * not observed (a remote host, a snapshot from before SR-IOV).
+   * The VF counts persisted for the next boot in passthru's udev rule file (a PF without a line: 0). Absent on a
+   * local host (`deviceSource: 'sysfs'`) when nothing is persisted; on a remote host it is not observed.
    */
   sriovPersisted?: SriovPersisted[];
 }

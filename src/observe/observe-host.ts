@@ -37,7 +37,9 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
   };
   if (host.local) {
     const [local, domains] = await Promise.all([observeLocalHost(deps.root, { warn }), domainsPromise]);
-    return { ...base, deviceSource: 'sysfs', ...local, domains, sriovPersisted: readSriovPersisted(deps.root, warn) };
+    // Left out when nothing is persisted, so that a host without SR-IOV observes (and fingerprints) as before.
+    const persisted = readSriovPersisted(deps.root, warn);
+    return { ...base, deviceSource: 'sysfs', ...local, domains, ...(persisted.length > 0 ? { sriovPersisted: persisted } : {}) };
   }
   const [devices, domains] = await Promise.all([observeNodedevDevices(deps.virsh, host.uri, { warn }), domainsPromise]);
   return {

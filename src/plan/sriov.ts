@@ -58,8 +58,10 @@ export function planSriov(desired: DesiredHostState, snapshot: HostSnapshot, vie
       devices = after.devices;
       for (const vf of after.created) pending.add(vf);
     }
-    if (snapshot.sriovPersisted !== undefined) {
-      const persisted = persistedCount(snapshot.sriovPersisted, entry.pf);
+    // A remote host's rule file is not observed (and its count not set by passthru).
+    const persistedCounts = snapshot.sriovPersisted ?? (snapshot.deviceSource === 'sysfs' ? [] : undefined);
+    if (persistedCounts !== undefined) {
+      const persisted = persistedCount(persistedCounts, entry.pf);
       if (persisted !== to) {
         actions.push({
           kind: 'persist-numvfs',
