@@ -1,21 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../errors.js';
-import type { InputDiagnostic } from '../errors.js';
+import { diagnosticsOf } from '../../test/helpers/diagnostics.js';
 import { loadDesiredState } from './load.js';
 
 const FILE = 'passthrough.yaml';
 const yaml = (...lines: string[]) => `${lines.join('\n')}\n`;
 
-function diagnosticsOf(text: string): InputDiagnostic[] {
-  try {
-    loadDesiredState(text, FILE);
-  } catch (error) {
-    if (error instanceof InputError) return error.diagnostics;
-    throw error;
-  }
-  throw new Error('expected the file to be rejected');
-}
 
 const SRIOV = ['version: 1', 'sriov:', '  - { pf: "3b:00.0", numVfs: 4 }', 'vms:', '  nfv1:', '    devices:'];
 
