@@ -9,7 +9,7 @@ import type { Clock } from '../io/clock.js';
 import { describeExit, type Virsh, type VirshRunResult } from '../io/virsh.js';
 import type { StepResult } from '../model/apply-report.js';
 import type { Action } from '../model/plan.js';
-import { XML_FILE, opSubject, type Op } from '../plan/action-steps.js';
+import { XML_FILE, opSubject, type LocalChange, type Op } from '../plan/action-steps.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { formatDuration } from '../model/duration.js';
 import { verify, virshError, type TargetObserver } from './target.js';
@@ -74,7 +74,9 @@ export function createStepRunner(o: StepRunnerOptions): StepRunner {
         const attemptStarted = now();
         await o.journal.record({ ...base, attempt, command: args, ...(op.xml ? { xml: op.xml } : {}), result: 'started', exitCode: null, error: null, durationMs: 0 });
         // A virsh that cannot even start (HostError) fails the step like any other error, so rollback still runs.
-        const r = await o.virsh.run(o.uri, args, { timeoutMs: o.timeoutMs }).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+        const r = await (op.local ? runLocal(op.local, args, o.target) : o.virsh.run(o.uri, args, { timeoutMs: o.timeoutMs })).catch((err: unknown) =>
+          err instanceof Error ? err : new Error(String(err)),
+        );
         const outcome = r instanceof Error ? { error: r.message, note: null, retryable: false } : await judge(op, r, o.target, o.timeoutMs);
         const exitCode = r instanceof Error || r.timedOut ? null : r.exitCode;
         await o.journal.record({ ...base, attempt, command: args, result: outcome.error === null ? 'ok' : 'failed', exitCode, error: outcome.error, durationMs: elapsed(attemptStarted) });
@@ -98,6 +100,23 @@ export function createStepRunner(o: StepRunnerOptions): StepRunner {
       }
     },
   };
+}
+
+/**
+ * Carries out a step on the local host's files (an SR-IOV count) and reports it as virsh would have: exit 0, or 1
+ * with the error on stderr, so that it is judged, journaled and rolled back like every other step.
+ */
+async function runLocal(change: LocalChange, args: string[], target: TargetObserver): Promise<VirshRunResult> {
+  const started = Date.now();
+  const result = (exitCode: number, stderr: string): VirshRunResult => ({ exitCode, signal: null, stdout: '', stderr, timedOut: false, command: args, durationMs: Date.now() - started });
+  if (!target.sriov) return result(1, `error: ${change.what} changes the local host's sysfs, and this host is remote`);
+  try {
+    if (change.what === 'set-numvfs') await target.sriov.setNumVfs(change.pf, change.to);
+    else await target.sriov.persist(change.pf, change.to);
+    return result(0, '');
+  } catch (err) {
+    return result(1, `error: ${(err as Error).message}`);
+  }
 }
 
 interface Judgement {

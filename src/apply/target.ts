@@ -8,11 +8,13 @@ import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import type { Expectation } from '../plan/action-steps.js';
-import { HOLDS, judgeDomain, judgeDriver, type Verdict } from '../plan/expectation.js';
+import { HOLDS, judgeDomain, judgeDriver, judgeNumVfs, type Verdict } from '../plan/expectation.js';
 import { parseDomainXml } from '../libvirt/domain-xml.js';
 import { parseNodeDeviceXml } from '../libvirt/nodedev-xml.js';
 import { DOMAIN_VANISHED, readDomainState } from '../libvirt/domain-state.js';
 import { HostFs } from '../io/host-fs.js';
+import { sriovSysfs, type SriovSysfs } from '../io/sriov-sysfs.js';
+import { InternalError } from '../errors.js';
 
 /** Reads back the target of a step. Both methods observe the host anew on every call (no caching). */
 export interface TargetObserver {
@@ -23,6 +25,11 @@ export interface TargetObserver {
    * `live`, is not running.
    */
   domain(uuid: string, which: 'persistent' | 'live'): Promise<ParsedDomain | null>;
+  /**
+   * The local host's SR-IOV controls: read to verify, and written by the `set-numvfs`/`persist-numvfs` steps.
+   * Absent for a remote host (the planner blocks VF count changes there).
+   */
+  sriov?: SriovSysfs;
 }
 
 /** How to reach the host whose steps are verified. */
@@ -50,6 +57,7 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
     throw new HostError(`virsh ${args.join(' ')} failed: ${why}`);
   };
   return {
+    ...(root === null ? {} : { sriov: sriovSysfs(root) }),
     async deviceDriver(address) {
       if (root !== null) {
         // A fresh HostFs: its link cache must not outlive this one reading.
@@ -87,6 +95,10 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
  */
 export async function verify(e: Expectation, target: TargetObserver): Promise<Verdict> {
   if (e.what === 'driver' || e.what === 'released') return judgeDriver(e, await target.deviceDriver(e.address));
+  if (e.what === 'numvfs' || e.what === 'numvfs-persisted') {
+    if (!target.sriov) throw new InternalError(`${e.address}: SR-IOV counts are verified on the local host only`);
+    return judgeNumVfs(e, e.what === 'numvfs' ? await target.sriov.read(e.address) : await target.sriov.persisted(e.address));
+  }
   for (const scope of e.scopes) {
     const verdict = judgeDomain(e, await target.domain(e.uuid, scope), scope);
     if (!verdict.holds) return verdict;

@@ -4,17 +4,27 @@
  * fields may be added; none may change meaning without bumping `PLAN_FORMAT_VERSION`.
  */
 
+import type { VfInterface } from './desired.js';
 import type { HostErrorReport } from './observation.js';
 
 export const PLAN_FORMAT_VERSION = '1';
 
-export type ActionKind = 'nodedev-detach' | 'nodedev-reattach' | 'attach-hostdev' | 'detach-hostdev' | 'remove-interface';
+export type ActionKind =
+  | 'set-numvfs'
+  | 'persist-numvfs'
+  | 'nodedev-detach'
+  | 'nodedev-reattach'
+  | 'attach-hostdev'
+  | 'detach-hostdev'
+  | 'remove-interface';
 
 /** What one step of an apply does: a plan action kind, or `restore-interface` (re-adding a removed guest NIC on rollback). */
 export type StepKind = ActionKind | 'restore-interface';
 
 /** Execution order of action kinds within a host (SPEC 2). */
 export const ACTION_ORDER: readonly ActionKind[] = [
+  'set-numvfs',
+  'persist-numvfs',
   'detach-hostdev',
   'nodedev-reattach',
   'nodedev-detach',
@@ -26,6 +36,24 @@ interface ActionBase {
   kind: ActionKind;
   /** Why this action is needed, for humans. */
   reason: string;
+}
+
+/** Set an SR-IOV PF's VF count (`sriov_numvfs`): every VF of the PF is destroyed and `to` new ones are created. */
+export interface SetNumVfs extends ActionBase {
+  kind: 'set-numvfs';
+  /** The PF. */
+  address: string;
+  from: number;
+  to: number;
+}
+
+/** Persist a PF's VF count for the next boot (passthru's udev rule file; `to: 0` removes the PF's line). */
+export interface PersistNumVfs extends ActionBase {
+  kind: 'persist-numvfs';
+  address: string;
+  /** What the file persists now (0: no line). */
+  from: number;
+  to: number;
 }
 
 /** Bind a host device to vfio-pci (`virsh nodedev-detach`). */
@@ -56,6 +84,8 @@ export interface HostdevAttach extends ActionBase {
    * its config) is re-added from the element observed in the domain, every child kept (SPEC 13).
    */
   hostdevXml: string;
+  /** Set when the element is an `<interface type='hostdev'>` (an SR-IOV VF as a NIC): what it declares. */
+  interface?: VfInterface;
   /** Changes the persistent config (`--config`). */
   config: boolean;
   /** Also hot-plugs into the running domain (`--live`). */
@@ -74,6 +104,8 @@ export interface HostdevDetach extends ActionBase {
   mac?: string;
   /** The element as libvirt printed it in the domain: `detach-device` is given it, and a rollback re-adds it whole. */
   hostdevXml: string;
+  /** For `source: 'interface'`: what the element declares. */
+  interface?: VfInterface;
   config: boolean;
   live: boolean;
 }
@@ -92,7 +124,7 @@ export interface InterfaceRemove extends ActionBase {
   live: boolean;
 }
 
-export type Action = NodedevDetach | NodedevReattach | HostdevAttach | HostdevDetach | InterfaceRemove;
+export type Action = SetNumVfs | PersistNumVfs | NodedevDetach | NodedevReattach | HostdevAttach | HostdevDetach | InterfaceRemove;
 
 /** Stable problem codes; scripts match on these. */
 export type ProblemCode =
@@ -115,7 +147,15 @@ export type ProblemCode =
   | 'host-use-unknown'
   | 'no-iommu-group'
   | 'interface-without-mac'
-  | 'boot-order-lost';
+  | 'boot-order-lost'
+  | 'vfs-in-use'
+  | 'numvfs-too-many'
+  | 'numvfs-remote'
+  | 'not-sriov-capable'
+  | 'pf-has-vfs'
+  | 'interface-not-a-vf'
+  | 'vf-claimed-twice'
+  | 'vf-not-yet-created';
 
 export interface Problem {
   severity: 'block' | 'warn';

@@ -22,6 +22,22 @@ export interface HostUseUnknown {
   storage?: string;
 }
 
+/**
+ * What an SR-IOV physical function says about its VFs: sysfs's `sriov_*` attributes, or a node device's
+ * `virt_functions` capability (which shows neither offset nor stride: null then).
+ */
+export interface SriovFacts {
+  /** `sriov_numvfs`: VFs enabled now. */
+  numVfs: number;
+  /** `sriov_totalvfs`: the most it can have. */
+  totalVfs: number;
+  /** `sriov_offset` and `sriov_stride`: routing-ID distance of VF 0 from the PF, and between VFs (PCIe SR-IOV). */
+  offset: number | null;
+  stride: number | null;
+  /** `sriov_vf_device`: the product ID its VFs will have (4 hex digits), or null. */
+  vfDevice: string | null;
+}
+
 /** One PCI function on the host. Addresses are canonical (`0000:07:00.0`). */
 export interface PciDevice {
   address: string;
@@ -42,8 +58,10 @@ export interface PciDevice {
   isBridge: boolean;
   /** SR-IOV: the PF of this VF, or null. */
   physFunction: string | null;
-  /** SR-IOV: the VFs of this PF. */
+  /** SR-IOV: the VFs of this PF, VF 0 first (`virtfn0`, `virtfn1`, ...). */
   virtualFunctions: string[];
+  /** SR-IOV: present on a physical function (it has `sriov_totalvfs`). */
+  sriov?: SriovFacts;
   /** Kernel network interfaces of this function (`/sys/.../net/*`). */
   netInterfaces: string[];
   /** Why the host needs this device; empty when it does not (as far as could be observed). */
@@ -68,6 +86,10 @@ export interface DomainHostdev {
   source: 'hostdev' | 'interface';
   /** MAC of an `<interface type='hostdev'>` (libvirt detaches those by MAC). */
   mac?: string;
+  /** For an `<interface type='hostdev'>`: its `<vlan><tag id>`s; absent when untagged. */
+  vlan?: number[];
+  /** For an `<interface type='hostdev'>`: `trustGuestRxFilters='yes'`; absent when not. */
+  trust?: boolean;
   /**
    * The element exactly as libvirt printed it, every child included (`<rom>`, `<boot>`, guest `<address>`,
    * `<vlan>`): what a removed device is re-added from, so that nothing it had is lost (SPEC 13).
@@ -155,4 +177,15 @@ export interface HostSnapshot {
   hostUseUnknown?: HostUseUnknown;
   devices: PciDevice[];
   domains: DomainSnapshot[];
+  /**
+   * The VF counts persisted for the next boot in passthru's udev rule file (a PF without a line: 0). Absent on a
+   * local host (`deviceSource: 'sysfs'`) when nothing is persisted; on a remote host it is not observed.
+   */
+  sriovPersisted?: SriovPersisted[];
+}
+
+/** One PF's line in passthru's udev rule file. */
+export interface SriovPersisted {
+  pf: string;
+  numVfs: number;
 }

@@ -13,6 +13,7 @@ import { observeDomains } from './domains.js';
 import { observeNodedevDevices } from './nodedev-devices.js';
 import { observeLocalHost } from './platform.js';
 import { applyRemoteDump, readRemoteDump } from './remote-host-use.js';
+import { readSriovPersisted } from './sriov-rules.js';
 import type { WarnFn } from './sysfs.js';
 
 /** What observing one host needs. */
@@ -38,7 +39,9 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
   };
   if (host.local) {
     const [local, domains] = await Promise.all([observeLocalHost(deps.root, { warn }), domainsPromise]);
-    return { ...base, deviceSource: 'sysfs', ...local, domains };
+    // Left out when nothing is persisted, so that a host without SR-IOV observes (and fingerprints) as before.
+    const persisted = readSriovPersisted(deps.root, warn);
+    return { ...base, deviceSource: 'sysfs', ...local, domains, ...(persisted.length > 0 ? { sriovPersisted: persisted } : {}) };
   }
   // The ssh runs alongside virsh: one round trip's time, not two.
   const [devices, domains, dump] = await Promise.all([

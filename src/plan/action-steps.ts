@@ -9,6 +9,7 @@
 import { InternalError } from '../errors.js';
 import type { Action, ActionKind, HostdevAttach, HostdevDetach, InterfaceRemove, StepKind } from '../model/plan.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
+import { SRIOV_RULES_FILE } from '../model/sriov-udev-rules.js';
 
 /** Which XML of a domain a change is made to and verified against. */
 export type Scope = 'persistent' | 'live';
@@ -22,7 +23,14 @@ export type Expectation =
   /** In every scope, the domain holds `element` whole as its hostdev of `address`; null: it has no hostdev of it. */
   | { what: 'hostdev'; uuid: string; vm: string; address: string; scopes: Scope[]; element: string | null }
   /** In every scope, the domain holds `element` whole as its guest NIC with this MAC; null: it has no NIC with it. */
-  | { what: 'interface'; uuid: string; vm: string; mac: string; scopes: Scope[]; element: string | null };
+  | { what: 'interface'; uuid: string; vm: string; mac: string; scopes: Scope[]; element: string | null }
+  /** The PF has exactly `is` VFs: `sriov_numvfs` reads it and there are as many `virtfnN` links. */
+  | { what: 'numvfs'; address: string; is: number }
+  /** passthru's udev rule file persists `is` VFs for the PF (0: no line). */
+  | { what: 'numvfs-persisted'; address: string; is: number };
+
+/** A step carried out on the local host's files (io/sriov-sysfs.ts), not by virsh. */
+export type LocalChange = { what: 'set-numvfs' | 'persist-numvfs'; pf: string; to: number };
 
 /** One step: a virsh command and how to tell that it took effect. */
 export interface Op {
@@ -31,8 +39,13 @@ export interface Op {
   label: string;
   address?: string;
   vm?: string;
-  /** virsh argv (without the connection); `XML_FILE` stands for the file holding `xml`. */
+  /**
+   * virsh argv (without the connection); `XML_FILE` stands for the file holding `xml`. For a `local` step, what it
+   * does in words for the journal (`write /sys/bus/pci/devices/PF/sriov_numvfs 8`).
+   */
   args: string[];
+  /** Set for a step on the local host's files rather than a virsh command. */
+  local?: LocalChange;
   xml?: string;
   expect: Expectation;
   /** Extra tries when virsh succeeded but the expectation does not hold (the seed's step 13: detach again). */
@@ -113,6 +126,32 @@ function requireMac(a: { mac: string | null; vm: string }): string {
   return a.mac;
 }
 
+/** Sets a PF's VF count (undone by setting it back), verified by `sriov_numvfs` and the `virtfnN` links. */
+function numVfsOp(pf: string, to: number): Op {
+  return {
+    kind: 'set-numvfs',
+    label: `set-numvfs ${pf} to ${to}`,
+    address: pf,
+    args: ['write', `/sys/bus/pci/devices/${pf}/sriov_numvfs`, String(to)],
+    local: { what: 'set-numvfs', pf, to },
+    expect: { what: 'numvfs', address: pf, is: to },
+    retries: 0,
+  };
+}
+
+/** Persists a PF's VF count in passthru's udev rule file. */
+function persistOp(pf: string, to: number): Op {
+  return {
+    kind: 'persist-numvfs',
+    label: `persist-numvfs ${pf} as ${to}`,
+    address: pf,
+    args: ['persist', SRIOV_RULES_FILE, `${pf}=${to}`],
+    local: { what: 'persist-numvfs', pf, to },
+    expect: { what: 'numvfs-persisted', address: pf, is: to },
+    retries: 0,
+  };
+}
+
 /** The forward step of an action kind and the step that undoes it. */
 interface ActionSteps<A extends Action> {
   forward(action: A): Op;
@@ -122,6 +161,8 @@ interface ActionSteps<A extends Action> {
 
 /** One row per action kind. */
 export const ACTION_STEPS: { readonly [K in ActionKind]: ActionSteps<Extract<Action, { kind: K }>> } = {
+  'set-numvfs': { forward: (a) => numVfsOp(a.address, a.to), undo: (a) => numVfsOp(a.address, a.from) },
+  'persist-numvfs': { forward: (a) => persistOp(a.address, a.to), undo: (a) => persistOp(a.address, a.from) },
   'nodedev-detach': {
     forward: (a) => nodedevOp('nodedev-detach', a.address, { what: 'driver', address: a.address, is: 'vfio-pci' }),
     // Undoing a binding change must restore exactly the driver the device had, not just "a host driver".

@@ -27,6 +27,15 @@ export function judgeDriver(e: DriverExpectation, driver: string | null): Verdic
   return driver === null ? { holds: true, note: `no host driver claimed ${e.address}; it is unbound` } : HOLDS;
 }
 
+/** Judges a VF count: the PF's state now (`sriov_numvfs` and its `virtfnN` links), or the count persisted. */
+export function judgeNumVfs(e: Extract<Expectation, { what: 'numvfs' | 'numvfs-persisted' }>, seen: { numVfs: number; links: number } | number): Verdict {
+  if (typeof seen === 'number') {
+    return seen === e.is ? HOLDS : { holds: false, observed: `the udev rule file persists ${seen} VFs for ${e.address}`, expected: `${e.is}` };
+  }
+  if (seen.numVfs === e.is && seen.links === e.is) return HOLDS;
+  return { holds: false, observed: `${e.address} has sriov_numvfs ${seen.numVfs} and ${seen.links} virtfn links`, expected: `${e.is} VFs` };
+}
+
 const scopeText = (scope: Scope) => (scope === 'persistent' ? 'persistent config' : 'running domain');
 
 /** How messages name the device of an expectation: `interface 52:54:00:aa:bb:01`, `VF interface … of 0000:…`. */

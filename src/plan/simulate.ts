@@ -21,6 +21,9 @@ import { InternalError } from '../errors.js';
 import type { Action, HostdevAttach, HostdevDetach, InterfaceRemove, NodedevDetach, NodedevReattach } from '../model/plan.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot, ParsedDomain, PciDevice } from '../model/snapshot.js';
 
+import { withSriovCount } from '../model/sriov-udev-rules.js';
+import { withVfCount } from './sriov.js';
+
 const VFIO = 'vfio-pci';
 
 /** Drivers that leave an IOMMU group viable for a VFIO user (as the safety rules count them). */
@@ -56,6 +59,12 @@ export function simulate(snapshot: HostSnapshot, actions: readonly Action[], opt
         return detachHostdev(host, action, refuse);
       case 'remove-interface':
         return removeInterface(host, action, refuse);
+      case 'set-numvfs':
+        host.devices = withVfCount(host.devices, action.address, action.to).devices;
+        return;
+      case 'persist-numvfs':
+        host.sriovPersisted = withSriovCount(host.sriovPersisted ?? [], action.address, action.to);
+        return;
     }
   });
   return host;

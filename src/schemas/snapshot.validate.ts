@@ -14,13 +14,13 @@ function ucs2length(text) {
   return length;
 }
 
-const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/snapshot.schema.json","title":"passthru host snapshot","description":"What passthru observed on one host (`passthru observe`). A file holds one snapshot or an array of them (one per host).","oneOf":[{"$ref":"#/$defs/hostSnapshot"},{"type":"array","items":{"$ref":"#/$defs/hostSnapshot"},"minItems":1}],"$defs":{"address":{"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"hex4":{"type":"string","pattern":"^[0-9a-f]{4}$"},"hostUse":{"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}},"pciDevice":{"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}},"hostdev":{"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}},"interface":{"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}},"parsedDomain":{"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}},"domain":{"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}},"hostSnapshot":{"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}}}};
-const schema1 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}};
-const func0 = Object.prototype.hasOwnProperty;
-const schema2 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
+const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/snapshot.schema.json","title":"passthru host snapshot","description":"What passthru observed on one host (`passthru observe`). A file holds one snapshot or an array of them (one per host).","oneOf":[{"$ref":"#/$defs/hostSnapshot"},{"type":"array","items":{"$ref":"#/$defs/hostSnapshot"},"minItems":1}],"$defs":{"address":{"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"hex4":{"type":"string","pattern":"^[0-9a-f]{4}$"},"hostUse":{"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}},"pciDevice":{"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}},"hostdev":{"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"vlan":{"type":"array","items":{"type":"integer","minimum":0,"maximum":4095},"description":"<vlan><tag id>s of an <interface type='hostdev'>."},"trust":{"type":"boolean","description":"trustGuestRxFilters='yes' on an <interface type='hostdev'>."},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}},"interface":{"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}},"parsedDomain":{"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}},"domain":{"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}},"hostSnapshot":{"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}}}}}};
+const schema1 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}}}};
 const schema3 = {"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
+const func0 = Object.prototype.hasOwnProperty;
+const schema2 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
 const schema4 = {"type":"string","pattern":"^[0-9a-f]{4}$"};
-const schema8 = {"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}};
+const schema9 = {"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}};
 const pattern0 = new RegExp("^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$", "u");
 const pattern1 = new RegExp("^[0-9a-f]{4}$", "u");
 const pattern3 = new RegExp("^[0-9a-f]{6}$", "u");
@@ -350,27 +350,206 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.netInterfaces !== undefined){
-let data13 = data.netInterfaces;
+if(data.sriov !== undefined){
+let data13 = data.sriov;
 const _errs37 = errors;
 if(errors === _errs37){
-if(Array.isArray(data13)){
-var valid8 = true;
-const len1 = data13.length;
-for(let i1=0; i1<len1; i1++){
-const _errs39 = errors;
-if(typeof data13[i1] !== "string"){
-validate2.errors = [{instancePath:instancePath+"/netInterfaces/" + i1,schemaPath:"#/properties/netInterfaces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+let missing1;
+if((((((data13.numVfs === undefined) && (missing1 = "numVfs")) || ((data13.totalVfs === undefined) && (missing1 = "totalVfs"))) || ((data13.offset === undefined) && (missing1 = "offset"))) || ((data13.stride === undefined) && (missing1 = "stride"))) || ((data13.vfDevice === undefined) && (missing1 = "vfDevice"))){
+validate2.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
-var valid8 = _errs39 === errors;
-if(!valid8){
+else {
+const _errs39 = errors;
+for(const key1 in data13){
+if(!(((((key1 === "numVfs") || (key1 === "totalVfs")) || (key1 === "offset")) || (key1 === "stride")) || (key1 === "vfDevice"))){
+validate2.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
 break;
+}
+}
+if(_errs39 === errors){
+if(data13.numVfs !== undefined){
+let data14 = data13.numVfs;
+const _errs40 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+validate2.errors = [{instancePath:instancePath+"/sriov/numVfs",schemaPath:"#/properties/sriov/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs40){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+validate2.errors = [{instancePath:instancePath+"/sriov/numVfs",schemaPath:"#/properties/sriov/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs40 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.totalVfs !== undefined){
+let data15 = data13.totalVfs;
+const _errs42 = errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+validate2.errors = [{instancePath:instancePath+"/sriov/totalVfs",schemaPath:"#/properties/sriov/properties/totalVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs42){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 0 || isNaN(data15)){
+validate2.errors = [{instancePath:instancePath+"/sriov/totalVfs",schemaPath:"#/properties/sriov/properties/totalVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs42 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.offset !== undefined){
+let data16 = data13.offset;
+const _errs44 = errors;
+if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
+validate2.errors = [{instancePath:instancePath+"/sriov/offset",schemaPath:"#/properties/sriov/properties/offset/type",keyword:"type",params:{type: schema2.properties.sriov.properties.offset.type},message:"must be integer,null"}];
+return false;
+}
+if(errors === _errs44){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+validate2.errors = [{instancePath:instancePath+"/sriov/offset",schemaPath:"#/properties/sriov/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs44 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.stride !== undefined){
+let data17 = data13.stride;
+const _errs46 = errors;
+if((!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))) && (data17 !== null)){
+validate2.errors = [{instancePath:instancePath+"/sriov/stride",schemaPath:"#/properties/sriov/properties/stride/type",keyword:"type",params:{type: schema2.properties.sriov.properties.stride.type},message:"must be integer,null"}];
+return false;
+}
+if(errors === _errs46){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 0 || isNaN(data17)){
+validate2.errors = [{instancePath:instancePath+"/sriov/stride",schemaPath:"#/properties/sriov/properties/stride/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs46 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.vfDevice !== undefined){
+let data18 = data13.vfDevice;
+const _errs48 = errors;
+const _errs49 = errors;
+let valid9 = false;
+let passing1 = null;
+const _errs50 = errors;
+const _errs51 = errors;
+if(errors === _errs51){
+if(typeof data18 === "string"){
+if(!pattern1.test(data18)){
+const err4 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/$defs/hex4/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/$defs/hex4/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+var _valid1 = _errs50 === errors;
+if(_valid1){
+valid9 = true;
+passing1 = 0;
+}
+const _errs53 = errors;
+if(data18 !== null){
+const err6 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/properties/sriov/properties/vfDevice/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+var _valid1 = _errs53 === errors;
+if(_valid1 && valid9){
+valid9 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid9 = true;
+passing1 = 1;
+}
+}
+if(!valid9){
+const err7 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/properties/sriov/properties/vfDevice/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+validate2.errors = vErrors;
+return false;
+}
+else {
+errors = _errs49;
+if(vErrors !== null){
+if(_errs49){
+vErrors.length = _errs49;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid8 = _errs48 === errors;
+}
+else {
+var valid8 = true;
+}
+}
+}
+}
+}
 }
 }
 }
 else {
-validate2.errors = [{instancePath:instancePath+"/netInterfaces",schemaPath:"#/properties/netInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate2.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -380,57 +559,87 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.netInterfaces !== undefined){
+let data19 = data.netInterfaces;
+const _errs55 = errors;
+if(errors === _errs55){
+if(Array.isArray(data19)){
+var valid11 = true;
+const len1 = data19.length;
+for(let i1=0; i1<len1; i1++){
+const _errs57 = errors;
+if(typeof data19[i1] !== "string"){
+validate2.errors = [{instancePath:instancePath+"/netInterfaces/" + i1,schemaPath:"#/properties/netInterfaces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid11 = _errs57 === errors;
+if(!valid11){
+break;
+}
+}
+}
+else {
+validate2.errors = [{instancePath:instancePath+"/netInterfaces",schemaPath:"#/properties/netInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs55 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.hostUse !== undefined){
-let data15 = data.hostUse;
-const _errs41 = errors;
-if(errors === _errs41){
-if(Array.isArray(data15)){
-var valid9 = true;
-const len2 = data15.length;
+let data21 = data.hostUse;
+const _errs59 = errors;
+if(errors === _errs59){
+if(Array.isArray(data21)){
+var valid12 = true;
+const len2 = data21.length;
 for(let i2=0; i2<len2; i2++){
-let data16 = data15[i2];
-const _errs43 = errors;
-const _errs44 = errors;
-if(errors === _errs44){
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-let missing1;
-if(((data16.kind === undefined) && (missing1 = "kind")) || ((data16.detail === undefined) && (missing1 = "detail"))){
-validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+let data22 = data21[i2];
+const _errs61 = errors;
+const _errs62 = errors;
+if(errors === _errs62){
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+let missing2;
+if(((data22.kind === undefined) && (missing2 = "kind")) || ((data22.detail === undefined) && (missing2 = "detail"))){
+validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs46 = errors;
-for(const key1 in data16){
-if(!((key1 === "kind") || (key1 === "detail"))){
-validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+const _errs64 = errors;
+for(const key2 in data22){
+if(!((key2 === "kind") || (key2 === "detail"))){
+validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs46 === errors){
-if(data16.kind !== undefined){
-let data17 = data16.kind;
-const _errs47 = errors;
-if(!(((((data17 === "default-route") || (data17 === "address")) || (data17 === "mount")) || (data17 === "swap")) || (data17 === "boot-vga"))){
-validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/kind",schemaPath:"#/$defs/hostUse/properties/kind/enum",keyword:"enum",params:{allowedValues: schema8.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+if(_errs64 === errors){
+if(data22.kind !== undefined){
+let data23 = data22.kind;
+const _errs65 = errors;
+if(!(((((data23 === "default-route") || (data23 === "address")) || (data23 === "mount")) || (data23 === "swap")) || (data23 === "boot-vga"))){
+validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/kind",schemaPath:"#/$defs/hostUse/properties/kind/enum",keyword:"enum",params:{allowedValues: schema9.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid11 = _errs47 === errors;
+var valid14 = _errs65 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
-if(valid11){
-if(data16.detail !== undefined){
-const _errs48 = errors;
-if(typeof data16.detail !== "string"){
+if(valid14){
+if(data22.detail !== undefined){
+const _errs66 = errors;
+if(typeof data22.detail !== "string"){
 validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/detail",schemaPath:"#/$defs/hostUse/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs48 === errors;
+var valid14 = _errs66 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
 }
 }
@@ -441,8 +650,8 @@ validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$d
 return false;
 }
 }
-var valid9 = _errs43 === errors;
-if(!valid9){
+var valid12 = _errs61 === errors;
+if(!valid12){
 break;
 }
 }
@@ -452,22 +661,23 @@ validate2.errors = [{instancePath:instancePath+"/hostUse",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs41 === errors;
+var valid0 = _errs59 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.unreadable !== undefined){
-const _errs50 = errors;
+const _errs68 = errors;
 if(typeof data.unreadable !== "string"){
 validate2.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs50 === errors;
+var valid0 = _errs68 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -496,10 +706,10 @@ return errors === 0;
 }
 validate2.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema9 = {"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}};
-const schema10 = {"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}};
-const schema13 = {"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}};
-const schema11 = {"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}};
+const schema10 = {"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}};
+const schema14 = {"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}};
+const schema12 = {"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"vlan":{"type":"array","items":{"type":"integer","minimum":0,"maximum":4095},"description":"<vlan><tag id>s of an <interface type='hostdev'>."},"trust":{"type":"boolean","description":"trustGuestRxFilters='yes' on an <interface type='hostdev'>."},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}};
 
 function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -521,7 +731,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "address") || (key0 === "managed")) || (key0 === "driver")) || (key0 === "source")) || (key0 === "mac")) || (key0 === "xml"))){
+if(!((((((((key0 === "address") || (key0 === "managed")) || (key0 === "driver")) || (key0 === "source")) || (key0 === "mac")) || (key0 === "vlan")) || (key0 === "trust")) || (key0 === "xml"))){
 validate6.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -566,7 +776,7 @@ if(data.driver !== undefined){
 let data2 = data.driver;
 const _errs7 = errors;
 if((typeof data2 !== "string") && (data2 !== null)){
-validate6.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema11.properties.driver.type},message:"must be string,null"}];
+validate6.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema12.properties.driver.type},message:"must be string,null"}];
 return false;
 }
 var valid0 = _errs7 === errors;
@@ -579,7 +789,7 @@ if(data.source !== undefined){
 let data3 = data.source;
 const _errs9 = errors;
 if(!((data3 === "hostdev") || (data3 === "interface"))){
-validate6.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema11.properties.source.enum},message:"must be equal to one of the allowed values"}];
+validate6.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema12.properties.source.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -600,16 +810,75 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.xml !== undefined){
+if(data.vlan !== undefined){
+let data5 = data.vlan;
 const _errs12 = errors;
-if(typeof data.xml !== "string"){
-validate6.errors = [{instancePath:instancePath+"/xml",schemaPath:"#/properties/xml/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(errors === _errs12){
+if(Array.isArray(data5)){
+var valid2 = true;
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+const _errs14 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate6.errors = [{instancePath:instancePath+"/vlan/" + i0,schemaPath:"#/properties/vlan/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
+}
+if(errors === _errs14){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 4095 || isNaN(data6)){
+validate6.errors = [{instancePath:instancePath+"/vlan/" + i0,schemaPath:"#/properties/vlan/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate6.errors = [{instancePath:instancePath+"/vlan/" + i0,schemaPath:"#/properties/vlan/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid2 = _errs14 === errors;
+if(!valid2){
+break;
+}
+}
+}
+else {
+validate6.errors = [{instancePath:instancePath+"/vlan",schemaPath:"#/properties/vlan/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
 }
 var valid0 = _errs12 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.trust !== undefined){
+const _errs16 = errors;
+if(typeof data.trust !== "boolean"){
+validate6.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.xml !== undefined){
+const _errs18 = errors;
+if(typeof data.xml !== "string"){
+validate6.errors = [{instancePath:instancePath+"/xml",schemaPath:"#/properties/xml/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -755,7 +1024,7 @@ if(data5.source !== undefined){
 let data7 = data5.source;
 const _errs17 = errors;
 if((typeof data7 !== "string") && (data7 !== null)){
-validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/source",schemaPath:"#/$defs/interface/properties/source/type",keyword:"type",params:{type: schema13.properties.source.type},message:"must be string,null"}];
+validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/source",schemaPath:"#/$defs/interface/properties/source/type",keyword:"type",params:{type: schema14.properties.source.type},message:"must be string,null"}];
 return false;
 }
 var valid4 = _errs17 === errors;
@@ -768,7 +1037,7 @@ if(data5.mac !== undefined){
 let data8 = data5.mac;
 const _errs19 = errors;
 if((typeof data8 !== "string") && (data8 !== null)){
-validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/mac",schemaPath:"#/$defs/interface/properties/mac/type",keyword:"type",params:{type: schema13.properties.mac.type},message:"must be string,null"}];
+validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/mac",schemaPath:"#/$defs/interface/properties/mac/type",keyword:"type",params:{type: schema14.properties.mac.type},message:"must be string,null"}];
 return false;
 }
 var valid4 = _errs19 === errors;
@@ -781,7 +1050,7 @@ if(data5.model !== undefined){
 let data9 = data5.model;
 const _errs21 = errors;
 if((typeof data9 !== "string") && (data9 !== null)){
-validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/model",schemaPath:"#/$defs/interface/properties/model/type",keyword:"type",params:{type: schema13.properties.model.type},message:"must be string,null"}];
+validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/model",schemaPath:"#/$defs/interface/properties/model/type",keyword:"type",params:{type: schema14.properties.model.type},message:"must be string,null"}];
 return false;
 }
 var valid4 = _errs21 === errors;
@@ -901,7 +1170,7 @@ if(data.state !== undefined){
 let data2 = data.state;
 const _errs6 = errors;
 if(!((((((data2 === "running") || (data2 === "paused")) || (data2 === "shut off")) || (data2 === "crashed")) || (data2 === "pmsuspended")) || (data2 === "other"))){
-validate4.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema9.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate4.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema10.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -1400,6 +1669,102 @@ var valid0 = _errs40 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.sriovPersisted !== undefined){
+let data21 = data.sriovPersisted;
+const _errs43 = errors;
+if(errors === _errs43){
+if(Array.isArray(data21)){
+var valid6 = true;
+const len2 = data21.length;
+for(let i2=0; i2<len2; i2++){
+let data22 = data21[i2];
+const _errs45 = errors;
+if(errors === _errs45){
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+let missing3;
+if(((data22.pf === undefined) && (missing3 = "pf")) || ((data22.numVfs === undefined) && (missing3 = "numVfs"))){
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+return false;
+}
+else {
+const _errs47 = errors;
+for(const key4 in data22){
+if(!((key4 === "pf") || (key4 === "numVfs"))){
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs47 === errors){
+if(data22.pf !== undefined){
+let data23 = data22.pf;
+const _errs48 = errors;
+const _errs49 = errors;
+if(errors === _errs49){
+if(typeof data23 === "string"){
+if(!pattern0.test(data23)){
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+return false;
+}
+}
+else {
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid7 = _errs48 === errors;
+}
+else {
+var valid7 = true;
+}
+if(valid7){
+if(data22.numVfs !== undefined){
+let data24 = data22.numVfs;
+const _errs51 = errors;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs51){
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 0 || isNaN(data24)){
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid7 = _errs51 === errors;
+}
+else {
+var valid7 = true;
+}
+}
+}
+}
+}
+else {
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid6 = _errs45 === errors;
+if(!valid6){
+break;
+}
+}
+}
+else {
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted",schemaPath:"#/properties/sriovPersisted/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs43 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }

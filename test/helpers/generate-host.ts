@@ -388,7 +388,7 @@ export function describeCase(c: GeneratedCase): string {
     for (const d of vm.devices) {
       const flags = `managed=${yn(d.managed)}${d.force ? ' force' : ''}`;
       if (d.kind === 'address') out.push(`      - address ${d.address} ${flags}${d.expect ? ` expect ${d.expect.vendor}:${d.expect.product}` : ''}`);
-      else out.push(`      - match ${d.match.vendor}:${d.match.product} count ${d.count} ${flags}`);
+      else if (d.kind === 'match') out.push(`      - match ${d.match.vendor}:${d.match.product} count ${d.count} ${flags}`);
     }
     for (const i of vm.removeInterfaces) out.push(`      removeInterfaces: ${i.type} ${i.source ?? '*'} ${i.mac ?? '*'}`);
   }
