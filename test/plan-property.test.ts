@@ -44,6 +44,8 @@ const CODES: Record<ProblemCode, boolean> = {
   'no-iommu-group': true,
   'interface-without-mac': false,
   'boot-order-lost': true,
+  'device-not-back': true,
+  'device-busy': true,
 };
 
 const CANONICAL = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$|^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]$/;

@@ -115,7 +115,9 @@ export type ProblemCode =
   | 'host-use-unknown'
   | 'no-iommu-group'
   | 'interface-without-mac'
-  | 'boot-order-lost';
+  | 'boot-order-lost'
+  | 'device-not-back'
+  | 'device-busy';
 
 export interface Problem {
   severity: 'block' | 'warn';

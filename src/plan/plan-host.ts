@@ -15,6 +15,7 @@ import { fingerprintSnapshot } from './fingerprint.js';
 import { hostView, type HostView } from './host-view.js';
 import { resolveClaims, type Assignment } from './resolve-claims.js';
 import { checkAssignedDevices, checkHostWarnings, checkIommu } from './safety.js';
+import { releasedWithoutDriver } from './not-back.js';
 
 const VFIO = 'vfio-pci';
 
@@ -79,6 +80,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
       ...checkIommu(view, assignments),
       ...checkAssignedDevices(desired, view, assignments, returned),
       ...checkHostWarnings(view, assignments),
+      ...releasedWithoutDriver(desired, view),
       ...problems,
     ]),
   };

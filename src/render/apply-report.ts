@@ -76,7 +76,15 @@ export function renderHostReport(r: ApplyReport, style: Style): string {
     lines.push(...r.leftovers.map((l) => `    - ${l}`));
     lines.push('  Fix these by hand (see the journal for every command run), then run `passthru plan`.');
   }
+  lines.push(...notBackLines(r));
   return lines.join('\n');
+}
+
+/** For each device that did not come back to its host driver, in the apply or its rollback: what to try. */
+function notBackLines(r: ApplyReport): string[] {
+  return [...r.steps, ...r.rollback].flatMap((s) =>
+    s.remedies === undefined ? [] : [`  ${s.label}: the device did not come back. Try, in order:`, ...s.remedies.map((m) => `    - ${m}`)],
+  );
 }
 
 /** What each state of a host not applied to is called in the text report. */

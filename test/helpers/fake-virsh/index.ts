@@ -16,9 +16,10 @@ export interface Fault {
   /**
    * fail: print an error, exit 1, change nothing; hang: sleep past any timeout; leave-driver: claim success only;
    * apply-then-fail / apply-then-hang: the command takes effect, then virsh fails / hangs (a half-done step);
-   * drop-element: `element` is cut from the device XML before libvirt sees it.
+   * drop-element: `element` is cut from the device XML before libvirt sees it; unbind: a node-device command claims
+   * success and leaves the device on no driver (one that did not come back).
    */
-  mode: 'fail' | 'hang' | 'leave-driver' | 'apply-then-fail' | 'apply-then-hang' | 'drop-element';
+  mode: 'fail' | 'hang' | 'leave-driver' | 'apply-then-fail' | 'apply-then-hang' | 'drop-element' | 'unbind';
   /** apply-then-hang: how long, then exit 0 (default: an hour, past any timeout). */
   hangMs?: number;
   /** drop-element: the child element to cut (`vlan`). */

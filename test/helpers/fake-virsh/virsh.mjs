@@ -13,7 +13,8 @@
  *                 "hostDrivers": { "0000:07:00.1": "igb" } }
  * MODE: "fail" (error, nothing changed), "hang" (nothing changed, sleeps past any timeout), "leave-driver" (claims
  * success, driver unchanged), "apply-then-fail" (the command takes effect, then virsh reports an error),
- * "apply-then-hang" (takes effect, then hangs for hangMs — default an hour — and exits 0), "drop-element" (the
+ * "apply-then-hang" (takes effect, then hangs for hangMs — default an hour — and exits 0), "unbind" (a node-device
+ * command claims success but leaves the device bound to no driver: a device that did not come back), "drop-element" (the
  * XML file loses its <element> children before the real virsh gets it: libvirt dropping part of a device).
  * `call` counts only state-changing commands (1-based, across the test); a fault applies when all its given
  * fields match. `hostDrivers` says which driver a reattach binds (what the kernel's reprobe would pick) for a
@@ -52,7 +53,7 @@ if (fault?.mode === 'hang') {
 } else if (fault?.mode === 'fail') {
   die(`error: Failed to ${sub}\nerror: injected fault at call ${call}`, 1);
 } else if (sub.startsWith('nodedev-')) {
-  nodedev(sub, argv, fault?.mode === 'leave-driver');
+  nodedev(sub, argv, fault?.mode === 'leave-driver', fault?.mode === 'unbind');
   afterwards(0);
 } else if (argv.some((a) => NODEDEV.test(a))) {
   die('error: fake virsh refuses node-device commands it does not emulate (batch or unknown form)', 2);
@@ -80,7 +81,7 @@ function subcommand(args) {
   return '';
 }
 
-function nodedev(cmd, args, leaveDriver) {
+function nodedev(cmd, args, leaveDriver, unbind) {
   const name = args.find((a) => /^pci_[0-9a-f]{4}_[0-9a-f]{2}_[0-9a-f]{2}_[0-7]$/.test(a));
   if (!name) die(`error: fake virsh: no pci_* device name in: ${args.join(' ')}`, 1);
   const [, d, b, s, f] = name.split('_');
@@ -93,6 +94,11 @@ function nodedev(cmd, args, leaveDriver) {
   const remembered = readJson(path.join(dir, 'host-drivers.json'), {});
   if (cmd === 'nodedev-reset') {
     process.stdout.write(`Device ${name} reset\n\n`);
+    return;
+  }
+  if (unbind) {
+    bind(real, null);
+    process.stdout.write(`Device ${name} ${cmd === 'nodedev-reattach' ? 're-attached' : 'detached'}\n\n`);
     return;
   }
   if (cmd === 'nodedev-reattach') {
