@@ -46,6 +46,7 @@ const CODES: Record<ProblemCode, boolean> = {
   'boot-order-lost': true,
   'device-not-back': true,
   'device-busy': true,
+  'device-holders-unknown': true,
 };
 
 const CANONICAL = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$|^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]$/;

@@ -117,7 +117,8 @@ export type ProblemCode =
   | 'interface-without-mac'
   | 'boot-order-lost'
   | 'device-not-back'
-  | 'device-busy';
+  | 'device-busy'
+  | 'device-holders-unknown';
 
 export interface Problem {
   severity: 'block' | 'warn';

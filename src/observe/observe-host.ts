@@ -6,7 +6,8 @@
 import type { Clock } from '../io/clock.js';
 import type { Virsh } from '../io/virsh.js';
 import type { DesiredHost } from '../model/desired.js';
-import { SNAPSHOT_FORMAT_VERSION, type HostSnapshot } from '../model/snapshot.js';
+import { SNAPSHOT_FORMAT_VERSION, type HostSnapshot, type PciDevice } from '../model/snapshot.js';
+import { scanDeviceHolders } from './device-holders.js';
 import { observeDomains } from './domains.js';
 import { observeNodedevDevices } from './nodedev-devices.js';
 import { observeLocalHost } from './platform.js';
@@ -36,7 +37,7 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
   };
   if (host.local) {
     const [local, domains] = await Promise.all([observeLocalHost(deps.root, { warn }), domainsPromise]);
-    return { ...base, deviceSource: 'sysfs', ...local, domains };
+    return { ...base, deviceSource: 'sysfs', ...local, ...withHolders(local.devices, deps.root), domains };
   }
   const [devices, domains] = await Promise.all([observeNodedevDevices(deps.virsh, host.uri, { warn }), domainsPromise]);
   return {
@@ -50,4 +51,18 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
     devices,
     domains,
   };
+}
+
+/**
+ * Sets each device's holders (SPEC 13 `device-busy`) from one scan of the processes, for the devices a plan may take
+ * from a host driver (bridges and devices already on vfio-pci are never detached); or says why they are unknown.
+ */
+function withHolders(devices: PciDevice[], root: string): { holdersUnknown?: string } {
+  const scan = scanDeviceHolders(root, devices.filter((d) => !d.isBridge && d.driver !== 'vfio-pci').map((d) => d.address));
+  if (!scan.known) return { holdersUnknown: scan.reason };
+  for (const d of devices) {
+    const held = scan.holders.get(d.address);
+    if (held && held.length > 0) d.holders = held;
+  }
+  return {};
 }

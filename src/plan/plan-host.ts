@@ -16,6 +16,7 @@ import { hostView, type HostView } from './host-view.js';
 import { resolveClaims, type Assignment } from './resolve-claims.js';
 import { checkAssignedDevices, checkHostWarnings, checkIommu } from './safety.js';
 import { releasedWithoutDriver } from './not-back.js';
+import { checkDeviceBusy } from './device-busy.js';
 
 const VFIO = 'vfio-pci';
 
@@ -81,6 +82,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
       ...checkAssignedDevices(desired, view, assignments, returned),
       ...checkHostWarnings(view, assignments),
       ...releasedWithoutDriver(desired, view),
+      ...checkDeviceBusy(guarded, snapshot, view),
       ...problems,
     ]),
   };

@@ -570,9 +570,9 @@ return errors === 0;
 }
 validate1.evaluated = {"props":{"format_version":true,"applyable":true,"changes":true,"hosts":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema25 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}};
+const schema25 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}};
 const func2 = Object.prototype.hasOwnProperty;
-const schema26 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
+const schema26 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
 const schema27 = {"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
 const schema28 = {"type":"string","pattern":"^[0-9a-f]{4}$"};
 const schema32 = {"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}};
@@ -1013,16 +1013,115 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.unreadable !== undefined){
+if(data.holders !== undefined){
+let data19 = data.holders;
 const _errs50 = errors;
-if(typeof data.unreadable !== "string"){
-validate24.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(errors === _errs50){
+if(Array.isArray(data19)){
+var valid12 = true;
+const len3 = data19.length;
+for(let i3=0; i3<len3; i3++){
+let data20 = data19[i3];
+const _errs52 = errors;
+if(errors === _errs52){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+let missing2;
+if((((data20.pid === undefined) && (missing2 = "pid")) || ((data20.comm === undefined) && (missing2 = "comm"))) || ((data20.path === undefined) && (missing2 = "path"))){
+validate24.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
+}
+else {
+const _errs54 = errors;
+for(const key2 in data20){
+if(!(((key2 === "pid") || (key2 === "comm")) || (key2 === "path"))){
+validate24.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs54 === errors){
+if(data20.pid !== undefined){
+let data21 = data20.pid;
+const _errs55 = errors;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+validate24.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs55){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 1 || isNaN(data21)){
+validate24.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid13 = _errs55 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data20.comm !== undefined){
+const _errs57 = errors;
+if(typeof data20.comm !== "string"){
+validate24.errors = [{instancePath:instancePath+"/holders/" + i3+"/comm",schemaPath:"#/properties/holders/items/properties/comm/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid13 = _errs57 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data20.path !== undefined){
+const _errs59 = errors;
+if(typeof data20.path !== "string"){
+validate24.errors = [{instancePath:instancePath+"/holders/" + i3+"/path",schemaPath:"#/properties/holders/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid13 = _errs59 === errors;
+}
+else {
+var valid13 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate24.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid12 = _errs52 === errors;
+if(!valid12){
+break;
+}
+}
+}
+else {
+validate24.errors = [{instancePath:instancePath+"/holders",schemaPath:"#/properties/holders/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
 }
 var valid0 = _errs50 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.unreadable !== undefined){
+const _errs61 = errors;
+if(typeof data.unreadable !== "string"){
+validate24.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs61 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -1897,20 +1996,32 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.devices !== undefined){
-let data17 = data.devices;
+if(data.holdersUnknown !== undefined){
 const _errs37 = errors;
-if(errors === _errs37){
-if(Array.isArray(data17)){
-var valid4 = true;
-const len0 = data17.length;
-for(let i0=0; i0<len0; i0++){
+if(typeof data.holdersUnknown !== "string"){
+validate35.errors = [{instancePath:instancePath+"/holdersUnknown",schemaPath:"#/properties/holdersUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs37 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.devices !== undefined){
+let data18 = data.devices;
 const _errs39 = errors;
-if(!(validate24(data17[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data17,parentDataProperty:i0,rootData,dynamicAnchors}))){
+if(errors === _errs39){
+if(Array.isArray(data18)){
+var valid4 = true;
+const len0 = data18.length;
+for(let i0=0; i0<len0; i0++){
+const _errs41 = errors;
+if(!(validate24(data18[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data18,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate24.errors : appendErrors(vErrors, validate24.errors);
 errors = vErrors.length;
 }
-var valid4 = _errs39 === errors;
+var valid4 = _errs41 === errors;
 if(!valid4){
 break;
 }
@@ -1921,26 +2032,26 @@ validate35.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs37 === errors;
+var valid0 = _errs39 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.domains !== undefined){
-let data19 = data.domains;
-const _errs40 = errors;
-if(errors === _errs40){
-if(Array.isArray(data19)){
-var valid5 = true;
-const len1 = data19.length;
-for(let i1=0; i1<len1; i1++){
+let data20 = data.domains;
 const _errs42 = errors;
-if(!(validate26(data19[i1], {instancePath:instancePath+"/domains/" + i1,parentData:data19,parentDataProperty:i1,rootData,dynamicAnchors}))){
+if(errors === _errs42){
+if(Array.isArray(data20)){
+var valid5 = true;
+const len1 = data20.length;
+for(let i1=0; i1<len1; i1++){
+const _errs44 = errors;
+if(!(validate26(data20[i1], {instancePath:instancePath+"/domains/" + i1,parentData:data20,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate26.errors : appendErrors(vErrors, validate26.errors);
 errors = vErrors.length;
 }
-var valid5 = _errs42 === errors;
+var valid5 = _errs44 === errors;
 if(!valid5){
 break;
 }
@@ -1951,10 +2062,11 @@ validate35.errors = [{instancePath:instancePath+"/domains",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs40 === errors;
+var valid0 = _errs42 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }

@@ -14,10 +14,10 @@ function ucs2length(text) {
   return length;
 }
 
-const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/snapshot.schema.json","title":"passthru host snapshot","description":"What passthru observed on one host (`passthru observe`). A file holds one snapshot or an array of them (one per host).","oneOf":[{"$ref":"#/$defs/hostSnapshot"},{"type":"array","items":{"$ref":"#/$defs/hostSnapshot"},"minItems":1}],"$defs":{"address":{"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"hex4":{"type":"string","pattern":"^[0-9a-f]{4}$"},"hostUse":{"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}},"pciDevice":{"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}},"hostdev":{"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}},"interface":{"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}},"parsedDomain":{"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}},"domain":{"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}},"hostSnapshot":{"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}}}};
-const schema1 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}};
+const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/snapshot.schema.json","title":"passthru host snapshot","description":"What passthru observed on one host (`passthru observe`). A file holds one snapshot or an array of them (one per host).","oneOf":[{"$ref":"#/$defs/hostSnapshot"},{"type":"array","items":{"$ref":"#/$defs/hostSnapshot"},"minItems":1}],"$defs":{"address":{"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"hex4":{"type":"string","pattern":"^[0-9a-f]{4}$"},"hostUse":{"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}},"pciDevice":{"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}},"hostdev":{"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}},"interface":{"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}},"parsedDomain":{"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}},"domain":{"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}},"hostSnapshot":{"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}}}};
+const schema1 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}};
 const func0 = Object.prototype.hasOwnProperty;
-const schema2 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
+const schema2 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
 const schema3 = {"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
 const schema4 = {"type":"string","pattern":"^[0-9a-f]{4}$"};
 const schema8 = {"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}};
@@ -458,16 +458,115 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.unreadable !== undefined){
+if(data.holders !== undefined){
+let data19 = data.holders;
 const _errs50 = errors;
-if(typeof data.unreadable !== "string"){
-validate2.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(errors === _errs50){
+if(Array.isArray(data19)){
+var valid12 = true;
+const len3 = data19.length;
+for(let i3=0; i3<len3; i3++){
+let data20 = data19[i3];
+const _errs52 = errors;
+if(errors === _errs52){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+let missing2;
+if((((data20.pid === undefined) && (missing2 = "pid")) || ((data20.comm === undefined) && (missing2 = "comm"))) || ((data20.path === undefined) && (missing2 = "path"))){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
+}
+else {
+const _errs54 = errors;
+for(const key2 in data20){
+if(!(((key2 === "pid") || (key2 === "comm")) || (key2 === "path"))){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs54 === errors){
+if(data20.pid !== undefined){
+let data21 = data20.pid;
+const _errs55 = errors;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs55){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 1 || isNaN(data21)){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid13 = _errs55 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data20.comm !== undefined){
+const _errs57 = errors;
+if(typeof data20.comm !== "string"){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/comm",schemaPath:"#/properties/holders/items/properties/comm/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid13 = _errs57 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data20.path !== undefined){
+const _errs59 = errors;
+if(typeof data20.path !== "string"){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/path",schemaPath:"#/properties/holders/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid13 = _errs59 === errors;
+}
+else {
+var valid13 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid12 = _errs52 === errors;
+if(!valid12){
+break;
+}
+}
+}
+else {
+validate2.errors = [{instancePath:instancePath+"/holders",schemaPath:"#/properties/holders/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
 }
 var valid0 = _errs50 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.unreadable !== undefined){
+const _errs61 = errors;
+if(typeof data.unreadable !== "string"){
+validate2.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs61 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -1342,20 +1441,32 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.devices !== undefined){
-let data17 = data.devices;
+if(data.holdersUnknown !== undefined){
 const _errs37 = errors;
-if(errors === _errs37){
-if(Array.isArray(data17)){
-var valid4 = true;
-const len0 = data17.length;
-for(let i0=0; i0<len0; i0++){
+if(typeof data.holdersUnknown !== "string"){
+validate1.errors = [{instancePath:instancePath+"/holdersUnknown",schemaPath:"#/properties/holdersUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs37 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.devices !== undefined){
+let data18 = data.devices;
 const _errs39 = errors;
-if(!(validate2(data17[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data17,parentDataProperty:i0,rootData,dynamicAnchors}))){
+if(errors === _errs39){
+if(Array.isArray(data18)){
+var valid4 = true;
+const len0 = data18.length;
+for(let i0=0; i0<len0; i0++){
+const _errs41 = errors;
+if(!(validate2(data18[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data18,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate2.errors : appendErrors(vErrors, validate2.errors);
 errors = vErrors.length;
 }
-var valid4 = _errs39 === errors;
+var valid4 = _errs41 === errors;
 if(!valid4){
 break;
 }
@@ -1366,26 +1477,26 @@ validate1.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs37 === errors;
+var valid0 = _errs39 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.domains !== undefined){
-let data19 = data.domains;
-const _errs40 = errors;
-if(errors === _errs40){
-if(Array.isArray(data19)){
-var valid5 = true;
-const len1 = data19.length;
-for(let i1=0; i1<len1; i1++){
+let data20 = data.domains;
 const _errs42 = errors;
-if(!(validate4(data19[i1], {instancePath:instancePath+"/domains/" + i1,parentData:data19,parentDataProperty:i1,rootData,dynamicAnchors}))){
+if(errors === _errs42){
+if(Array.isArray(data20)){
+var valid5 = true;
+const len1 = data20.length;
+for(let i1=0; i1<len1; i1++){
+const _errs44 = errors;
+if(!(validate4(data20[i1], {instancePath:instancePath+"/domains/" + i1,parentData:data20,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate4.errors : appendErrors(vErrors, validate4.errors);
 errors = vErrors.length;
 }
-var valid5 = _errs42 === errors;
+var valid5 = _errs44 === errors;
 if(!valid5){
 break;
 }
@@ -1396,10 +1507,11 @@ validate1.errors = [{instancePath:instancePath+"/domains",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs40 === errors;
+var valid0 = _errs42 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
