@@ -112,9 +112,9 @@ export function renderApplyText(outcome: ApplyOutcome, journalPath: string, styl
 /**
  * `apply --format json`: every applied host's report (`hosts[]`, each with its `state` and `wave`), and each host not
  * applied to with its `state` and `error` (`notApplied[]`); `waves` when the rollout had several; `journal` null
- * when none ran.
+ * when none ran; `verify` (apply --verify) when it ran.
  */
-export function renderApplyJson(outcome: ApplyOutcome, journalPath: string | null): string {
+export function renderApplyJson(outcome: ApplyOutcome, journalPath: string | null, verify?: unknown): string {
   const ok = outcome.reports.every((r) => r.ok) && outcome.refused.length === 0;
   const waveOf = (host: string) => {
     const i = outcome.waves.findIndex((w) => w.includes(host));
@@ -134,6 +134,8 @@ export function renderApplyJson(outcome: ApplyOutcome, journalPath: string | nul
     hosts: outcome.reports.map((r) => ({ ...r, state: reportState(r), wave: waveOf(r.host) })),
     ...(notApplied.length > 0 ? { notApplied } : {}),
     ...(outcome.waves.length > 1 ? { waves: outcome.waves } : {}),
+    // `apply --verify`: verify's own JSON report (render/verify.ts) of the VMs changed live.
+    ...(verify !== undefined ? { verify } : {}),
   };
   return `${JSON.stringify(report, null, 2)}\n`;
 }

@@ -26,6 +26,15 @@ export interface Fault {
   element?: string;
 }
 
+/** A reply of the scripted guest: what virsh prints (JSON text), or its failure. */
+export type GuestReply = string | { stderr: string; exit?: number };
+
+/** The scripted guest: replies by `execute` name; an absent `agent` is a guest without one. */
+export interface FakeGuest {
+  agent?: Record<string, GuestReply>;
+  monitor?: Record<string, GuestReply>;
+}
+
 /** One recorded invocation. */
 export interface FakeCall {
   /** Its number among state-changing calls, or null for a read. */
@@ -42,6 +51,8 @@ export interface FakeVirsh {
   setFaults(faults: Fault[]): Promise<void>;
   /** What a reattach binds for devices the fake never saw leave their host driver (the kernel's reprobe). */
   setHostDrivers(drivers: Record<string, string>): Promise<void>;
+  /** What `qemu-agent-command` and `qemu-monitor-command` answer (every domain alike). */
+  setGuest(guest: FakeGuest): Promise<void>;
   /** Every invocation so far, in order. */
   calls(): Promise<FakeCall[]>;
   /** PIDs of processes of this fake still alive (it, and the real virsh it started): none may outlive an apply. */
@@ -68,7 +79,7 @@ export async function createFakeVirsh(dir: string, sysfsRoot: string, realVirsh 
   );
   await chmod(binary, 0o755);
   const controlFile = path.join(dir, 'control.json');
-  const control = { faults: [] as Fault[], hostDrivers: {} as Record<string, string> };
+  const control = { faults: [] as Fault[], hostDrivers: {} as Record<string, string>, guest: {} as FakeGuest };
   const save = () => writeFile(controlFile, JSON.stringify(control));
   await save();
   return {
@@ -76,6 +87,10 @@ export async function createFakeVirsh(dir: string, sysfsRoot: string, realVirsh 
     async setFaults(faults) {
       control.faults = faults;
       await writeFile(path.join(dir, 'counter'), '0');
+      await save();
+    },
+    async setGuest(guest) {
+      control.guest = guest;
       await save();
     },
     async setHostDrivers(drivers) {

@@ -19,6 +19,9 @@
  * `call` counts only state-changing commands (1-based, across the test); a fault applies when all its given
  * fields match. `hostDrivers` says which driver a reattach binds (what the kernel's reprobe would pick) for a
  * device this fake did not see leave its host driver.
+ * `guest`: { "agent": { "<execute>": REPLY, ... } | absent, "monitor": { "<execute>": REPLY } | absent } answers
+ * `qemu-agent-command` / `qemu-monitor-command` (never passed on: a test domain has no guest): REPLY is the JSON
+ * text virsh would print, or { "stderr": "...", "exit": 1 }. No `agent` answers like a guest without one.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -48,7 +51,9 @@ const afterwards = (code) => {
   if (fault.mode === 'apply-then-hang') setTimeout(() => process.exit(0), fault.hangMs ?? 3_600_000);
   else process.exit(0);
 };
-if (fault?.mode === 'hang') {
+if (sub === 'qemu-agent-command' || sub === 'qemu-monitor-command') {
+  guestCommand(sub === 'qemu-agent-command' ? control.guest?.agent : control.guest?.monitor, argv.at(-1));
+} else if (fault?.mode === 'hang') {
   setTimeout(() => {}, 3_600_000);
 } else if (fault?.mode === 'fail') {
   die(`error: Failed to ${sub}\nerror: injected fault at call ${call}`, 1);
@@ -61,6 +66,17 @@ if (fault?.mode === 'hang') {
   if (fault?.mode === 'drop-element') dropElement(argv.includes('--file') ? argv[argv.indexOf('--file') + 1] : undefined, fault.element);
   const child = spawn(realVirsh, argv, { stdio: 'inherit' });
   child.on('exit', (code, signal) => afterwards(code ?? (signal ? 128 : 1)));
+}
+
+/** Prints the scripted reply to a guest agent / monitor command (its JSON is the last argument). */
+function guestCommand(replies, commandText) {
+  if (!replies) die('error: Guest agent is not responding: QEMU guest agent is not connected', 1);
+  const execute = JSON.parse(commandText).execute;
+  const reply = replies[execute];
+  if (reply === undefined) die(`error: internal error: unable to execute QEMU agent command '${execute}': The command ${execute} has not been found`, 1);
+  if (typeof reply === 'object') die(reply.stderr, reply.exit ?? 1);
+  process.stdout.write(`${reply}\n`);
+  process.exit(0);
 }
 
 /** Removes every <element>…</element> (or self-closing one) from the XML file a domain command was given. */
