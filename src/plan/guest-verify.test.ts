@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GuestPciDevice } from '../libvirt/guest-replies.js';
-import { verifyExitCode, verifyVm, type ClaimedDevice, type HostVerdict } from './guest-verify.js';
+import type { Action, Plan } from '../model/plan.js';
+import { verifyExitCode, verifyVm, vmsChangedLive, type ClaimedDevice, type HostVerdict } from './guest-verify.js';
 
 const nic = (address: string, live: ClaimedDevice['live']): ClaimedDevice => ({ address, vendor: '8086', product: '1521', live });
 const guest = (address: string | null, qdevId: string | null = null, product = '1521'): GuestPciDevice => ({ vendor: '8086', product, address, qdevId });
@@ -47,5 +48,21 @@ describe('verifyExitCode', () => {
     expect(verifyExitCode([host(['seen', 'unknown'])])).toBe(1);
     expect(verifyExitCode([host(['missing']), { ...host([]), error: 'unreachable' }])).toBe(1);
     expect(verifyExitCode([])).toBe(0);
+  });
+});
+
+describe('vmsChangedLive (apply --verify)', () => {
+  it('names only the VMs with a live action, per host', () => {
+    const change = (vm: string, live: boolean): Action => ({ kind: 'attach-hostdev', vm, vmUuid: 'u', address: '0000:07:00.0', managed: true, hostdevXml: '', config: true, live, reason: '' });
+    const plan: Plan = {
+      format_version: '1',
+      applyable: true,
+      changes: true,
+      hosts: [
+        { name: 'hv1', uri: 'x', fingerprint: null, problems: [], actions: [change('a', true), change('b', false), { kind: 'nodedev-detach', address: '0000:07:00.0', fromDriver: 'igb', reason: '' }] },
+        { name: 'hv2', uri: 'y', fingerprint: null, problems: [], actions: [change('c', false)] },
+      ],
+    };
+    expect(vmsChangedLive(plan)).toEqual(new Map([['hv1', new Set(['a'])]]));
   });
 });

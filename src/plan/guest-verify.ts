@@ -12,6 +12,7 @@
 import type { GuestPciDevice } from '../libvirt/guest-replies.js';
 import { guestSide, type GuestSide } from '../libvirt/guest-side.js';
 import type { DesiredHostState } from '../model/desired.js';
+import type { Plan } from '../model/plan.js';
 import type { HostSnapshot } from '../model/snapshot.js';
 import { hostView } from './host-view.js';
 import { resolveClaims } from './resolve-claims.js';
@@ -132,4 +133,14 @@ export function verifyTargets(desired: DesiredHostState, snapshot: HostSnapshot,
     targets.push({ vm: vm.name, uuid: dom.uuid, claimed });
   }
   return { targets, notRunning };
+}
+
+/** `apply --verify`: per host, the VMs whose running domain the plan changes (its `live` actions). */
+export function vmsChangedLive(plan: Plan): Map<string, Set<string>> {
+  const only = new Map<string, Set<string>>();
+  for (const h of plan.hosts) {
+    const vms = new Set(h.actions.flatMap((a) => ('live' in a && a.live ? [a.vm] : [])));
+    if (vms.size > 0) only.set(h.name, vms);
+  }
+  return only;
 }

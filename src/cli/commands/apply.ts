@@ -24,7 +24,7 @@ import type { Invocation } from '../args.js';
 import { render, report } from '../reporters.js';
 import { loadDesired, makeVirsh, observeHosts, readUserFile, snapshotsFor } from '../context.js';
 import type { Terminal } from '../terminal.js';
-import { verifyExitCode, type HostVerdict } from '../../plan/guest-verify.js';
+import { verifyExitCode, vmsChangedLive, type HostVerdict } from '../../plan/guest-verify.js';
 import { verifyHosts } from './verify.js';
 
 /** Progress hooks that print one host's lines on stderr (none with -q). */
@@ -139,11 +139,7 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
  * after the apply; null when it changed none.
  */
 async function verifyLiveChanges(plan: Plan, desired: DesiredState, inv: Invocation, term: Terminal): Promise<HostVerdict[] | null> {
-  const only = new Map<string, Set<string>>();
-  for (const h of plan.hosts) {
-    const vms = new Set(h.actions.flatMap((a) => ('live' in a && a.live ? [a.vm] : [])));
-    if (vms.size > 0) only.set(h.name, vms);
-  }
+  const only = vmsChangedLive(plan);
   if (only.size === 0) return null;
   const liveHosts = { ...desired, hosts: desired.hosts.filter((h) => only.has(h.name)) };
   return verifyHosts(desired, await observeHosts(liveHosts, inv, term), inv, term, only);
