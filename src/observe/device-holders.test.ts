@@ -98,3 +98,13 @@ describe('scanDeviceHolders', () => {
     expect(scanDeviceHolders(make({}), [GPU])).toMatchObject({ known: false, reason: expect.stringMatching(/proc holds no processes$/) });
   });
 });
+
+describe('scanDeviceHolders on a broken tree', () => {
+  it('skips a device whose sysfs entry is a loop instead of failing the whole observation', () => {
+    const root = make({ 100: { comm: 'Xorg', fds: ['/dev/dri/card1'] } });
+    symlinkSync('loop', path.join(root, '/sys/bus/pci/devices/loop'));
+    const scan = scanDeviceHolders(root, ['loop', GPU]);
+    expect(scan).toMatchObject({ known: true });
+    expect(scan.known && scan.holders.get(GPU)).toEqual([{ pid: 100, comm: 'Xorg', path: '/dev/dri/card1' }]);
+  });
+});

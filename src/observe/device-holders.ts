@@ -19,7 +19,7 @@ export interface HolderScanLimits {
   maxFds: number;
 }
 
-export const DEFAULT_HOLDER_SCAN_LIMITS: HolderScanLimits = { maxProcesses: 32_768, maxFds: 1_000_000 };
+export const DEFAULT_HOLDER_SCAN_LIMITS: HolderScanLimits = { maxProcesses: 32_768, maxFds: 262_144 };
 
 /** The result of a scan: holders per device address, or why they are unknown. */
 export type HolderScan = { known: true; holders: Map<string, DeviceHolder[]> } | { known: false; reason: string };
@@ -62,7 +62,17 @@ export function deviceFiles(fs: HostFs, address: string): string[] {
 export function scanDeviceHolders(root: string, addresses: readonly string[], limits: HolderScanLimits = DEFAULT_HOLDER_SCAN_LIMITS): HolderScan {
   const fs = new HostFs(root);
   const owner = new Map<string, string>();
-  for (const a of addresses) for (const f of deviceFiles(fs, a)) owner.set(f, a);
+  for (const a of addresses) {
+    let files: string[];
+    try {
+      files = deviceFiles(fs, a);
+    } catch {
+      // An entry that cannot be read (a loop, EACCES) is marked unreadable by the sysfs observation, and the
+      // planner never detaches such a device: there is nothing to protect.
+      continue;
+    }
+    for (const f of files) owner.set(f, a);
+  }
   const holders = new Map<string, DeviceHolder[]>(addresses.map((a) => [a, []]));
   if (owner.size === 0) return { known: true, holders };
   const pids = fs.list('/proc').filter((p) => /^\d+$/.test(p));
