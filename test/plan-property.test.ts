@@ -52,6 +52,9 @@ const CODES: Record<ProblemCode, boolean> = {
   'interface-not-a-vf': true,
   'vf-claimed-twice': true,
   'vf-not-yet-created': true,
+  'device-not-back': true,
+  'device-busy': true,
+  'device-holders-unknown': true,
 };
 
 const CANONICAL = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$|^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]$/;

@@ -16,7 +16,7 @@ import type { Action, HostPlan } from '../model/plan.js';
 import { forwardOp } from '../plan/action-steps.js';
 import type { Journal } from './journal.js';
 import { rollback } from './rollback.js';
-import { createStepRunner, type ProgressHooks, type StepRunner } from './step-runner.js';
+import { createStepRunner, type DriverSettle, type ProgressHooks, type StepRunner } from './step-runner.js';
 import type { TargetObserver } from './target.js';
 
 /** Default timeout of one virsh process: `nodedev-detach` resets the device, which can take many seconds. */
@@ -32,6 +32,8 @@ export interface ExecuteDeps {
   hooks?: ProgressHooks;
   /** Per virsh process (commands and verification reads). Default DEFAULT_STEP_TIMEOUT_MS. */
   stepTimeoutMs?: number;
+  /** The wait for a reattached device's host driver (default: 5 s). */
+  driverSettle?: DriverSettle;
   /**
    * Observes the whole host after the last step and returns what still differs from the desired state (the
    * lines of a fresh plan); non-empty fails the apply, which is then rolled back (SPEC 6).

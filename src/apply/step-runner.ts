@@ -5,6 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../io/clock.js';
 import { describeExit, type Virsh, type VirshRunResult } from '../io/virsh.js';
 import type { StepResult } from '../model/apply-report.js';
@@ -12,6 +13,7 @@ import type { Action } from '../model/plan.js';
 import { XML_FILE, opSubject, type LocalChange, type Op } from '../plan/action-steps.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { formatDuration } from '../model/duration.js';
+import { comebackRemedies } from '../plan/device-recovery.js';
 import { verify, virshError, type TargetObserver } from './target.js';
 
 /** Called around each step so the CLI can print `[2/5] nodedev-detach 0000:07:00.0 ... ok (0.62s)`. */
@@ -47,7 +49,23 @@ export interface StepRunnerOptions {
   /** A private directory that receives the XML files handed to virsh. */
   tempDir: string;
   total: number;
+  /** How long a reattached device may take to show its host driver. Default DEFAULT_DRIVER_SETTLE. */
+  driverSettle?: DriverSettle;
 }
+
+/**
+ * The bounded wait after `nodedev-reattach` for the device's driver link to become what is expected: the kernel
+ * probes drivers asynchronously for some devices, so one reading right after virsh returns may be early.
+ */
+export interface DriverSettle {
+  /** Readings after the first one. */
+  polls: number;
+  intervalMs: number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** 5 s in quarter seconds. */
+export const DEFAULT_DRIVER_SETTLE: DriverSettle = { polls: 20, intervalMs: 250, sleep: (ms) => sleep(ms) };
 
 /** The runner for one host. */
 export function createStepRunner(o: StepRunnerOptions): StepRunner {
@@ -77,13 +95,15 @@ export function createStepRunner(o: StepRunnerOptions): StepRunner {
         const r = await (op.local ? runLocal(op.local, args, o.target) : o.virsh.run(o.uri, args, { timeoutMs: o.timeoutMs })).catch((err: unknown) =>
           err instanceof Error ? err : new Error(String(err)),
         );
-        const outcome = r instanceof Error ? { error: r.message, note: null, retryable: false } : await judge(op, r, o.target, o.timeoutMs);
+        const settle = op.kind === 'nodedev-reattach' ? (o.driverSettle ?? DEFAULT_DRIVER_SETTLE) : null;
+        const outcome = r instanceof Error ? { error: r.message, note: null, retryable: false } : await judge(op, r, o.target, o.timeoutMs, settle);
         const exitCode = r instanceof Error || r.timedOut ? null : r.exitCode;
         await o.journal.record({ ...base, attempt, command: args, result: outcome.error === null ? 'ok' : 'failed', exitCode, error: outcome.error, durationMs: elapsed(attemptStarted) });
         if (outcome.retryable && attempt <= op.retries) {
           earlierAttempts.push(outcome.error as string);
           continue;
         }
+        const notBack = op.kind === 'nodedev-reattach' && outcome.error !== null && op.address !== undefined ? op.address : null;
         return {
           step,
           kind: op.kind,
@@ -95,6 +115,8 @@ export function createStepRunner(o: StepRunnerOptions): StepRunner {
           exitCode,
           error: outcome.error,
           note: outcome.note,
+          // A reattach that failed leaves a device that did not come back: the report says so, with what to do.
+          ...(notBack === null ? {} : { remedies: comebackRemedies(notBack, op.expect.what === 'driver' ? op.expect.is : null) }),
           durationMs: elapsed(started),
         };
       }
@@ -126,14 +148,27 @@ interface Judgement {
   retryable: boolean;
 }
 
-/** Decides a step from virsh's result and a fresh observation of the target. */
-async function judge(op: Op, r: Pick<VirshRunResult, 'exitCode' | 'signal' | 'stderr' | 'timedOut'>, target: TargetObserver, timeoutMs: number): Promise<Judgement> {
+/**
+ * Decides a step from virsh's result and a fresh observation of the target; with `settle`, a success of virsh whose
+ * expectation does not hold yet is read again, a bounded number of times, before it is judged.
+ */
+async function judge(
+  op: Op,
+  r: Pick<VirshRunResult, 'exitCode' | 'signal' | 'stderr' | 'timedOut'>,
+  target: TargetObserver,
+  timeoutMs: number,
+  settle: DriverSettle | null,
+): Promise<Judgement> {
   if (r.timedOut) return { error: `timed out after ${formatDuration(timeoutMs)}`, note: null, retryable: false };
   const message = r.exitCode === 0 ? null : (virshError(r.stderr) ?? `virsh ${describeExit(r)}`);
   if (message !== null && !op.alreadyDone?.test(message)) return { error: message, note: null, retryable: false };
   let verdict;
   try {
     verdict = await verify(op.expect, target);
+    for (let k = 0; message === null && !verdict.holds && k < (settle?.polls ?? 0); k++) {
+      await settle?.sleep(settle.intervalMs);
+      verdict = await verify(op.expect, target);
+    }
   } catch (err) {
     return { error: `could not verify: ${(err as Error).message}`, note: null, retryable: false };
   }

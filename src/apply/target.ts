@@ -3,7 +3,9 @@
  * step would cost a whole-host sweep; verifying needs only the target, read fresh, judged by plan/expectation.ts.
  */
 import { HostError } from '../errors.js';
-import { describeExit, type Virsh } from '../io/virsh.js';
+import { describeExit, virshError, type Virsh } from '../io/virsh.js';
+
+export { virshError };
 import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
@@ -104,14 +106,4 @@ export async function verify(e: Expectation, target: TargetObserver): Promise<Ve
     if (!verdict.holds) return verdict;
   }
   return HOLDS;
-}
-
-/** virsh's own short message: its last `error:` line without the prefix (the first one is generic: "Failed to ..."). */
-export function virshError(stderr: string): string | null {
-  const lines = stderr
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('error:'))
-    .map((l) => l.slice('error:'.length).trim());
-  return lines.at(-1) ?? (stderr.trim() || null);
 }

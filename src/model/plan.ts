@@ -155,7 +155,10 @@ export type ProblemCode =
   | 'pf-has-vfs'
   | 'interface-not-a-vf'
   | 'vf-claimed-twice'
-  | 'vf-not-yet-created';
+  | 'vf-not-yet-created'
+  | 'device-not-back'
+  | 'device-busy'
+  | 'device-holders-unknown';
 
 export interface Problem {
   severity: 'block' | 'warn';

@@ -66,12 +66,23 @@ export interface PciDevice {
   netInterfaces: string[];
   /** Why the host needs this device; empty when it does not (as far as could be observed). */
   hostUse: HostUse[];
+  /** Processes holding the device open (local host only; absent when none was found). */
+  holders?: DeviceHolder[];
   /**
    * Set when something safety depends on could not be read — the function's sysfs entry (a broken or looping link),
    * its driver link, its IOMMU group: why. Such a function is still listed, with what could be read (identity
    * `ffff` when nothing), so that its IOMMU group is not taken for viable; the planner never assigns it.
    */
   unreadable?: string;
+}
+
+/** A process that holds one of a device's files open: unbinding the device under it hangs its driver (SPEC 13). */
+export interface DeviceHolder {
+  pid: number;
+  /** `/proc/<pid>/comm`: `Xorg`, `nvidia-persistenced`, `?` when it could not be read. */
+  comm: string;
+  /** The file as its descriptor's link names it: `/dev/dri/card0`, `/sys/bus/pci/devices/0000:07:00.0/resource0`. */
+  path: string;
 }
 
 /** A PCI passthrough device as a domain's XML declares it. */
@@ -175,6 +186,11 @@ export interface HostSnapshot {
    * `hostUseKnown` is false means neither part is known (older snapshots of a remote host).
    */
   hostUseUnknown?: HostUseUnknown;
+  /**
+   * Why the processes holding devices open are not known on this local host (no processes under the root, a scan
+   * bound reached). Absent when the scan completed; a remote host's are never known (`deviceSource: nodedev`).
+   */
+  holdersUnknown?: string;
   devices: PciDevice[];
   domains: DomainSnapshot[];
   /**

@@ -8,7 +8,8 @@ import type { Clock } from '../io/clock.js';
 import { createSsh, type Ssh } from '../io/ssh.js';
 import type { Virsh } from '../io/virsh.js';
 import type { DesiredHost } from '../model/desired.js';
-import { SNAPSHOT_FORMAT_VERSION, type HostSnapshot } from '../model/snapshot.js';
+import { SNAPSHOT_FORMAT_VERSION, type HostSnapshot, type PciDevice } from '../model/snapshot.js';
+import { scanDeviceHolders } from './device-holders.js';
 import { observeDomains } from './domains.js';
 import { observeNodedevDevices } from './nodedev-devices.js';
 import { observeLocalHost } from './platform.js';
@@ -41,7 +42,14 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
     const [local, domains] = await Promise.all([observeLocalHost(deps.root, { warn }), domainsPromise]);
     // Left out when nothing is persisted, so that a host without SR-IOV observes (and fingerprints) as before.
     const persisted = readSriovPersisted(deps.root, warn);
-    return { ...base, deviceSource: 'sysfs', ...local, domains, ...(persisted.length > 0 ? { sriovPersisted: persisted } : {}) };
+    return {
+      ...base,
+      deviceSource: 'sysfs',
+      ...local,
+      ...withHolders(local.devices, deps.root),
+      domains,
+      ...(persisted.length > 0 ? { sriovPersisted: persisted } : {}),
+    };
   }
   // The ssh runs alongside virsh: one round trip's time, not two.
   const [devices, domains, dump] = await Promise.all([
@@ -59,4 +67,18 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
     devices,
     domains,
   };
+}
+
+/**
+ * Sets each device's holders (SPEC 13 `device-busy`) from one scan of the processes, for the devices a plan may take
+ * from a host driver (bridges and devices already on vfio-pci are never detached); or says why they are unknown.
+ */
+function withHolders(devices: PciDevice[], root: string): { holdersUnknown?: string } {
+  const scan = scanDeviceHolders(root, devices.filter((d) => !d.isBridge && d.driver !== 'vfio-pci').map((d) => d.address));
+  if (!scan.known) return { holdersUnknown: scan.reason };
+  for (const d of devices) {
+    const held = scan.holders.get(d.address);
+    if (held && held.length > 0) d.holders = held;
+  }
+  return {};
 }

@@ -18,7 +18,7 @@ export type Scope = 'persistent' | 'live';
 export type Expectation =
   /** The device is bound to exactly this driver (null: to none). */
   | { what: 'driver'; address: string; is: string | null }
-  /** The device is off vfio-pci (any host driver, or none). */
+  /** The device is back on a host driver (any but vfio-pci): one left unbound did not come back. */
   | { what: 'released'; address: string }
   /** In every scope, the domain holds `element` whole as its hostdev of `address`; null: it has no hostdev of it. */
   | { what: 'hostdev'; uuid: string; vm: string; address: string; scopes: Scope[]; element: string | null }

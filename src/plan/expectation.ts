@@ -21,10 +21,9 @@ const onDriver = (address: string, d: string | null) => (d === null ? `${address
 /** Judges a driver expectation given the driver now bound to its device (null: none). */
 export function judgeDriver(e: DriverExpectation, driver: string | null): Verdict {
   if (e.what === 'driver') return driver === e.is ? HOLDS : { holds: false, observed: onDriver(e.address, driver), expected: driverText(e.is) };
-  if (driver === 'vfio-pci') return { holds: false, observed: onDriver(e.address, driver), expected: 'a host driver' };
-  // Off vfio-pci is what matters; a device no host driver claims (module blacklisted or not loaded, common for
-  // passthrough-only GPUs) is released all the same, and rolling the whole apply back would not help.
-  return driver === null ? { holds: true, note: `no host driver claimed ${e.address}; it is unbound` } : HOLDS;
+  // Released means back on a host driver (SPEC 2 `release`, SPEC 13): a device left unbound did not come back
+  // (a reset bug, or its driver not loaded), and saying "released" then would hide it until the host needs it.
+  return driver === null || driver === 'vfio-pci' ? { holds: false, observed: onDriver(e.address, driver), expected: 'a host driver' } : HOLDS;
 }
 
 /** Judges a VF count: the PF's state now (`sriov_numvfs` and its `virtfnN` links), or the count persisted. */

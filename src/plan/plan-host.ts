@@ -18,6 +18,8 @@ import { fingerprintSnapshot } from './fingerprint.js';
 import { hostView, type HostView } from './host-view.js';
 import { resolveClaims, type Assignment } from './resolve-claims.js';
 import { checkAssignedDevices, checkHostWarnings, checkIommu } from './safety.js';
+import { releasedWithoutDriver } from './not-back.js';
+import { checkDeviceBusy } from './device-busy.js';
 
 const VFIO = 'vfio-pci';
 
@@ -86,6 +88,8 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
       ...checkAssignedDevices(desired, view, assignments, returned).filter((p) => !(p.code === 'no-iommu-group' && sriov.pending.has(p.address ?? ''))),
       ...checkSriovAssignments(view, assignments, sriov.pending),
       ...checkHostWarnings(view, assignments),
+      ...releasedWithoutDriver(desired, view),
+      ...checkDeviceBusy(guarded, snapshot, view),
       ...problems,
     ]),
   };

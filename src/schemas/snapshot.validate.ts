@@ -14,11 +14,11 @@ function ucs2length(text) {
   return length;
 }
 
-const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/snapshot.schema.json","title":"passthru host snapshot","description":"What passthru observed on one host (`passthru observe`). A file holds one snapshot or an array of them (one per host).","oneOf":[{"$ref":"#/$defs/hostSnapshot"},{"type":"array","items":{"$ref":"#/$defs/hostSnapshot"},"minItems":1}],"$defs":{"address":{"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"hex4":{"type":"string","pattern":"^[0-9a-f]{4}$"},"hostUse":{"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}},"pciDevice":{"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}},"hostdev":{"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"vlan":{"type":"array","items":{"type":"integer","minimum":0,"maximum":4095},"description":"<vlan><tag id>s of an <interface type='hostdev'>."},"trust":{"type":"boolean","description":"trustGuestRxFilters='yes' on an <interface type='hostdev'>."},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}},"interface":{"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}},"parsedDomain":{"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}},"domain":{"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}},"hostSnapshot":{"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}}}}}};
-const schema1 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}}}};
+const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/snapshot.schema.json","title":"passthru host snapshot","description":"What passthru observed on one host (`passthru observe`). A file holds one snapshot or an array of them (one per host).","oneOf":[{"$ref":"#/$defs/hostSnapshot"},{"type":"array","items":{"$ref":"#/$defs/hostSnapshot"},"minItems":1}],"$defs":{"address":{"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"hex4":{"type":"string","pattern":"^[0-9a-f]{4}$"},"hostUse":{"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}},"pciDevice":{"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}},"hostdev":{"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"vlan":{"type":"array","items":{"type":"integer","minimum":0,"maximum":4095},"description":"<vlan><tag id>s of an <interface type='hostdev'>."},"trust":{"type":"boolean","description":"trustGuestRxFilters='yes' on an <interface type='hostdev'>."},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}},"interface":{"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}},"parsedDomain":{"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}},"domain":{"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}},"hostSnapshot":{"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}}}}}};
+const schema1 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}}}};
 const schema3 = {"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
 const func0 = Object.prototype.hasOwnProperty;
-const schema2 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
+const schema2 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
 const schema4 = {"type":"string","pattern":"^[0-9a-f]{4}$"};
 const schema9 = {"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}};
 const pattern0 = new RegExp("^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$", "u");
@@ -667,16 +667,115 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.unreadable !== undefined){
+if(data.holders !== undefined){
+let data25 = data.holders;
 const _errs68 = errors;
-if(typeof data.unreadable !== "string"){
-validate2.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(errors === _errs68){
+if(Array.isArray(data25)){
+var valid15 = true;
+const len3 = data25.length;
+for(let i3=0; i3<len3; i3++){
+let data26 = data25[i3];
+const _errs70 = errors;
+if(errors === _errs70){
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+let missing3;
+if((((data26.pid === undefined) && (missing3 = "pid")) || ((data26.comm === undefined) && (missing3 = "comm"))) || ((data26.path === undefined) && (missing3 = "path"))){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
+}
+else {
+const _errs72 = errors;
+for(const key3 in data26){
+if(!(((key3 === "pid") || (key3 === "comm")) || (key3 === "path"))){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs72 === errors){
+if(data26.pid !== undefined){
+let data27 = data26.pid;
+const _errs73 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs73){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid16 = _errs73 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data26.comm !== undefined){
+const _errs75 = errors;
+if(typeof data26.comm !== "string"){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/comm",schemaPath:"#/properties/holders/items/properties/comm/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid16 = _errs75 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data26.path !== undefined){
+const _errs77 = errors;
+if(typeof data26.path !== "string"){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/path",schemaPath:"#/properties/holders/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid16 = _errs77 === errors;
+}
+else {
+var valid16 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid15 = _errs70 === errors;
+if(!valid15){
+break;
+}
+}
+}
+else {
+validate2.errors = [{instancePath:instancePath+"/holders",schemaPath:"#/properties/holders/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
 }
 var valid0 = _errs68 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.unreadable !== undefined){
+const _errs79 = errors;
+if(typeof data.unreadable !== "string"){
+validate2.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs79 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -1611,20 +1710,32 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.devices !== undefined){
-let data17 = data.devices;
+if(data.holdersUnknown !== undefined){
 const _errs37 = errors;
-if(errors === _errs37){
-if(Array.isArray(data17)){
-var valid4 = true;
-const len0 = data17.length;
-for(let i0=0; i0<len0; i0++){
+if(typeof data.holdersUnknown !== "string"){
+validate1.errors = [{instancePath:instancePath+"/holdersUnknown",schemaPath:"#/properties/holdersUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs37 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.devices !== undefined){
+let data18 = data.devices;
 const _errs39 = errors;
-if(!(validate2(data17[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data17,parentDataProperty:i0,rootData,dynamicAnchors}))){
+if(errors === _errs39){
+if(Array.isArray(data18)){
+var valid4 = true;
+const len0 = data18.length;
+for(let i0=0; i0<len0; i0++){
+const _errs41 = errors;
+if(!(validate2(data18[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data18,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate2.errors : appendErrors(vErrors, validate2.errors);
 errors = vErrors.length;
 }
-var valid4 = _errs39 === errors;
+var valid4 = _errs41 === errors;
 if(!valid4){
 break;
 }
@@ -1635,26 +1746,26 @@ validate1.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs37 === errors;
+var valid0 = _errs39 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.domains !== undefined){
-let data19 = data.domains;
-const _errs40 = errors;
-if(errors === _errs40){
-if(Array.isArray(data19)){
-var valid5 = true;
-const len1 = data19.length;
-for(let i1=0; i1<len1; i1++){
+let data20 = data.domains;
 const _errs42 = errors;
-if(!(validate4(data19[i1], {instancePath:instancePath+"/domains/" + i1,parentData:data19,parentDataProperty:i1,rootData,dynamicAnchors}))){
+if(errors === _errs42){
+if(Array.isArray(data20)){
+var valid5 = true;
+const len1 = data20.length;
+for(let i1=0; i1<len1; i1++){
+const _errs44 = errors;
+if(!(validate4(data20[i1], {instancePath:instancePath+"/domains/" + i1,parentData:data20,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate4.errors : appendErrors(vErrors, validate4.errors);
 errors = vErrors.length;
 }
-var valid5 = _errs42 === errors;
+var valid5 = _errs44 === errors;
 if(!valid5){
 break;
 }
@@ -1665,46 +1776,46 @@ validate1.errors = [{instancePath:instancePath+"/domains",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs40 === errors;
+var valid0 = _errs42 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.sriovPersisted !== undefined){
-let data21 = data.sriovPersisted;
-const _errs43 = errors;
-if(errors === _errs43){
-if(Array.isArray(data21)){
-var valid6 = true;
-const len2 = data21.length;
-for(let i2=0; i2<len2; i2++){
-let data22 = data21[i2];
+let data22 = data.sriovPersisted;
 const _errs45 = errors;
 if(errors === _errs45){
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(Array.isArray(data22)){
+var valid6 = true;
+const len2 = data22.length;
+for(let i2=0; i2<len2; i2++){
+let data23 = data22[i2];
+const _errs47 = errors;
+if(errors === _errs47){
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
 let missing3;
-if(((data22.pf === undefined) && (missing3 = "pf")) || ((data22.numVfs === undefined) && (missing3 = "numVfs"))){
+if(((data23.pf === undefined) && (missing3 = "pf")) || ((data23.numVfs === undefined) && (missing3 = "numVfs"))){
 validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs47 = errors;
-for(const key4 in data22){
+const _errs49 = errors;
+for(const key4 in data23){
 if(!((key4 === "pf") || (key4 === "numVfs"))){
 validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs47 === errors){
-if(data22.pf !== undefined){
-let data23 = data22.pf;
-const _errs48 = errors;
-const _errs49 = errors;
-if(errors === _errs49){
-if(typeof data23 === "string"){
-if(!pattern0.test(data23)){
+if(_errs49 === errors){
+if(data23.pf !== undefined){
+let data24 = data23.pf;
+const _errs50 = errors;
+const _errs51 = errors;
+if(errors === _errs51){
+if(typeof data24 === "string"){
+if(!pattern0.test(data24)){
 validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
 return false;
 }
@@ -1714,28 +1825,28 @@ validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",sch
 return false;
 }
 }
-var valid7 = _errs48 === errors;
+var valid7 = _errs50 === errors;
 }
 else {
 var valid7 = true;
 }
 if(valid7){
-if(data22.numVfs !== undefined){
-let data24 = data22.numVfs;
-const _errs51 = errors;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+if(data23.numVfs !== undefined){
+let data25 = data23.numVfs;
+const _errs53 = errors;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
 validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs51){
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 0 || isNaN(data24)){
+if(errors === _errs53){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
 validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
-var valid7 = _errs51 === errors;
+var valid7 = _errs53 === errors;
 }
 else {
 var valid7 = true;
@@ -1749,7 +1860,7 @@ validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPat
 return false;
 }
 }
-var valid6 = _errs45 === errors;
+var valid6 = _errs47 === errors;
 if(!valid6){
 break;
 }
@@ -1760,10 +1871,11 @@ validate1.errors = [{instancePath:instancePath+"/sriovPersisted",schemaPath:"#/p
 return false;
 }
 }
-var valid0 = _errs43 === errors;
+var valid0 = _errs45 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }

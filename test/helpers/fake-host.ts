@@ -692,6 +692,10 @@ class TreeWriter {
 
   private async writePlatform(p: Platform) {
     await this.file('/proc/cmdline', `${p.cmdline}\n`);
+    // A running host has processes: init, holding nothing of a PCI device (device-busy scans /proc/*/fd).
+    await this.file('/proc/1/comm', 'systemd\n');
+    await mkdir(this.local('/proc/1/fd'), { recursive: true });
+    await symlink('/dev/null', this.local('/proc/1/fd/0'));
     await this.file('/proc/sys/kernel/osrelease', `${p.osrelease}\n`);
     const vendor = p.cpu === 'intel' ? 'GenuineIntel' : 'AuthenticAMD';
     const flag = p.virtFlag ? (p.cpu === 'intel' ? ' vmx' : ' svm') : '';
