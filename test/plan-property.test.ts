@@ -44,6 +44,9 @@ const CODES: Record<ProblemCode, boolean> = {
   'no-iommu-group': true,
   'interface-without-mac': false,
   'boot-order-lost': true,
+  'driverctl-missing': false,
+  'binding-unreadable': true,
+  'bindings-unknown': false,
 };
 
 const CANONICAL = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$|^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]$/;

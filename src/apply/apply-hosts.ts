@@ -10,6 +10,7 @@ import { ExitCode, HostError, PassthruError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import { settleBounded } from '../io/bounded.js';
 import { interruptionText } from '../io/interrupts.js';
+import type { Driverctl } from '../io/driverctl.js';
 import type { Virsh } from '../io/virsh.js';
 import type { ApplyOutcome, ApplyReport, HostRefusal } from '../model/apply-report.js';
 import type { DesiredHost, DesiredState } from '../model/desired.js';
@@ -36,6 +37,8 @@ export interface WavePosition {
 /** What applying to many hosts needs: the world, the journal and lock settings, the rollout, the CLI's callbacks. */
 export interface ApplyHostsDeps {
   virsh: Virsh;
+  /** Runs the binding steps of the local host (SPEC 10). */
+  driverctl?: Driverctl;
   /** The local host's file tree (`--root`). */
   root: string;
   clock: Clock;
@@ -137,6 +140,7 @@ async function applyOne(h: HostPlan, desired: DesiredState, snapshots: ReadonlyM
   const planned = snapshots.get(h.name);
   return applyHost(h, {
     virsh: deps.virsh,
+    ...(deps.driverctl ? { driverctl: deps.driverctl } : {}),
     clock: deps.clock,
     target: hostTarget({ uri: h.uri, virsh: deps.virsh, root: host.local ? deps.root : null }),
     ...(deps.hooks ? { hooks: deps.hooks(h.name, wave) } : {}),

@@ -8,7 +8,8 @@ import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import type { Expectation } from '../plan/action-steps.js';
-import { HOLDS, judgeDomain, judgeDriver, type Verdict } from '../plan/expectation.js';
+import { HOLDS, judgeDomain, judgeDriver, judgePersisted, type Verdict } from '../plan/expectation.js';
+import { readOverride } from '../observe/driverctl.js';
 import { parseDomainXml } from '../libvirt/domain-xml.js';
 import { parseNodeDeviceXml } from '../libvirt/nodedev-xml.js';
 import { DOMAIN_VANISHED, readDomainState } from '../libvirt/domain-state.js';
@@ -23,6 +24,8 @@ export interface TargetObserver {
    * `live`, is not running.
    */
   domain(uuid: string, which: 'persistent' | 'live'): Promise<ParsedDomain | null>;
+  /** The driver the device's driverctl override persists (`/etc/driverctl.d/pci-ADDR`), or null when there is none. */
+  persistedOverride(address: string): Promise<string | null>;
 }
 
 /** How to reach the host whose steps are verified. */
@@ -78,6 +81,12 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
       const [state, xml] = results as [VirshBatchResult, VirshBatchResult];
       return readDomainState(state.output).active ? parseDomainXml(xml.output) : null;
     },
+    async persistedOverride(address) {
+      if (root === null) throw new HostError(`the persisted binding of ${address} cannot be read: ${uri} is a remote host (its /etc is not visible)`);
+      const override = readOverride(new HostFs(root), address);
+      if (override?.unreadable !== undefined) throw new HostError(override.unreadable);
+      return override?.driver ?? null;
+    },
   };
 }
 
@@ -87,6 +96,7 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
  */
 export async function verify(e: Expectation, target: TargetObserver): Promise<Verdict> {
   if (e.what === 'driver' || e.what === 'released') return judgeDriver(e, await target.deviceDriver(e.address));
+  if (e.what === 'persisted') return judgePersisted(e, await target.persistedOverride(e.address));
   for (const scope of e.scopes) {
     const verdict = judgeDomain(e, await target.domain(e.uuid, scope), scope);
     if (!verdict.holds) return verdict;

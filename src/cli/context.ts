@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { HostError, InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
+import { createDriverctl, type Driverctl } from '../io/driverctl.js';
 import type { Virsh } from '../io/virsh.js';
 import { settleBounded } from '../io/bounded.js';
 import { systemClock } from '../io/clock.js';
@@ -79,6 +80,11 @@ export function makeVirsh(inv: Invocation, term: Terminal): Virsh {
     binary: inv.common.virsh,
     ...(inv.common.debug ? { debug: (line: string) => term.err(`[virsh] ${line}\n`) } : {}),
   });
+}
+
+/** The driverctl that apply's binding steps run: `$PASSTHRU_DRIVERCTL`, else `driverctl` on PATH (SPEC 10). */
+export function makeDriverctl(inv: Invocation, term: Terminal): Driverctl {
+  return createDriverctl(inv.common.debug ? { debug: (line: string) => term.err(`[driverctl] ${line}\n`) } : {});
 }
 
 /**

@@ -8,7 +8,14 @@ import type { HostErrorReport } from './observation.js';
 
 export const PLAN_FORMAT_VERSION = '1';
 
-export type ActionKind = 'nodedev-detach' | 'nodedev-reattach' | 'attach-hostdev' | 'detach-hostdev' | 'remove-interface';
+export type ActionKind =
+  | 'nodedev-detach'
+  | 'nodedev-reattach'
+  | 'attach-hostdev'
+  | 'detach-hostdev'
+  | 'remove-interface'
+  | 'persist-binding'
+  | 'unpersist-binding';
 
 /** What one step of an apply does: a plan action kind, or `restore-interface` (re-adding a removed guest NIC on rollback). */
 export type StepKind = ActionKind | 'restore-interface';
@@ -17,7 +24,9 @@ export type StepKind = ActionKind | 'restore-interface';
 export const ACTION_ORDER: readonly ActionKind[] = [
   'detach-hostdev',
   'nodedev-reattach',
+  'unpersist-binding',
   'nodedev-detach',
+  'persist-binding',
   'attach-hostdev',
   'remove-interface',
 ];
@@ -92,7 +101,26 @@ export interface InterfaceRemove extends ActionBase {
   live: boolean;
 }
 
-export type Action = NodedevDetach | NodedevReattach | HostdevAttach | HostdevDetach | InterfaceRemove;
+/**
+ * Persist a `managed: false` device's binding to vfio-pci across reboots (SPEC 10): `driverctl set-override ADDR
+ * vfio-pci`, which writes `/etc/driverctl.d/pci-ADDR`.
+ */
+export interface BindingPersist extends ActionBase {
+  kind: 'persist-binding';
+  address: string;
+  /** The driver persisted before (a foreign override, replaced), or null when there was none. */
+  fromDriver: string | null;
+}
+
+/** Remove the vfio-pci override passthru persisted for a device that left it (`driverctl unset-override ADDR`). */
+export interface BindingUnpersist extends ActionBase {
+  kind: 'unpersist-binding';
+  address: string;
+  /** The driver persisted before (always `vfio-pci`: passthru removes only its own overrides). */
+  fromDriver: string;
+}
+
+export type Action = NodedevDetach | NodedevReattach | HostdevAttach | HostdevDetach | InterfaceRemove | BindingPersist | BindingUnpersist;
 
 /** Stable problem codes; scripts match on these. */
 export type ProblemCode =
@@ -115,7 +143,10 @@ export type ProblemCode =
   | 'host-use-unknown'
   | 'no-iommu-group'
   | 'interface-without-mac'
-  | 'boot-order-lost';
+  | 'boot-order-lost'
+  | 'driverctl-missing'
+  | 'binding-unreadable'
+  | 'bindings-unknown';
 
 export interface Problem {
   severity: 'block' | 'warn';

@@ -15,6 +15,9 @@ import type { WarnFn } from './sysfs.js';
 /** Why a remote host's host use is unknown. */
 const REMOTE_HOST_USE = 'the host is observed through libvirt only, which shows no routes, mounts or swap';
 
+/** Why a remote host's persisted bindings are unknown. */
+const REMOTE_BINDINGS = 'the host is observed through libvirt only, which shows no files under /etc/driverctl.d';
+
 /** What observing one host needs. */
 export interface ObserveHostDeps {
   virsh: Virsh;
@@ -49,5 +52,6 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
     hostUseUnknown: { network: REMOTE_HOST_USE, storage: REMOTE_HOST_USE },
     devices,
     domains,
+    bindingsUnknown: REMOTE_BINDINGS,
   };
 }

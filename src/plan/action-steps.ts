@@ -5,6 +5,13 @@
  * argv and XML. So what a user is shown is what runs, and what a rollback would run.
  *
  * Verification is by the expectation, never by trusting virsh's exit code.
+ *
+ * Boot-time bindings (SPEC 10) are driverctl steps, not virsh ones (`tool: 'driverctl'`): `driverctl set-override
+ * ADDR vfio-pci` and `driverctl unset-override ADDR`, both without `--noprobe`. driverctl 0.111 unbinds the device
+ * in either case; with `--noprobe` it would leave it unbound, so the probe is what puts it back on the driver the
+ * override names (vfio-pci, where nodedev-detach already put it) or, once the override is gone, on its host driver
+ * (where nodedev-reattach already put it). Neither `--nosave`: persisting is the point. Each is verified by reading
+ * the override file back; each one's undo puts back the override that was there before (none, or its driver).
  */
 import { InternalError } from '../errors.js';
 import type { Action, ActionKind, HostdevAttach, HostdevDetach, InterfaceRemove, StepKind } from '../model/plan.js';
@@ -22,7 +29,12 @@ export type Expectation =
   /** In every scope, the domain holds `element` whole as its hostdev of `address`; null: it has no hostdev of it. */
   | { what: 'hostdev'; uuid: string; vm: string; address: string; scopes: Scope[]; element: string | null }
   /** In every scope, the domain holds `element` whole as its guest NIC with this MAC; null: it has no NIC with it. */
-  | { what: 'interface'; uuid: string; vm: string; mac: string; scopes: Scope[]; element: string | null };
+  | { what: 'interface'; uuid: string; vm: string; mac: string; scopes: Scope[]; element: string | null }
+  /** The driverctl override persisted for the device names exactly this driver (null: none is persisted). */
+  | { what: 'persisted'; address: string; is: string | null };
+
+/** The program a step runs: virsh (connected to the host's URI), or driverctl (local hosts only). */
+export type StepTool = 'virsh' | 'driverctl';
 
 /** One step: a virsh command and how to tell that it took effect. */
 export interface Op {
@@ -31,7 +43,9 @@ export interface Op {
   label: string;
   address?: string;
   vm?: string;
-  /** virsh argv (without the connection); `XML_FILE` stands for the file holding `xml`. */
+  /** Default `virsh`. */
+  tool?: StepTool;
+  /** The tool's argv (virsh's without the connection); `XML_FILE` stands for the file holding `xml`. */
   args: string[];
   xml?: string;
   expect: Expectation;
@@ -113,6 +127,22 @@ function requireMac(a: { mac: string | null; vm: string }): string {
   return a.mac;
 }
 
+/**
+ * `driverctl set-override` of `driver`, or `unset-override` (null), and the override it must leave persisted. `kind`
+ * names the step in the journal by what it does: the undo of a persist that replaced nothing is an unpersist.
+ */
+function driverctlOp(kind: 'persist-binding' | 'unpersist-binding', address: string, driver: string | null): Op {
+  return {
+    kind,
+    label: driver === null ? `${kind} ${address} (driverctl unset-override)` : `${kind} ${address} (driverctl set-override ${driver})`,
+    address,
+    tool: 'driverctl',
+    args: driver === null ? ['unset-override', address] : ['set-override', address, driver],
+    expect: { what: 'persisted', address, is: driver },
+    retries: 0,
+  };
+}
+
 /** The forward step of an action kind and the step that undoes it. */
 interface ActionSteps<A extends Action> {
   forward(action: A): Op;
@@ -134,6 +164,14 @@ export const ACTION_STEPS: { readonly [K in ActionKind]: ActionSteps<Extract<Act
   'attach-hostdev': { forward: (a) => hostdevOp(a, true), undo: (a) => hostdevOp(a, false) },
   'detach-hostdev': { forward: (a) => hostdevOp(a, false), undo: (a) => hostdevOp(a, true) },
   'remove-interface': { forward: (a) => interfaceOp(a, false), undo: (a) => interfaceOp(a, true) },
+  'persist-binding': {
+    forward: (a) => driverctlOp('persist-binding', a.address, 'vfio-pci'),
+    undo: (a) => driverctlOp(a.fromDriver === null ? 'unpersist-binding' : 'persist-binding', a.address, a.fromDriver),
+  },
+  'unpersist-binding': {
+    forward: (a) => driverctlOp('unpersist-binding', a.address, null),
+    undo: (a) => driverctlOp('persist-binding', a.address, a.fromDriver),
+  },
 };
 
 /** The row of `action`'s kind, typed for any action. */

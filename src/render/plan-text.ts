@@ -27,6 +27,10 @@ function actionLine(a: Action, devices: Map<string, PciDevice>, style: Style): s
       return `${style.red('-')} ${a.source === 'interface' ? `interface hostdev ${p(a.mac ?? '')}` : 'hostdev'} ${a.address} (${scope(a)})`;
     case 'remove-interface':
       return `${style.red('-')} interface type=${p(a.type)}${a.source ? ` source=${p(a.source)}` : ''}${a.mac ? ` mac=${p(a.mac)}` : ''} (${scope(a)})`;
+    case 'persist-binding':
+      return `${style.green('+')} ${a.address} boot-time binding (driverctl): ${a.fromDriver === null ? 'none' : p(a.fromDriver)} → vfio-pci`;
+    case 'unpersist-binding':
+      return `${style.red('-')} ${a.address} boot-time binding (driverctl): ${p(a.fromDriver)} → none`;
   }
 }
 
@@ -45,7 +49,7 @@ function renderHost(host: HostPlan, snapshot: HostSnapshot | undefined, style: S
     const blocked = host.problems.some((x) => x.severity === 'block');
     out.push(blocked ? '  No changes planned: blocked by the problems below.' : '  No changes: the host matches passthrough.yaml.');
   }
-  const bindings = numbered.filter(({ a }) => a.kind === 'nodedev-detach' || a.kind === 'nodedev-reattach');
+  const bindings = numbered.filter(({ a }) => !('vm' in a));
   if (bindings.length > 0) out.push('', '  # host driver bindings', ...bindings.flatMap(item));
   const vms = [...new Set(numbered.flatMap(({ a }) => ('vm' in a ? [a.vm] : [])))];
   for (const vm of vms) {
@@ -63,7 +67,11 @@ function summary(plan: Plan, style: Style): string {
   const line =
     `Plan: ${count('nodedev-detach')} to bind to vfio-pci, ${count('nodedev-reattach')} to return to the host, ` +
     `${count('attach-hostdev')} hostdev(s) to attach, ${count('detach-hostdev')} to detach, ` +
-    `${count('remove-interface')} interface(s) to remove.`;
+    `${count('remove-interface')} interface(s) to remove` +
+    // Only plans that have them mention boot-time bindings: most hosts have none, and scripts read this line.
+    (count('persist-binding') + count('unpersist-binding') > 0
+      ? `, ${count('persist-binding')} boot-time binding(s) to persist, ${count('unpersist-binding')} to remove.`
+      : '.');
   if (plan.applyable) return style.bold(plan.changes ? line : 'No changes. Every host matches passthrough.yaml.');
   const why = [
     ...(unobserved.length > 0 ? [`Not observed: ${unobserved.length} host(s) (${unobserved.join(', ')}) could not be observed; their plan is unknown.`] : []),

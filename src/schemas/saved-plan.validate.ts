@@ -14,7 +14,7 @@ function ucs2length(text) {
   return length;
 }
 
-const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/saved-plan.schema.json","title":"passthru saved plan (plan -o FILE)","description":"What `passthru plan -o FILE` writes and `passthru apply FILE` reads: the plan, the snapshots it was computed from, and the desired state (normalised: every default filled in, addresses canonical). apply refuses a file that does not match this schema, whose plan is not what its desired state plans on its snapshots, or whose hosts changed since.","type":"object","additionalProperties":false,"required":["format_version","plan","snapshots","desired"],"properties":{"format_version":{"const":"1"},"plan":{"$ref":"#/$defs/plan"},"snapshots":{"description":"One snapshot per host of the desired state, as observed when the plan was made.","type":"array","minItems":1,"items":{"$ref":"snapshot.schema.json#/$defs/hostSnapshot"}},"desired":{"$ref":"#/$defs/desiredState"}},"$defs":{"text":{"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},"nonEmptyText":{"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},"pos":{"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}},"address":{"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},"hostName":{"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},"identity":{"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}},"desiredHost":{"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}},"claim":{"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"$ref":"#/$defs/addressClaim"}},"addressClaim":{"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}},"matchClaim":{"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}},"interfaceSelector":{"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}},"desiredVm":{"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}},"hostAddress":{"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}},"desiredState":{"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}}}},"action":{"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}},"problem":{"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}},"hostPlan":{"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}},"plan":{"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}}}};
+const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/saved-plan.schema.json","title":"passthru saved plan (plan -o FILE)","description":"What `passthru plan -o FILE` writes and `passthru apply FILE` reads: the plan, the snapshots it was computed from, and the desired state (normalised: every default filled in, addresses canonical). apply refuses a file that does not match this schema, whose plan is not what its desired state plans on its snapshots, or whose hosts changed since.","type":"object","additionalProperties":false,"required":["format_version","plan","snapshots","desired"],"properties":{"format_version":{"const":"1"},"plan":{"$ref":"#/$defs/plan"},"snapshots":{"description":"One snapshot per host of the desired state, as observed when the plan was made.","type":"array","minItems":1,"items":{"$ref":"snapshot.schema.json#/$defs/hostSnapshot"}},"desired":{"$ref":"#/$defs/desiredState"}},"$defs":{"text":{"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},"nonEmptyText":{"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},"pos":{"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}},"address":{"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},"hostName":{"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},"identity":{"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}},"desiredHost":{"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}},"claim":{"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"$ref":"#/$defs/addressClaim"}},"addressClaim":{"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}},"matchClaim":{"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}},"interfaceSelector":{"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}},"desiredVm":{"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}},"hostAddress":{"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}},"desiredState":{"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}}}},"action":{"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface","persist-binding","unpersist-binding"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}},"problem":{"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}},"hostPlan":{"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}},"plan":{"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}}}};
 const schema1 = {"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}};
 const schema2 = {"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}};
 const schema3 = {"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"};
@@ -23,7 +23,7 @@ const schema23 = {"type":"object","required":["severity","code","message"],"prop
 const pattern0 = new RegExp("^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$", "u");
 const pattern2 = new RegExp("^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$", "u");
 const pattern10 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-const schema20 = {"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}};
+const schema20 = {"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface","persist-binding","unpersist-binding"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}};
 const schema21 = {"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"};
 const schema7 = {"description":"A libvirt domain name: any characters libvirt allows (not empty, no \"/\", no line break or other control character).","type":"string","pattern":"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"};
 const pattern11 = new RegExp("^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$", "u");
@@ -50,7 +50,7 @@ else {
 if(data.kind !== undefined){
 let data0 = data.kind;
 const _errs1 = errors;
-if(!(((((data0 === "nodedev-detach") || (data0 === "nodedev-reattach")) || (data0 === "attach-hostdev")) || (data0 === "detach-hostdev")) || (data0 === "remove-interface"))){
+if(!(((((((data0 === "nodedev-detach") || (data0 === "nodedev-reattach")) || (data0 === "attach-hostdev")) || (data0 === "detach-hostdev")) || (data0 === "remove-interface")) || (data0 === "persist-binding")) || (data0 === "unpersist-binding"))){
 validate18.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema20.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -570,7 +570,7 @@ return errors === 0;
 }
 validate1.evaluated = {"props":{"format_version":true,"applyable":true,"changes":true,"hosts":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema25 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}};
+const schema25 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"bindings":{"description":"Persisted boot-time bindings (SPEC 10): driverctl and its overrides under /etc/driverctl.d. Absent when not observed (a remote host): bindingsUnknown says why.","type":"object","additionalProperties":false,"required":["driverctl","overrides"],"properties":{"driverctl":{"description":"The driverctl executable found under the root, or null when it is not installed.","type":["string","null"]},"overrides":{"type":"array","items":{"$ref":"#/$defs/persistedOverride"}}}},"bindingsUnknown":{"description":"Why `bindings` is absent.","type":"string"}}};
 const func2 = Object.prototype.hasOwnProperty;
 const schema26 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
 const schema27 = {"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
@@ -1599,11 +1599,101 @@ return errors === 0;
 }
 validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema38 = {"type":"object","additionalProperties":false,"required":["address","driver"],"properties":{"address":{"$ref":"#/$defs/address"},"driver":{"description":"The driver the file holds, or null when it could not be read.","type":["string","null"]},"unreadable":{"description":"Why the file could not be read or holds no driver name.","type":"string"}}};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate33.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.address === undefined) && (missing0 = "address")) || ((data.driver === undefined) && (missing0 = "driver"))){
+validate33.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "address") || (key0 === "driver")) || (key0 === "unreadable"))){
+validate33.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.address !== undefined){
+let data0 = data.address;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(!pattern13.test(data0)){
+validate33.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+return false;
+}
+}
+else {
+validate33.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.driver !== undefined){
+let data1 = data.driver;
+const _errs5 = errors;
+if((typeof data1 !== "string") && (data1 !== null)){
+validate33.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema38.properties.driver.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.unreadable !== undefined){
+const _errs7 = errors;
+if(typeof data.unreadable !== "string"){
+validate33.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate33.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate33.errors = vErrors;
+return errors === 0;
+}
+validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate37.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1614,14 +1704,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((((((data.format_version === undefined) && (missing0 = "format_version")) || ((data.host === undefined) && (missing0 = "host"))) || ((data.uri === undefined) && (missing0 = "uri"))) || ((data.deviceSource === undefined) && (missing0 = "deviceSource"))) || ((data.observedAt === undefined) && (missing0 = "observedAt"))) || ((data.iommu === undefined) && (missing0 = "iommu"))) || ((data.selinux === undefined) && (missing0 = "selinux"))) || ((data.hostUseKnown === undefined) && (missing0 = "hostUseKnown"))) || ((data.devices === undefined) && (missing0 = "devices"))) || ((data.domains === undefined) && (missing0 = "domains"))){
-validate35.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate37.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func2.call(schema25.properties, key0))){
-validate35.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate37.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1630,7 +1720,7 @@ if(_errs1 === errors){
 if(data.format_version !== undefined){
 const _errs2 = errors;
 if("1" !== data.format_version){
-validate35.errors = [{instancePath:instancePath+"/format_version",schemaPath:"#/properties/format_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"}];
+validate37.errors = [{instancePath:instancePath+"/format_version",schemaPath:"#/properties/format_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -1642,7 +1732,7 @@ if(valid0){
 if(data.host !== undefined){
 const _errs3 = errors;
 if(typeof data.host !== "string"){
-validate35.errors = [{instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate37.errors = [{instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs3 === errors;
@@ -1654,7 +1744,7 @@ if(valid0){
 if(data.uri !== undefined){
 const _errs5 = errors;
 if(typeof data.uri !== "string"){
-validate35.errors = [{instancePath:instancePath+"/uri",schemaPath:"#/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate37.errors = [{instancePath:instancePath+"/uri",schemaPath:"#/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -1667,7 +1757,7 @@ if(data.deviceSource !== undefined){
 let data3 = data.deviceSource;
 const _errs7 = errors;
 if(!((data3 === "sysfs") || (data3 === "nodedev"))){
-validate35.errors = [{instancePath:instancePath+"/deviceSource",schemaPath:"#/properties/deviceSource/enum",keyword:"enum",params:{allowedValues: schema25.properties.deviceSource.enum},message:"must be equal to one of the allowed values"}];
+validate37.errors = [{instancePath:instancePath+"/deviceSource",schemaPath:"#/properties/deviceSource/enum",keyword:"enum",params:{allowedValues: schema25.properties.deviceSource.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs7 === errors;
@@ -1679,7 +1769,7 @@ if(valid0){
 if(data.observedAt !== undefined){
 const _errs8 = errors;
 if(typeof data.observedAt !== "string"){
-validate35.errors = [{instancePath:instancePath+"/observedAt",schemaPath:"#/properties/observedAt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate37.errors = [{instancePath:instancePath+"/observedAt",schemaPath:"#/properties/observedAt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -1695,14 +1785,14 @@ if(errors === _errs10){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing1;
 if(((((data5.groupsPresent === undefined) && (missing1 = "groupsPresent")) || ((data5.dmarTable === undefined) && (missing1 = "dmarTable"))) || ((data5.ivrsTable === undefined) && (missing1 = "ivrsTable"))) || ((data5.cmdline === undefined) && (missing1 = "cmdline"))){
-validate35.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate37.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs12 = errors;
 for(const key1 in data5){
 if(!((((key1 === "groupsPresent") || (key1 === "dmarTable")) || (key1 === "ivrsTable")) || (key1 === "cmdline"))){
-validate35.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate37.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1711,7 +1801,7 @@ if(_errs12 === errors){
 if(data5.groupsPresent !== undefined){
 const _errs13 = errors;
 if(typeof data5.groupsPresent !== "boolean"){
-validate35.errors = [{instancePath:instancePath+"/iommu/groupsPresent",schemaPath:"#/properties/iommu/properties/groupsPresent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate37.errors = [{instancePath:instancePath+"/iommu/groupsPresent",schemaPath:"#/properties/iommu/properties/groupsPresent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid1 = _errs13 === errors;
@@ -1724,7 +1814,7 @@ if(data5.dmarTable !== undefined){
 let data7 = data5.dmarTable;
 const _errs15 = errors;
 if((typeof data7 !== "boolean") && (data7 !== null)){
-validate35.errors = [{instancePath:instancePath+"/iommu/dmarTable",schemaPath:"#/properties/iommu/properties/dmarTable/type",keyword:"type",params:{type: schema25.properties.iommu.properties.dmarTable.type},message:"must be boolean,null"}];
+validate37.errors = [{instancePath:instancePath+"/iommu/dmarTable",schemaPath:"#/properties/iommu/properties/dmarTable/type",keyword:"type",params:{type: schema25.properties.iommu.properties.dmarTable.type},message:"must be boolean,null"}];
 return false;
 }
 var valid1 = _errs15 === errors;
@@ -1737,7 +1827,7 @@ if(data5.ivrsTable !== undefined){
 let data8 = data5.ivrsTable;
 const _errs17 = errors;
 if((typeof data8 !== "boolean") && (data8 !== null)){
-validate35.errors = [{instancePath:instancePath+"/iommu/ivrsTable",schemaPath:"#/properties/iommu/properties/ivrsTable/type",keyword:"type",params:{type: schema25.properties.iommu.properties.ivrsTable.type},message:"must be boolean,null"}];
+validate37.errors = [{instancePath:instancePath+"/iommu/ivrsTable",schemaPath:"#/properties/iommu/properties/ivrsTable/type",keyword:"type",params:{type: schema25.properties.iommu.properties.ivrsTable.type},message:"must be boolean,null"}];
 return false;
 }
 var valid1 = _errs17 === errors;
@@ -1750,7 +1840,7 @@ if(data5.cmdline !== undefined){
 let data9 = data5.cmdline;
 const _errs19 = errors;
 if((typeof data9 !== "string") && (data9 !== null)){
-validate35.errors = [{instancePath:instancePath+"/iommu/cmdline",schemaPath:"#/properties/iommu/properties/cmdline/type",keyword:"type",params:{type: schema25.properties.iommu.properties.cmdline.type},message:"must be string,null"}];
+validate37.errors = [{instancePath:instancePath+"/iommu/cmdline",schemaPath:"#/properties/iommu/properties/cmdline/type",keyword:"type",params:{type: schema25.properties.iommu.properties.cmdline.type},message:"must be string,null"}];
 return false;
 }
 var valid1 = _errs19 === errors;
@@ -1765,7 +1855,7 @@ var valid1 = true;
 }
 }
 else {
-validate35.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate37.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -1782,14 +1872,14 @@ if(errors === _errs21){
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 let missing2;
 if(((data10.enabled === undefined) && (missing2 = "enabled")) || ((data10.virtUseSysfs === undefined) && (missing2 = "virtUseSysfs"))){
-validate35.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate37.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs23 = errors;
 for(const key2 in data10){
 if(!((key2 === "enabled") || (key2 === "virtUseSysfs"))){
-validate35.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate37.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1798,7 +1888,7 @@ if(_errs23 === errors){
 if(data10.enabled !== undefined){
 const _errs24 = errors;
 if(typeof data10.enabled !== "boolean"){
-validate35.errors = [{instancePath:instancePath+"/selinux/enabled",schemaPath:"#/properties/selinux/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate37.errors = [{instancePath:instancePath+"/selinux/enabled",schemaPath:"#/properties/selinux/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid2 = _errs24 === errors;
@@ -1811,7 +1901,7 @@ if(data10.virtUseSysfs !== undefined){
 let data12 = data10.virtUseSysfs;
 const _errs26 = errors;
 if((typeof data12 !== "boolean") && (data12 !== null)){
-validate35.errors = [{instancePath:instancePath+"/selinux/virtUseSysfs",schemaPath:"#/properties/selinux/properties/virtUseSysfs/type",keyword:"type",params:{type: schema25.properties.selinux.properties.virtUseSysfs.type},message:"must be boolean,null"}];
+validate37.errors = [{instancePath:instancePath+"/selinux/virtUseSysfs",schemaPath:"#/properties/selinux/properties/virtUseSysfs/type",keyword:"type",params:{type: schema25.properties.selinux.properties.virtUseSysfs.type},message:"must be boolean,null"}];
 return false;
 }
 var valid2 = _errs26 === errors;
@@ -1824,7 +1914,7 @@ var valid2 = true;
 }
 }
 else {
-validate35.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate37.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -1837,7 +1927,7 @@ if(valid0){
 if(data.hostUseKnown !== undefined){
 const _errs28 = errors;
 if(typeof data.hostUseKnown !== "boolean"){
-validate35.errors = [{instancePath:instancePath+"/hostUseKnown",schemaPath:"#/properties/hostUseKnown/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate37.errors = [{instancePath:instancePath+"/hostUseKnown",schemaPath:"#/properties/hostUseKnown/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -1854,7 +1944,7 @@ if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 const _errs32 = errors;
 for(const key3 in data14){
 if(!((key3 === "network") || (key3 === "storage"))){
-validate35.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+validate37.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1863,7 +1953,7 @@ if(_errs32 === errors){
 if(data14.network !== undefined){
 const _errs33 = errors;
 if(typeof data14.network !== "string"){
-validate35.errors = [{instancePath:instancePath+"/hostUseUnknown/network",schemaPath:"#/properties/hostUseUnknown/properties/network/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate37.errors = [{instancePath:instancePath+"/hostUseUnknown/network",schemaPath:"#/properties/hostUseUnknown/properties/network/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs33 === errors;
@@ -1875,7 +1965,7 @@ if(valid3){
 if(data14.storage !== undefined){
 const _errs35 = errors;
 if(typeof data14.storage !== "string"){
-validate35.errors = [{instancePath:instancePath+"/hostUseUnknown/storage",schemaPath:"#/properties/hostUseUnknown/properties/storage/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate37.errors = [{instancePath:instancePath+"/hostUseUnknown/storage",schemaPath:"#/properties/hostUseUnknown/properties/storage/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs35 === errors;
@@ -1887,7 +1977,7 @@ var valid3 = true;
 }
 }
 else {
-validate35.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate37.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -1917,7 +2007,7 @@ break;
 }
 }
 else {
-validate35.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate37.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -1947,11 +2037,100 @@ break;
 }
 }
 else {
-validate35.errors = [{instancePath:instancePath+"/domains",schemaPath:"#/properties/domains/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate37.errors = [{instancePath:instancePath+"/domains",schemaPath:"#/properties/domains/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
 var valid0 = _errs40 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.bindings !== undefined){
+let data21 = data.bindings;
+const _errs43 = errors;
+if(errors === _errs43){
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+let missing3;
+if(((data21.driverctl === undefined) && (missing3 = "driverctl")) || ((data21.overrides === undefined) && (missing3 = "overrides"))){
+validate37.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+return false;
+}
+else {
+const _errs45 = errors;
+for(const key4 in data21){
+if(!((key4 === "driverctl") || (key4 === "overrides"))){
+validate37.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs45 === errors){
+if(data21.driverctl !== undefined){
+let data22 = data21.driverctl;
+const _errs46 = errors;
+if((typeof data22 !== "string") && (data22 !== null)){
+validate37.errors = [{instancePath:instancePath+"/bindings/driverctl",schemaPath:"#/properties/bindings/properties/driverctl/type",keyword:"type",params:{type: schema25.properties.bindings.properties.driverctl.type},message:"must be string,null"}];
+return false;
+}
+var valid6 = _errs46 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data21.overrides !== undefined){
+let data23 = data21.overrides;
+const _errs48 = errors;
+if(errors === _errs48){
+if(Array.isArray(data23)){
+var valid7 = true;
+const len2 = data23.length;
+for(let i2=0; i2<len2; i2++){
+const _errs50 = errors;
+if(!(validate33(data23[i2], {instancePath:instancePath+"/bindings/overrides/" + i2,parentData:data23,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate33.errors : appendErrors(vErrors, validate33.errors);
+errors = vErrors.length;
+}
+var valid7 = _errs50 === errors;
+if(!valid7){
+break;
+}
+}
+}
+else {
+validate37.errors = [{instancePath:instancePath+"/bindings/overrides",schemaPath:"#/properties/bindings/properties/overrides/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid6 = _errs48 === errors;
+}
+else {
+var valid6 = true;
+}
+}
+}
+}
+}
+else {
+validate37.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs43 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.bindingsUnknown !== undefined){
+const _errs51 = errors;
+if(typeof data.bindingsUnknown !== "string"){
+validate37.errors = [{instancePath:instancePath+"/bindingsUnknown",schemaPath:"#/properties/bindingsUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs51 === errors;
 }
 else {
 var valid0 = true;
@@ -1969,25 +2148,27 @@ var valid0 = true;
 }
 }
 }
+}
+}
 else {
-validate35.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate37.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate35.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema39 = {"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}}}};
-const schema40 = {"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"};
-const pattern20 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]*$", "u");
-const schema41 = {"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}};
+const schema41 = {"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}}}};
+const schema42 = {"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"};
+const pattern21 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]*$", "u");
+const schema43 = {"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}};
 
-function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate40.evaluated;
+const evaluated0 = validate43.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1998,14 +2179,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.name === undefined) && (missing0 = "name")) || ((data.uri === undefined) && (missing0 = "uri"))) || ((data.local === undefined) && (missing0 = "local"))){
-validate40.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate43.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "name") || (key0 === "uri")) || (key0 === "local"))){
-validate40.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate43.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2018,12 +2199,12 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(!pattern0.test(data0)){
-validate40.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+validate43.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
 return false;
 }
 }
 else {
-validate40.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate43.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2040,12 +2221,12 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(!pattern2.test(data1)){
-validate40.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"},message:"must match pattern \""+"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"+"\""}];
+validate43.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"},message:"must match pattern \""+"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"+"\""}];
 return false;
 }
 }
 else {
-validate40.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate43.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2058,7 +2239,7 @@ if(valid0){
 if(data.local !== undefined){
 const _errs8 = errors;
 if(typeof data.local !== "boolean"){
-validate40.errors = [{instancePath:instancePath+"/local",schemaPath:"#/properties/local/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate43.errors = [{instancePath:instancePath+"/local",schemaPath:"#/properties/local/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -2072,25 +2253,25 @@ var valid0 = true;
 }
 }
 else {
-validate40.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate43.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate40.errors = vErrors;
+validate43.errors = vErrors;
 return errors === 0;
 }
-validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema44 = {"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}};
-const schema47 = {"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"$ref":"#/$defs/addressClaim"}};
-const schema48 = {"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}};
-const schema49 = {"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}};
-const schema50 = {"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}};
+const schema46 = {"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}};
+const schema49 = {"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"$ref":"#/$defs/addressClaim"}};
+const schema50 = {"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema51 = {"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}};
+const schema52 = {"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}};
 
-function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate45.evaluated;
+const evaluated0 = validate48.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2101,14 +2282,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.file === undefined) && (missing0 = "file")) || ((data.line === undefined) && (missing0 = "line"))) || ((data.col === undefined) && (missing0 = "col"))){
-validate45.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate48.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "file") || (key0 === "line")) || (key0 === "col"))){
-validate45.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate48.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2120,13 +2301,13 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(!pattern20.test(data0)){
-validate45.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
+if(!pattern21.test(data0)){
+validate48.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
 return false;
 }
 }
 else {
-validate45.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate48.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2140,13 +2321,13 @@ if(data.line !== undefined){
 let data1 = data.line;
 const _errs5 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate45.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate48.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs5){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 < 1 || isNaN(data1)){
-validate45.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate48.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -2161,13 +2342,13 @@ if(data.col !== undefined){
 let data2 = data.col;
 const _errs7 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate45.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate48.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs7){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 < 1 || isNaN(data2)){
-validate45.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate48.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -2183,20 +2364,20 @@ var valid0 = true;
 }
 }
 else {
-validate45.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate48.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate45.errors = vErrors;
+validate48.errors = vErrors;
 return errors === 0;
 }
-validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate44.evaluated;
+const evaluated0 = validate47.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2207,14 +2388,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.kind === undefined) && (missing0 = "kind")) || ((data.match === undefined) && (missing0 = "match"))) || ((data.count === undefined) && (missing0 = "count"))) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.force === undefined) && (missing0 = "force"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate44.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate47.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((key0 === "kind") || (key0 === "match")) || (key0 === "count")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "pos"))){
-validate44.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate47.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2223,7 +2404,7 @@ if(_errs1 === errors){
 if(data.kind !== undefined){
 const _errs2 = errors;
 if("match" !== data.kind){
-validate44.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "match"},message:"must be equal to constant"}];
+validate47.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "match"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -2240,14 +2421,14 @@ if(errors === _errs4){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 let missing1;
 if(((data1.vendor === undefined) && (missing1 = "vendor")) || ((data1.product === undefined) && (missing1 = "product"))){
-validate44.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate47.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs6 = errors;
 for(const key1 in data1){
 if(!((key1 === "vendor") || (key1 === "product"))){
-validate44.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate47.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2259,12 +2440,12 @@ const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data2 === "string"){
 if(!pattern14.test(data2)){
-validate44.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
+validate47.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
 return false;
 }
 }
 else {
-validate44.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate47.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2280,12 +2461,12 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data3 === "string"){
 if(!pattern14.test(data3)){
-validate44.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
+validate47.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
 return false;
 }
 }
 else {
-validate44.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate47.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2299,7 +2480,7 @@ var valid2 = true;
 }
 }
 else {
-validate44.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate47.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -2313,13 +2494,13 @@ if(data.count !== undefined){
 let data4 = data.count;
 const _errs11 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate44.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate47.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs11){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 1 || isNaN(data4)){
-validate44.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate47.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -2333,7 +2514,7 @@ if(valid0){
 if(data.managed !== undefined){
 const _errs13 = errors;
 if(typeof data.managed !== "boolean"){
-validate44.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate47.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -2345,7 +2526,7 @@ if(valid0){
 if(data.force !== undefined){
 const _errs15 = errors;
 if(typeof data.force !== "boolean"){
-validate44.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate47.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs15 === errors;
@@ -2356,8 +2537,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs17 = errors;
-if(!(validate45(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
+if(!(validate48(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : appendErrors(vErrors, validate48.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs17 === errors;
@@ -2374,21 +2555,21 @@ var valid0 = true;
 }
 }
 else {
-validate44.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate47.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate44.errors = vErrors;
+validate47.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema52 = {"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema54 = {"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}};
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate51.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2399,14 +2580,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.kind === undefined) && (missing0 = "kind")) || ((data.address === undefined) && (missing0 = "address"))) || ((data.expect === undefined) && (missing0 = "expect"))) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.force === undefined) && (missing0 = "force"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate48.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate51.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((key0 === "kind") || (key0 === "address")) || (key0 === "expect")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "pos"))){
-validate48.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate51.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2415,7 +2596,7 @@ if(_errs1 === errors){
 if(data.kind !== undefined){
 const _errs2 = errors;
 if("address" !== data.kind){
-validate48.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "address"},message:"must be equal to constant"}];
+validate51.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "address"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -2431,12 +2612,12 @@ const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern11.test(data1)){
-validate48.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
+validate51.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
 return false;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate51.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2599,7 +2780,7 @@ else {
 vErrors.push(err8);
 }
 errors++;
-validate48.errors = vErrors;
+validate51.errors = vErrors;
 return false;
 }
 else {
@@ -2622,7 +2803,7 @@ if(valid0){
 if(data.managed !== undefined){
 const _errs18 = errors;
 if(typeof data.managed !== "boolean"){
-validate48.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate51.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs18 === errors;
@@ -2634,7 +2815,7 @@ if(valid0){
 if(data.force !== undefined){
 const _errs20 = errors;
 if(typeof data.force !== "boolean"){
-validate48.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate51.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs20 === errors;
@@ -2645,8 +2826,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs22 = errors;
-if(!(validate45(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
+if(!(validate48(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : appendErrors(vErrors, validate48.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs22 === errors;
@@ -2663,20 +2844,20 @@ var valid0 = true;
 }
 }
 else {
-validate48.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate51.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate48.errors = vErrors;
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate43.evaluated;
+const evaluated0 = validate46.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2713,8 +2894,8 @@ vErrors = null;
 let ifClause0;
 if(_valid0){
 const _errs4 = errors;
-if(!(validate44(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate44.errors : appendErrors(vErrors, validate44.errors);
+if(!(validate47(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : appendErrors(vErrors, validate47.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs4 === errors;
@@ -2726,8 +2907,8 @@ ifClause0 = "then";
 }
 else {
 const _errs5 = errors;
-if(!(validate48(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate48.errors : appendErrors(vErrors, validate48.errors);
+if(!(validate51(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate51.errors : appendErrors(vErrors, validate51.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs5 === errors;
@@ -2748,14 +2929,14 @@ else {
 vErrors.push(err1);
 }
 errors++;
-validate43.errors = vErrors;
+validate46.errors = vErrors;
 return false;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.kind === undefined) && (missing0 = "kind")){
-validate43.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate46.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
@@ -2766,32 +2947,32 @@ props0.kind = true;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if(!((data1 === "address") || (data1 === "match"))){
-validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema47.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+validate46.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema49.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 }
 }
 }
 else {
-validate43.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate46.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate43.errors = vErrors;
+validate46.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate43.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate46.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema55 = {"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}};
-const schema56 = {"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"};
-const pattern31 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "u");
-const pattern33 = new RegExp("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", "u");
+const schema57 = {"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}};
+const schema58 = {"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"};
+const pattern32 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "u");
+const pattern34 = new RegExp("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", "u");
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2802,14 +2983,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.type === undefined) && (missing0 = "type")) || ((data.source === undefined) && (missing0 = "source"))) || ((data.mac === undefined) && (missing0 = "mac"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate52.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate55.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "type") || (key0 === "source")) || (key0 === "mac")) || (key0 === "pos"))){
-validate52.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate55.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2821,13 +3002,13 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(!pattern31.test(data0)){
-validate52.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
+if(!pattern32.test(data0)){
+validate55.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
 return false;
 }
 }
 else {
-validate52.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate55.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2847,7 +3028,7 @@ const _errs7 = errors;
 const _errs8 = errors;
 if(errors === _errs8){
 if(typeof data1 === "string"){
-if(!pattern31.test(data1)){
+if(!pattern32.test(data1)){
 const err0 = {instancePath:instancePath+"/source",schemaPath:"#/$defs/nonEmptyText/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -2905,7 +3086,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate52.errors = vErrors;
+validate55.errors = vErrors;
 return false;
 }
 else {
@@ -2934,7 +3115,7 @@ let passing1 = null;
 const _errs14 = errors;
 if(errors === _errs14){
 if(typeof data2 === "string"){
-if(!pattern33.test(data2)){
+if(!pattern34.test(data2)){
 const err4 = {instancePath:instancePath+"/mac",schemaPath:"#/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -2992,7 +3173,7 @@ else {
 vErrors.push(err7);
 }
 errors++;
-validate52.errors = vErrors;
+validate55.errors = vErrors;
 return false;
 }
 else {
@@ -3014,8 +3195,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs18 = errors;
-if(!(validate45(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
+if(!(validate48(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : appendErrors(vErrors, validate48.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs18 === errors;
@@ -3030,20 +3211,20 @@ var valid0 = true;
 }
 }
 else {
-validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate55.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate52.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate45.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3054,14 +3235,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.name === undefined) && (missing0 = "name")) || ((data.host === undefined) && (missing0 = "host"))) || ((data.live === undefined) && (missing0 = "live"))) || ((data.devices === undefined) && (missing0 = "devices"))) || ((data.removeInterfaces === undefined) && (missing0 = "removeInterfaces"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate42.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate45.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((key0 === "name") || (key0 === "host")) || (key0 === "live")) || (key0 === "devices")) || (key0 === "removeInterfaces")) || (key0 === "pos"))){
-validate42.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate45.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3074,12 +3255,12 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(!pattern3.test(data0)){
-validate42.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/pattern",keyword:"pattern",params:{pattern: "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
+validate45.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/pattern",keyword:"pattern",params:{pattern: "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
 return false;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3096,12 +3277,12 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(!pattern0.test(data1)){
-validate42.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+validate45.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
 return false;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3114,7 +3295,7 @@ if(valid0){
 if(data.live !== undefined){
 const _errs8 = errors;
 if(typeof data.live !== "boolean"){
-validate42.errors = [{instancePath:instancePath+"/live",schemaPath:"#/properties/live/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate45.errors = [{instancePath:instancePath+"/live",schemaPath:"#/properties/live/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -3132,8 +3313,8 @@ var valid3 = true;
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 const _errs12 = errors;
-if(!(validate43(data3[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate43.errors : appendErrors(vErrors, validate43.errors);
+if(!(validate46(data3[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate46.errors : appendErrors(vErrors, validate46.errors);
 errors = vErrors.length;
 }
 var valid3 = _errs12 === errors;
@@ -3143,7 +3324,7 @@ break;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate45.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3162,8 +3343,8 @@ var valid4 = true;
 const len1 = data5.length;
 for(let i1=0; i1<len1; i1++){
 const _errs15 = errors;
-if(!(validate52(data5[i1], {instancePath:instancePath+"/removeInterfaces/" + i1,parentData:data5,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : appendErrors(vErrors, validate52.errors);
+if(!(validate55(data5[i1], {instancePath:instancePath+"/removeInterfaces/" + i1,parentData:data5,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : appendErrors(vErrors, validate55.errors);
 errors = vErrors.length;
 }
 var valid4 = _errs15 === errors;
@@ -3173,7 +3354,7 @@ break;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/removeInterfaces",schemaPath:"#/properties/removeInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate45.errors = [{instancePath:instancePath+"/removeInterfaces",schemaPath:"#/properties/removeInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3185,8 +3366,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs16 = errors;
-if(!(validate45(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
+if(!(validate48(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : appendErrors(vErrors, validate48.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs16 === errors;
@@ -3203,21 +3384,21 @@ var valid0 = true;
 }
 }
 else {
-validate42.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate45.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate42.errors = vErrors;
+validate45.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema58 = {"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema60 = {"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}};
 
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate57.evaluated;
+const evaluated0 = validate60.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3228,14 +3409,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.host === undefined) && (missing0 = "host")) || ((data.address === undefined) && (missing0 = "address"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate57.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate60.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "host") || (key0 === "address")) || (key0 === "pos"))){
-validate57.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate60.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3248,12 +3429,12 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(!pattern0.test(data0)){
-validate57.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+validate60.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
 return false;
 }
 }
 else {
-validate57.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate60.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3270,12 +3451,12 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(!pattern11.test(data1)){
-validate57.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
+validate60.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
 return false;
 }
 }
 else {
-validate57.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate60.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3287,8 +3468,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs8 = errors;
-if(!(validate45(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
+if(!(validate48(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : appendErrors(vErrors, validate48.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs8 === errors;
@@ -3302,20 +3483,20 @@ var valid0 = true;
 }
 }
 else {
-validate57.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate60.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate57.errors = vErrors;
+validate60.errors = vErrors;
 return errors === 0;
 }
-validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate42.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3326,14 +3507,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((data.file === undefined) && (missing0 = "file")) || ((data.hosts === undefined) && (missing0 = "hosts"))) || ((data.vms === undefined) && (missing0 = "vms"))) || ((data.release === undefined) && (missing0 = "release"))) || ((data.protect === undefined) && (missing0 = "protect"))){
-validate39.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate42.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((key0 === "file") || (key0 === "hosts")) || (key0 === "vms")) || (key0 === "release")) || (key0 === "protect"))){
-validate39.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate42.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3345,13 +3526,13 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(!pattern20.test(data0)){
-validate39.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
+if(!pattern21.test(data0)){
+validate42.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
 return false;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate42.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3367,7 +3548,7 @@ const _errs5 = errors;
 if(errors === _errs5){
 if(Array.isArray(data1)){
 if(data1.length < 1){
-validate39.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate42.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -3375,8 +3556,8 @@ var valid2 = true;
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 const _errs7 = errors;
-if(!(validate40(data1[i0], {instancePath:instancePath+"/hosts/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate40.errors : appendErrors(vErrors, validate40.errors);
+if(!(validate43(data1[i0], {instancePath:instancePath+"/hosts/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : appendErrors(vErrors, validate43.errors);
 errors = vErrors.length;
 }
 var valid2 = _errs7 === errors;
@@ -3387,7 +3568,7 @@ break;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate42.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3406,8 +3587,8 @@ var valid3 = true;
 const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
 const _errs10 = errors;
-if(!(validate42(data3[i1], {instancePath:instancePath+"/vms/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : appendErrors(vErrors, validate42.errors);
+if(!(validate45(data3[i1], {instancePath:instancePath+"/vms/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
 errors = vErrors.length;
 }
 var valid3 = _errs10 === errors;
@@ -3417,7 +3598,7 @@ break;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/vms",schemaPath:"#/properties/vms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate42.errors = [{instancePath:instancePath+"/vms",schemaPath:"#/properties/vms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3436,8 +3617,8 @@ var valid4 = true;
 const len2 = data5.length;
 for(let i2=0; i2<len2; i2++){
 const _errs13 = errors;
-if(!(validate57(data5[i2], {instancePath:instancePath+"/release/" + i2,parentData:data5,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : appendErrors(vErrors, validate57.errors);
+if(!(validate60(data5[i2], {instancePath:instancePath+"/release/" + i2,parentData:data5,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate60.errors : appendErrors(vErrors, validate60.errors);
 errors = vErrors.length;
 }
 var valid4 = _errs13 === errors;
@@ -3447,7 +3628,7 @@ break;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/release",schemaPath:"#/properties/release/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate42.errors = [{instancePath:instancePath+"/release",schemaPath:"#/properties/release/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3466,8 +3647,8 @@ var valid5 = true;
 const len3 = data7.length;
 for(let i3=0; i3<len3; i3++){
 const _errs16 = errors;
-if(!(validate57(data7[i3], {instancePath:instancePath+"/protect/" + i3,parentData:data7,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : appendErrors(vErrors, validate57.errors);
+if(!(validate60(data7[i3], {instancePath:instancePath+"/protect/" + i3,parentData:data7,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate60.errors : appendErrors(vErrors, validate60.errors);
 errors = vErrors.length;
 }
 var valid5 = _errs16 === errors;
@@ -3477,7 +3658,7 @@ break;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/protect",schemaPath:"#/properties/protect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate42.errors = [{instancePath:instancePath+"/protect",schemaPath:"#/properties/protect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3494,14 +3675,14 @@ var valid0 = true;
 }
 }
 else {
-validate39.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate42.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate39.errors = vErrors;
+validate42.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3570,8 +3751,8 @@ var valid1 = true;
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 const _errs6 = errors;
-if(!(validate35(data2[i0], {instancePath:instancePath+"/snapshots/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate35.errors : appendErrors(vErrors, validate35.errors);
+if(!(validate37(data2[i0], {instancePath:instancePath+"/snapshots/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate37.errors : appendErrors(vErrors, validate37.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs6 === errors;
@@ -3594,8 +3775,8 @@ var valid0 = true;
 if(valid0){
 if(data.desired !== undefined){
 const _errs7 = errors;
-if(!(validate39(data.desired, {instancePath:instancePath+"/desired",parentData:data,parentDataProperty:"desired",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate39.errors : appendErrors(vErrors, validate39.errors);
+if(!(validate42(data.desired, {instancePath:instancePath+"/desired",parentData:data,parentDataProperty:"desired",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate42.errors : appendErrors(vErrors, validate42.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs7 === errors;

@@ -22,7 +22,7 @@ import { renderPlanText } from '../../render/plan-text.js';
 import { styleFor, type Style } from '../../render/style.js';
 import type { Invocation } from '../args.js';
 import { render, report } from '../reporters.js';
-import { loadDesired, makeVirsh, observeHosts, readUserFile, snapshotsFor } from '../context.js';
+import { loadDesired, makeDriverctl, makeVirsh, observeHosts, readUserFile, snapshotsFor } from '../context.js';
 import type { Terminal } from '../terminal.js';
 
 /** Progress hooks that print one host's lines on stderr (none with -q). */
@@ -93,6 +93,7 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
   });
   const outcome = await applyHosts(plan, desired, snapshots, {
     virsh: makeVirsh(inv, term),
+    driverctl: makeDriverctl(inv, term),
     root: inv.common.root,
     clock: systemClock,
     journalPath,
