@@ -84,7 +84,11 @@ export function makeVirsh(inv: Invocation, term: Terminal): Virsh {
 
 /** The driverctl that apply's binding steps run: `$PASSTHRU_DRIVERCTL`, else `driverctl` on PATH (SPEC 10). */
 export function makeDriverctl(inv: Invocation, term: Terminal): Driverctl {
-  return createDriverctl(inv.common.debug ? { debug: (line: string) => term.err(`[driverctl] ${line}\n`) } : {});
+  return createDriverctl({
+    binary: term.env.PASSTHRU_DRIVERCTL ?? 'driverctl',
+    ...(term.env.PATH !== undefined ? { searchPath: term.env.PATH } : {}),
+    ...(inv.common.debug ? { debug: (line: string) => term.err(`[driverctl] ${line}\n`) } : {}),
+  });
 }
 
 /**

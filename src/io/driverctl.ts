@@ -22,8 +22,10 @@ export interface Driverctl {
 
 /** How `createDriverctl` finds and runs driverctl. */
 export interface CreateDriverctlOptions {
-  /** A name looked up on PATH or a path. Default: `$PASSTHRU_DRIVERCTL`, else `driverctl`. */
+  /** A name looked up on PATH or a path. Default `driverctl`. */
   binary?: string;
+  /** The PATH a bare name is looked up in (the CLI's environment's). Default: this process's. */
+  searchPath?: string;
   /** Receives one line per process (`--debug`). */
   debug?: (line: string) => void;
   /** Timeout when a call gives none. Default 60 s. */
@@ -41,14 +43,15 @@ const MISSING_HINT =
 
 /** Creates the {@link Driverctl} that runs the real executable. */
 export function createDriverctl(options: CreateDriverctlOptions = {}): Driverctl {
-  const binary = options.binary ?? process.env.PASSTHRU_DRIVERCTL ?? 'driverctl';
+  const binary = options.binary ?? 'driverctl';
+  const env = { LC_ALL: 'C', ...(options.searchPath !== undefined ? { PATH: options.searchPath } : {}) };
   const debug = options.debug ?? (() => {});
   return {
     async run(args, callOptions) {
       const command = [binary, ...args];
       debug(`$ ${command.join(' ')}`);
       const { result: r, timedOut } = await withTimeout(
-        execa(binary, args, { stdin: 'ignore', env: { LC_ALL: 'C' }, reject: false, stripFinalNewline: false, detached: true, maxBuffer: DRIVERCTL_OUTPUT_BYTES }),
+        execa(binary, args, { stdin: 'ignore', env, reject: false, stripFinalNewline: false, detached: true, maxBuffer: DRIVERCTL_OUTPUT_BYTES }),
         callOptions?.timeoutMs ?? options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       );
       if (r.failed && r.exitCode === undefined && r.signal === undefined && !timedOut) {
