@@ -64,6 +64,29 @@ describe('planPersistedBindings (through planHost)', () => {
     expect(plan.problems[0]?.message).toContain('not persisted while running VM "a" uses it');
   });
 
+  // Found by the property test (seed 7): the holder was read from the live XML before the plan's unplugs.
+  it('persists a device this plan hot-unplugs from a running VM (live: true), after the unplug', () => {
+    const b = domain('b', { state: 'running', hostdevs: [hostdev(GPU)] });
+    const want = desired([vm('a', [byAddress(GPU, { managed: false })]), vm('b', [], { live: true })]);
+    const plan = planHost(want, snapshot([onVfio], [domain('a'), b], { bindings: installed() }));
+    expect(steps(plan)).toEqual([`detach-hostdev ${GPU}`, `persist-binding ${GPU}`, `attach-hostdev ${GPU}`]);
+  });
+
+  // The holder is judged after the unplugs; a running live: true VM still keeps the device it is claimed for.
+  it('defers the persist while the running VM it is claimed for (live: true) uses it', () => {
+    const want = desired([vm('a', [byAddress(GPU, { managed: false })], { live: true })]);
+    const plan = planHost(want, snapshot([onVfio], [pinnedIn('a', { state: 'running' })], { bindings: installed() }));
+    expect(steps(plan)).toEqual([]);
+    expect(codes(plan)).toEqual(['warn:takes-effect-at-next-start']);
+  });
+
+  // Found by the property test (once the VMs stopped, the plan was blocked): a need that waits is a need all the same.
+  it('blocks on driverctl-missing even when the persist waits for a running VM', () => {
+    const plan = planHost(wantPinned, snapshot([onVfio], [pinnedIn('a', { state: 'running' })], { bindings: { driverctl: null, overrides: [] } }));
+    expect(steps(plan)).toEqual([]);
+    expect(codes(plan)).toEqual(['block:driverctl-missing', 'warn:takes-effect-at-next-start']);
+  });
+
   it('removes the vfio-pci override of a released device after reattaching it', () => {
     const plan = planHost(desired([], { release: [at(GPU)] }), snapshot([onVfio], [], { bindings: installed([{ address: GPU, driver: 'vfio-pci' }]) }));
     expect(steps(plan)).toEqual([`nodedev-reattach ${GPU}`, `unpersist-binding ${GPU}`]);

@@ -21,7 +21,7 @@
  */
 import { formatPos } from '../model/desired.js';
 import type { Action, Problem } from '../model/plan.js';
-import type { PersistedOverride } from '../model/snapshot.js';
+import type { DomainSnapshot, PersistedOverride } from '../model/snapshot.js';
 import type { HostView } from './host-view.js';
 import type { Assignment } from './resolve-claims.js';
 
@@ -38,9 +38,15 @@ export interface BindingPlan {
 
 /**
  * Plans the persisted bindings of one host. `leaving`: the devices this plan gives back to the host (released or
- * pruned, held by no domain that keeps running), each with why (from plan-host.ts's binding rules).
+ * pruned, held by no domain that keeps running), each with why (from plan-host.ts's binding rules). `runningHolder`:
+ * a running domain other than the one it is claimed for that still holds a device once the plan's unplugs ran.
  */
-export function planPersistedBindings(view: HostView, assignments: readonly Assignment[], leaving: ReadonlyMap<string, string>): BindingPlan {
+export function planPersistedBindings(
+  view: HostView,
+  assignments: readonly Assignment[],
+  leaving: ReadonlyMap<string, string>,
+  runningHolder: (address: string) => DomainSnapshot | undefined,
+): BindingPlan {
   const pinned = assignments.filter((a) => !a.managed && !a.device.isBridge && view.domain(a.vm.name) !== undefined);
   const { bindings, bindingsUnknown } = view.snapshot;
   if (!bindings) {
@@ -61,6 +67,8 @@ export function planPersistedBindings(view: HostView, assignments: readonly Assi
   const overrides = new Map<string, PersistedOverride>(bindings.overrides.map((o) => [o.address, o]));
   const actions: Action[] = [];
   const problems: Problem[] = [];
+  // Addresses whose binding must be persisted or removed, now or once a VM stops: each needs driverctl.
+  const needed: string[] = [];
   for (const a of pinned) {
     const address = a.device.address;
     const persisted = overrides.get(address);
@@ -69,7 +77,10 @@ export function planPersistedBindings(view: HostView, assignments: readonly Assi
       continue;
     }
     if (persisted?.driver === VFIO) continue;
-    const holder = view.usersOf(address).find((dom) => dom.live?.hostdevs.some((h) => h.address === address));
+    needed.push(address);
+    // The VM it is claimed for keeps it too when it already runs with it.
+    const own = view.domain(a.vm.name);
+    const holder = runningHolder(address) ?? (own?.live?.hostdevs.some((h) => h.address === address) ? own : undefined);
     if (holder) {
       problems.push({
         severity: 'warn',
@@ -96,13 +107,15 @@ export function planPersistedBindings(view: HostView, assignments: readonly Assi
   for (const [address, why] of leaving) {
     const persisted = overrides.get(address);
     if (persisted?.driver !== VFIO || view.device(address) === undefined) continue;
+    needed.push(address);
     actions.push({ kind: 'unpersist-binding', address, fromDriver: VFIO, reason: `${why}: its vfio-pci override is removed` });
   }
-  if (actions.length > 0 && bindings.driverctl === null) {
+  // Blocked even when the only need waits for a VM to stop: the file cannot be converged on this host as it is.
+  if (needed.length > 0 && bindings.driverctl === null) {
     problems.push({
       severity: 'block',
       code: 'driverctl-missing',
-      message: `host ${view.snapshot.host} must persist (or remove) the boot-time binding of ${actions.map((x) => ('address' in x ? x.address : '')).join(', ')}, but driverctl is not installed (no /usr/sbin/driverctl)`,
+      message: `host ${view.snapshot.host} must persist (or remove) the boot-time binding of ${needed.join(', ')}, but driverctl is not installed (no /usr/sbin/driverctl)`,
       hint: DRIVERCTL_INSTALL,
     });
   }

@@ -64,7 +64,8 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
   }
   const leaving = new Map<string, string>();
   actions.push(...planBindings(desired, view, assignments, pruned, keepers, problems, leaving));
-  const persisted = planPersistedBindings(view, assignments, leaving);
+  const runningHolder = (address: string) => keepers(address).find((dom) => dom.live?.hostdevs.some((h) => h.address === address));
+  const persisted = planPersistedBindings(view, assignments, leaving, runningHolder);
   actions.push(...persisted.actions);
   problems.push(...persisted.problems);
 
