@@ -1,10 +1,10 @@
 /**
  * `passthru apply` of a `managed: false` device end to end (SPEC 10): the real CLI against a private libvirtd for
- * the domain, the scripted virsh for node devices on a fake sysfs tree, and the scripted driverctl — first on the
- * CLI's PATH, never the real one — writing the override into that tree. Assertions are on the world: the override
+ * the domain, the scripted virsh for node devices on a fake sysfs tree, and the scripted driverctl (as
+ * PASSTHRU_DRIVERCTL, never the real one) writing the override into that tree. Assertions are on the world: the override
  * file, the driver link, the domain XML from the real virsh, the fakes' call logs.
  */
-import { mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -24,11 +24,9 @@ describe.skipIf(unavailable !== null)('passthru apply with managed: false persis
   });
   afterAll(() => libvirtd?.stop());
 
-  async function newCase(vm: string) {
+  async function newCase(vm: string, o: { driverctlEnv?: boolean } = {}) {
     const dir = await mkdtemp(path.join(tmpdir(), 'passthru-apply-bindings-'));
-    const root = await seedHost().build();
-    await mkdir(path.join(root, 'usr/sbin'), { recursive: true });
-    await writeFile(path.join(root, 'usr/sbin/driverctl'), '#!/bin/sh\nexit 1\n');
+    const root = await seedHost().driverctl().build();
     const virsh = await createFakeVirsh(path.join(dir, 'virsh'), root);
     const driverctl = await createFakeDriverctl(path.join(dir, 'driverctl'), root);
     await defineDomain(libvirtd, { name: vm, bridges: [] });
@@ -41,7 +39,7 @@ describe.skipIf(unavailable !== null)('passthru apply with managed: false persis
     const env = {
       PASSTHRU_JOURNAL: path.join(dir, 'journal.jsonl'),
       PASSTHRU_STATE_DIR: path.join(dir, 'state'),
-      PATH: `${path.dirname(driverctl.binary)}:${process.env.PATH ?? ''}`,
+      ...(o.driverctlEnv === false ? { PATH: `${path.dirname(driverctl.binary)}:${process.env.PATH ?? ''}` } : { PASSTHRU_DRIVERCTL: driverctl.binary }),
     };
     const cli = (args: string[]) => runCli([...args, '-f', yaml, '-c', libvirtd.uri, '--root', root, '--virsh', virsh.binary], { env });
     const override = () => readFile(path.join(root, 'etc/driverctl.d', `pci-${NIC}`), 'utf8').catch(() => null);
@@ -73,5 +71,15 @@ describe.skipIf(unavailable !== null)('passthru apply with managed: false persis
       ['set-override', NIC, 'vfio-pci'],
       ['unset-override', NIC],
     ]);
+  });
+
+  it('with a --root tree, runs no driverctl from PATH (it would act on this machine): the step fails, all rolled back', async () => {
+    const c = await newCase('bind-guard', { driverctlEnv: false });
+    const r = await c.cli(['apply', '--yes']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('refusing to run driverctl for the tree at');
+    expect(await c.driverctl.calls()).toEqual([]);
+    expect(await c.override()).toBeNull();
+    expect(await c.driver()).toBe('igb');
   });
 });

@@ -52,11 +52,13 @@ describe('doctor: competing managers of device bindings (SPEC 10)', () => {
     await put(root, 'etc/NetworkManager/system-connections/eth1.nmconnection', '[connection]\nid=eth1\n\n[sriov]\ntotal-vfs=4\n');
     await put(root, 'etc/NetworkManager/conf.d/90-sriov.conf', '[device-eth2]\nmatch-device=interface-name:eth2\nsriov-num-vfs=2\n');
     await put(root, 'etc/initramfs-tools/modules', '# modules for the initramfs\nigb\n');
+    await put(root, 'usr/sbin/driverctl', '#!/bin/sh\n'); // installed, but without its udev rule
     await put(root, 'etc/dracut.conf.d/net.conf', 'add_drivers+=" e1000e igb "\n');
 
     const checks = await competingManagers(root, desired);
     const warned = checks.filter((c) => c.status === 'warn');
     expect(warned.map((c) => `${c.id}: ${c.detail}`)).toEqual([
+      'driverctl-overrides: /usr/sbin/driverctl is installed but its udev rule 89-driverctl.rules is in neither /usr/lib/udev/rules.d nor /lib/udev/rules.d: no override is applied at boot',
       'driverctl-overrides: /etc/driverctl.d/pci-0000:00:02.0:1 binds 0000:00:02.0 to i915 at every boot, and passthrough.yaml does not own it',
       'driverctl-overrides: /etc/driverctl.d/pci-0000:07:00.1:1 binds 0000:07:00.1 to vfio-pci at every boot, and passthrough.yaml does not own it',
       'vfio-pci-ids: /proc/cmdline:1 has vfio-pci.ids=10de:2330,10de:22a3: it binds every device of those IDs to vfio-pci at boot, whatever passthrough.yaml says',
@@ -67,9 +69,9 @@ describe('doctor: competing managers of device bindings (SPEC 10)', () => {
       "initramfs-drivers: 0000:07:00.0 (claimed for rhel7.3) is driven by igb, which /etc/dracut.conf.d/net.conf:1 puts into the initramfs: it binds the device at boot before driverctl's udev rule runs",
       "initramfs-drivers: 0000:07:00.1 (claimed for rhel7.3) is driven by igb, which /etc/dracut.conf.d/net.conf:1 puts into the initramfs: it binds the device at boot before driverctl's udev rule runs",
     ]);
-    expect(warned[0]?.remedy).toContain('driverctl unset-override 0000:00:02.0');
-    expect(warned[2]?.remedy).toContain('grubby --update-kernel=ALL --remove-args=vfio-pci.ids');
-    expect(warned[3]?.remedy).toContain('update-initramfs -u');
+    expect(warned[1]?.remedy).toContain('driverctl unset-override 0000:00:02.0');
+    expect(warned[3]?.remedy).toContain('grubby --update-kernel=ALL --remove-args=vfio-pci.ids');
+    expect(warned[4]?.remedy).toContain('update-initramfs -u');
     expect(warned.at(-1)?.remedy).toContain('remove igb from /etc/dracut.conf.d/net.conf:1');
   });
 });

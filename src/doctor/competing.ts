@@ -22,6 +22,8 @@ type CompetingCheckId = (typeof COMPETING_CHECK_IDS)[number];
 /** What the competing-manager checks judge. */
 export interface CompetingInput {
   bindings: BindingsObservation;
+  /** driverctl's udev rule (`89-driverctl.rules`) is installed: without it no override is applied at boot. */
+  driverctlUdevRule: boolean;
   managers: CompetingManagerFacts;
   /** The kernel command line, null when unreadable. */
   cmdline: string | null;
@@ -64,16 +66,29 @@ function driverctlOverrides(input: CompetingInput): DoctorCheck[] {
   const pinned = new Set(claimed.filter((c) => !c.managed).map((c) => c.device.address));
   const released = input.desired.release.filter((r) => input.desired.hosts.some((h) => h.local && h.name === r.host)).map((r) => r.address);
   const owned = (address: string, driver: string | null) => pinned.has(address) || (driver === 'vfio-pci' && released.some((r) => canonicalOverlaps(r, address)));
-  const foreign = input.bindings.bindings.overrides.filter((o) => !owned(o.address, o.driver));
-  if (foreign.length === 0) return [pass('driverctl-overrides', title, `no driverctl override that ${input.desired.file} does not own`)];
-  return foreign.map((o) =>
-    warn(
-      'driverctl-overrides',
-      title,
-      `${overrideFile(o.address)}:1 binds ${o.address} to ${o.driver ?? `(unreadable: ${o.unreadable ?? ''})`} at every boot, and ${input.desired.file} does not own it`,
-      `remove it with \`driverctl unset-override ${o.address}\`, or claim the device in ${input.desired.file} with managed: false so that passthru owns it`,
-    ),
-  );
+  const { driverctl, overrides } = input.bindings.bindings;
+  const out: DoctorCheck[] = [];
+  if (driverctl !== null && !input.driverctlUdevRule) {
+    out.push(
+      warn(
+        'driverctl-overrides',
+        title,
+        `${driverctl} is installed but its udev rule 89-driverctl.rules is in neither /usr/lib/udev/rules.d nor /lib/udev/rules.d: no override is applied at boot`,
+        'reinstall driverctl (`apt-get install --reinstall driverctl` or `dnf reinstall driverctl`)',
+      ),
+    );
+  }
+  for (const o of overrides.filter((x) => !owned(x.address, x.driver))) {
+    out.push(
+      warn(
+        'driverctl-overrides',
+        title,
+        `${overrideFile(o.address)}:1 binds ${o.address} to ${o.driver ?? `(unreadable: ${o.unreadable ?? ''})`} at every boot, and ${input.desired.file} does not own it`,
+        `remove it with \`driverctl unset-override ${o.address}\`, or claim the device in ${input.desired.file} with managed: false so that passthru owns it`,
+      ),
+    );
+  }
+  return out.length > 0 ? out : [pass('driverctl-overrides', title, `no driverctl override that ${input.desired.file} does not own`)];
 }
 
 function vfioPciIds(input: CompetingInput): DoctorCheck[] {

@@ -10,7 +10,7 @@ import { doctorChecks } from './checks.js';
 import { competingManagerChecks } from './competing.js';
 import type { DesiredState } from '../model/desired.js';
 import { HostFs } from '../io/host-fs.js';
-import { readPersistedBindings } from '../observe/driverctl.js';
+import { hasDriverctlUdevRule, readPersistedBindings } from '../observe/driverctl.js';
 import { readCompetingManagers } from '../observe/competing-managers.js';
 import { readIommuFacts } from '../observe/platform.js';
 import { readPciDevices } from '../observe/sysfs.js';
@@ -39,6 +39,7 @@ export async function competingManagers(root: string, desired: DesiredState): Pr
   const devices = await readPciDevices(fs);
   return competingManagerChecks({
     bindings: readPersistedBindings(fs),
+    driverctlUdevRule: hasDriverctlUdevRule(fs),
     managers: readCompetingManagers(fs),
     cmdline: readIommuFacts(fs).cmdline,
     devices,
