@@ -55,6 +55,9 @@ const CODES: Record<ProblemCode, boolean> = {
   'device-not-back': true,
   'device-busy': true,
   'device-holders-unknown': true,
+  'driverctl-missing': false,
+  'binding-unreadable': true,
+  'bindings-unknown': false,
 };
 
 const CANONICAL = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$|^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]$/;

@@ -11,6 +11,7 @@ import type { Clock } from '../io/clock.js';
 import { settleBounded } from '../io/bounded.js';
 import { interruptionText } from '../io/interrupts.js';
 import type { Ssh } from '../io/ssh.js';
+import type { Driverctl } from '../io/driverctl.js';
 import type { Virsh } from '../io/virsh.js';
 import type { ApplyOutcome, ApplyReport, HostRefusal } from '../model/apply-report.js';
 import type { DesiredHost, DesiredState } from '../model/desired.js';
@@ -39,6 +40,8 @@ export interface ApplyHostsDeps {
   virsh: Virsh;
   /** Reads remote hosts' host use for the pre- and post-checks, as observation did. Default: the real ssh. */
   ssh?: Ssh;
+  /** Runs the binding steps of the local host (SPEC 10). */
+  driverctl?: Driverctl;
   /** The local host's file tree (`--root`). */
   root: string;
   clock: Clock;
@@ -140,6 +143,7 @@ async function applyOne(h: HostPlan, desired: DesiredState, snapshots: ReadonlyM
   const planned = snapshots.get(h.name);
   return applyHost(h, {
     virsh: deps.virsh,
+    ...(deps.driverctl ? { driverctl: deps.driverctl } : {}),
     clock: deps.clock,
     target: hostTarget({ uri: h.uri, virsh: deps.virsh, root: host.local ? deps.root : null }),
     ...(deps.hooks ? { hooks: deps.hooks(h.name, wave) } : {}),

@@ -50,6 +50,7 @@ function memoryHost(init: { drivers?: Record<string, string | null>; live?: bool
   const target: TargetObserver = {
     deviceDriver: async (a) => drivers[a] ?? null,
     domain: async (_uuid, which) => structuredClone(which === 'persistent' ? dom.persistent : dom.live),
+    persistedOverride: async () => null,
   };
   return { drivers, dom, calls, virsh, target };
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ExitCode } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import { interruptionText } from '../io/interrupts.js';
+import type { Driverctl } from '../io/driverctl.js';
 import type { Virsh } from '../io/virsh.js';
 import type { ApplyFailure, ApplyReport, StepResult } from '../model/apply-report.js';
 import type { Action, HostPlan } from '../model/plan.js';
@@ -25,6 +26,8 @@ export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
 /** What `executeHostPlan` needs from the outside world. */
 export interface ExecuteDeps {
   virsh: Virsh;
+  /** Runs the `persist-binding` / `unpersist-binding` steps (SPEC 10). */
+  driverctl?: Driverctl;
   target: TargetObserver;
   journal: Journal;
   /** Times steps, so that durations in reports are reproducible under a test clock. */

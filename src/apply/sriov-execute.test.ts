@@ -36,7 +36,7 @@ async function run(actions: Action[]) {
   roots.push(root);
   const kernel = startFakeKernel(root, [PF]);
   const sriov = sriovSysfs(root, { timeoutMs: 2_000, pollMs: 10 });
-  const target: TargetObserver = { deviceDriver: async () => 'igbvf', domain: async () => null, sriov };
+  const target: TargetObserver = { deviceDriver: async () => 'igbvf', domain: async () => null, persistedOverride: async () => null, sriov };
   const lines: JournalRecord[] = [];
   try {
     const report = await executeHostPlan(plan(actions), {

@@ -7,7 +7,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../io/clock.js';
+import type { Driverctl } from '../io/driverctl.js';
 import { describeExit, type Virsh, type VirshRunResult } from '../io/virsh.js';
+import { HostError } from '../errors.js';
 import type { StepResult } from '../model/apply-report.js';
 import type { Action } from '../model/plan.js';
 import { XML_FILE, opSubject, type LocalChange, type Op } from '../plan/action-steps.js';
@@ -41,10 +43,12 @@ export interface StepRunner {
 export interface StepRunnerOptions {
   uri: string;
   virsh: Virsh;
+  /** Runs the binding steps (SPEC 10); a plan with one fails that step when it is missing. */
+  driverctl?: Driverctl;
   target: TargetObserver;
   journal: Journal;
   clock: Clock;
-  /** Per virsh process. */
+  /** Per virsh (or driverctl) process. */
   timeoutMs: number;
   /** A private directory that receives the XML files handed to virsh. */
   tempDir: string;
@@ -81,7 +85,9 @@ export function createStepRunner(o: StepRunnerOptions): StepRunner {
     async run(op, step, phase) {
       const started = now();
       const base = { step, of: o.total, phase, ...opSubject(op) };
-      let args = op.args;
+      const tool = op.tool ?? 'virsh';
+      // The journal names driverctl's commands with the program: an argv alone would read as virsh's.
+      let args = tool === 'driverctl' ? ['driverctl', ...op.args] : op.args;
       if (op.xml !== undefined) {
         const file = path.join(o.tempDir, `step-${++files}.xml`);
         await writeFile(file, op.xml);
@@ -92,11 +98,9 @@ export function createStepRunner(o: StepRunnerOptions): StepRunner {
         const attemptStarted = now();
         await o.journal.record({ ...base, attempt, command: args, ...(op.xml ? { xml: op.xml } : {}), result: 'started', exitCode: null, error: null, durationMs: 0 });
         // A virsh that cannot even start (HostError) fails the step like any other error, so rollback still runs.
-        const r = await (op.local ? runLocal(op.local, args, o.target) : o.virsh.run(o.uri, args, { timeoutMs: o.timeoutMs })).catch((err: unknown) =>
-          err instanceof Error ? err : new Error(String(err)),
-        );
+        const r = await runTool(o, op, args).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
         const settle = op.kind === 'nodedev-reattach' ? (o.driverSettle ?? DEFAULT_DRIVER_SETTLE) : null;
-        const outcome = r instanceof Error ? { error: r.message, note: null, retryable: false } : await judge(op, r, o.target, o.timeoutMs, settle);
+        const outcome = r instanceof Error ? { error: r.message, note: null, retryable: false } : await judge(op, tool, r, o.target, o.timeoutMs, settle);
         const exitCode = r instanceof Error || r.timedOut ? null : r.exitCode;
         await o.journal.record({ ...base, attempt, command: args, result: outcome.error === null ? 'ok' : 'failed', exitCode, error: outcome.error, durationMs: elapsed(attemptStarted) });
         if (outcome.retryable && attempt <= op.retries) {
@@ -141,6 +145,17 @@ async function runLocal(change: LocalChange, args: string[], target: TargetObser
   }
 }
 
+/**
+ * Starts the step: virsh connected to the host, driverctl (whose argv `args` begins with its name), or a change of the
+ * local host's files.
+ */
+function runTool(o: StepRunnerOptions, op: Op, args: string[]): Promise<VirshRunResult> {
+  if (op.local) return runLocal(op.local, args, o.target);
+  if (op.tool !== 'driverctl') return o.virsh.run(o.uri, args, { timeoutMs: o.timeoutMs });
+  if (!o.driverctl) return Promise.reject(new HostError(`${op.label} needs driverctl, which this apply was not given`));
+  return o.driverctl.run(args.slice(1), { timeoutMs: o.timeoutMs });
+}
+
 interface Judgement {
   error: string | null;
   note: string | null;
@@ -149,18 +164,19 @@ interface Judgement {
 }
 
 /**
- * Decides a step from virsh's result and a fresh observation of the target; with `settle`, a success of virsh whose
+ * Decides a step from the tool's result and a fresh observation of the target; with `settle`, a success whose
  * expectation does not hold yet is read again, a bounded number of times, before it is judged.
  */
 async function judge(
   op: Op,
+  tool: string,
   r: Pick<VirshRunResult, 'exitCode' | 'signal' | 'stderr' | 'timedOut'>,
   target: TargetObserver,
   timeoutMs: number,
   settle: DriverSettle | null,
 ): Promise<Judgement> {
   if (r.timedOut) return { error: `timed out after ${formatDuration(timeoutMs)}`, note: null, retryable: false };
-  const message = r.exitCode === 0 ? null : (virshError(r.stderr) ?? `virsh ${describeExit(r)}`);
+  const message = r.exitCode === 0 ? null : (virshError(r.stderr) ?? `${tool} ${describeExit(r)}`);
   if (message !== null && !op.alreadyDone?.test(message)) return { error: message, note: null, retryable: false };
   let verdict;
   try {
@@ -174,5 +190,5 @@ async function judge(
   }
   if (verdict.holds) return { error: null, note: message ?? verdict.note, retryable: false };
   if (message !== null) return { error: message, note: null, retryable: false };
-  return { error: `virsh reported success but ${verdict.observed} (expected ${verdict.expected})`, note: null, retryable: true };
+  return { error: `${tool} reported success but ${verdict.observed} (expected ${verdict.expected})`, note: null, retryable: true };
 }

@@ -10,7 +10,8 @@ import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import type { Expectation } from '../plan/action-steps.js';
-import { HOLDS, judgeDomain, judgeDriver, judgeNumVfs, type Verdict } from '../plan/expectation.js';
+import { HOLDS, judgeDomain, judgeDriver, judgeNumVfs, judgePersisted, type Verdict } from '../plan/expectation.js';
+import { readOverride } from '../observe/driverctl.js';
 import { parseDomainXml } from '../libvirt/domain-xml.js';
 import { parseNodeDeviceXml } from '../libvirt/nodedev-xml.js';
 import { DOMAIN_VANISHED, readDomainState } from '../libvirt/domain-state.js';
@@ -32,6 +33,8 @@ export interface TargetObserver {
    * Absent for a remote host (the planner blocks VF count changes there).
    */
   sriov?: SriovSysfs;
+  /** The driver the device's driverctl override persists (`/etc/driverctl.d/pci-ADDR`), or null when there is none. */
+  persistedOverride(address: string): Promise<string | null>;
 }
 
 /** How to reach the host whose steps are verified. */
@@ -88,6 +91,12 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
       const [state, xml] = results as [VirshBatchResult, VirshBatchResult];
       return readDomainState(state.output).active ? parseDomainXml(xml.output) : null;
     },
+    async persistedOverride(address) {
+      if (root === null) throw new HostError(`the persisted binding of ${address} cannot be read: ${uri} is a remote host (its /etc is not visible)`);
+      const override = readOverride(new HostFs(root), address);
+      if (override?.unreadable !== undefined) throw new HostError(override.unreadable);
+      return override?.driver ?? null;
+    },
   };
 }
 
@@ -101,6 +110,7 @@ export async function verify(e: Expectation, target: TargetObserver): Promise<Ve
     if (!target.sriov) throw new InternalError(`${e.address}: SR-IOV counts are verified on the local host only`);
     return judgeNumVfs(e, e.what === 'numvfs' ? await target.sriov.read(e.address) : await target.sriov.persisted(e.address));
   }
+  if (e.what === 'persisted') return judgePersisted(e, await target.persistedOverride(e.address));
   for (const scope of e.scopes) {
     const verdict = judgeDomain(e, await target.domain(e.uuid, scope), scope);
     if (!verdict.holds) return verdict;

@@ -3,10 +3,12 @@
  * (observed live, or read from `--snapshot`), and build the Virsh. Kept here so that the commands themselves stay a
  * few lines of glue.
  */
+import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { HostError, InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
 import { createSsh, type Ssh } from '../io/ssh.js';
+import { createDriverctl, type Driverctl } from '../io/driverctl.js';
 import type { Virsh } from '../io/virsh.js';
 import { settleBounded } from '../io/bounded.js';
 import { systemClock } from '../io/clock.js';
@@ -87,6 +89,26 @@ export function makeSsh(term: Terminal, inv: Invocation): Ssh {
   return createSsh({
     binary: term.env.PASSTHRU_SSH ?? 'ssh',
     ...(inv.common.debug ? { debug: (line: string) => term.err(`[ssh] ${line}\n`) } : {}),
+  });
+}
+
+/**
+ * The driverctl that apply's binding steps run: `$PASSTHRU_DRIVERCTL`, else `driverctl` on PATH (SPEC 10). With a
+ * `--root` other than `/` only `$PASSTHRU_DRIVERCTL` is run: driverctl has no root option, so the one on PATH would
+ * change this machine's devices while the plan was made from that tree's.
+ */
+export function makeDriverctl(inv: Invocation, term: Terminal): Driverctl {
+  const root = path.resolve(inv.common.root);
+  if (term.env.PASSTHRU_DRIVERCTL === undefined && root !== '/') {
+    const refusal = new HostError(`refusing to run driverctl for the tree at ${root}: the driverctl on PATH changes this machine's devices, not that tree's`, {
+      hint: 'set PASSTHRU_DRIVERCTL to a driverctl that acts on that tree, or apply on the host itself (--root /)',
+    });
+    return { run: () => Promise.reject(refusal) };
+  }
+  return createDriverctl({
+    binary: term.env.PASSTHRU_DRIVERCTL ?? 'driverctl',
+    ...(term.env.PATH !== undefined ? { searchPath: term.env.PATH } : {}),
+    ...(inv.common.debug ? { debug: (line: string) => term.err(`[driverctl] ${line}\n`) } : {}),
   });
 }
 

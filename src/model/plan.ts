@@ -16,7 +16,9 @@ export type ActionKind =
   | 'nodedev-reattach'
   | 'attach-hostdev'
   | 'detach-hostdev'
-  | 'remove-interface';
+  | 'remove-interface'
+  | 'persist-binding'
+  | 'unpersist-binding';
 
 /** What one step of an apply does: a plan action kind, or `restore-interface` (re-adding a removed guest NIC on rollback). */
 export type StepKind = ActionKind | 'restore-interface';
@@ -27,7 +29,9 @@ export const ACTION_ORDER: readonly ActionKind[] = [
   'persist-numvfs',
   'detach-hostdev',
   'nodedev-reattach',
+  'unpersist-binding',
   'nodedev-detach',
+  'persist-binding',
   'attach-hostdev',
   'remove-interface',
 ];
@@ -124,7 +128,35 @@ export interface InterfaceRemove extends ActionBase {
   live: boolean;
 }
 
-export type Action = SetNumVfs | PersistNumVfs | NodedevDetach | NodedevReattach | HostdevAttach | HostdevDetach | InterfaceRemove;
+/**
+ * Persist a `managed: false` device's binding to vfio-pci across reboots (SPEC 10): `driverctl set-override ADDR
+ * vfio-pci`, which writes `/etc/driverctl.d/pci-ADDR`.
+ */
+export interface BindingPersist extends ActionBase {
+  kind: 'persist-binding';
+  address: string;
+  /** The driver persisted before (a foreign override, replaced), or null when there was none. */
+  fromDriver: string | null;
+}
+
+/** Remove the vfio-pci override passthru persisted for a device that left it (`driverctl unset-override ADDR`). */
+export interface BindingUnpersist extends ActionBase {
+  kind: 'unpersist-binding';
+  address: string;
+  /** The driver persisted before (always `vfio-pci`: passthru removes only its own overrides). */
+  fromDriver: string;
+}
+
+export type Action =
+  | SetNumVfs
+  | PersistNumVfs
+  | NodedevDetach
+  | NodedevReattach
+  | HostdevAttach
+  | HostdevDetach
+  | InterfaceRemove
+  | BindingPersist
+  | BindingUnpersist;
 
 /** Stable problem codes; scripts match on these. */
 export type ProblemCode =
@@ -158,7 +190,10 @@ export type ProblemCode =
   | 'vf-not-yet-created'
   | 'device-not-back'
   | 'device-busy'
-  | 'device-holders-unknown';
+  | 'device-holders-unknown'
+  | 'driverctl-missing'
+  | 'binding-unreadable'
+  | 'bindings-unknown';
 
 export interface Problem {
   severity: 'block' | 'warn';

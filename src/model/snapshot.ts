@@ -168,6 +168,24 @@ export interface SelinuxFacts {
   virtUseSysfs: boolean | null;
 }
 
+/** One persisted driver override: the file `/etc/driverctl.d/pci-ADDRESS` (driverctl 0.111), which udev applies at boot. */
+export interface PersistedOverride {
+  /** Canonical address of the function the file names. */
+  address: string;
+  /** The driver the file holds (`vfio-pci`), or null when it could not be read (see `unreadable`). */
+  driver: string | null;
+  /** Why the file could not be read or holds no driver name (a FIFO, over the size cap, empty): the planner refuses to touch it. */
+  unreadable?: string;
+}
+
+/** Boot-time bindings of the local host (SPEC 10): whether driverctl is installed and what it persisted. */
+export interface PersistedBindings {
+  /** The driverctl executable found under the root (`/usr/sbin/driverctl`), or null when it is not installed. */
+  driverctl: string | null;
+  /** Every `pci-*` override under `/etc/driverctl.d`, lowest address first. */
+  overrides: PersistedOverride[];
+}
+
 /** Everything observed on one host at one moment. */
 export interface HostSnapshot {
   format_version: typeof SNAPSHOT_FORMAT_VERSION;
@@ -198,6 +216,13 @@ export interface HostSnapshot {
    * local host (`deviceSource: 'sysfs'`) when nothing is persisted; on a remote host it is not observed.
    */
   sriovPersisted?: SriovPersisted[];
+  /**
+   * Persisted boot-time bindings (SPEC 10). Absent when they could not be observed (a remote host, a tree whose
+   * `/etc/driverctl.d` is unreadable, a snapshot older than this field); `bindingsUnknown` then says why.
+   */
+  bindings?: PersistedBindings;
+  /** Why `bindings` is absent. */
+  bindingsUnknown?: string;
 }
 
 /** One PF's line in passthru's udev rule file. */

@@ -17,6 +17,9 @@ import { applyRemoteDump, readRemoteDump } from './remote-host-use.js';
 import { readSriovPersisted } from './sriov-rules.js';
 import type { WarnFn } from './sysfs.js';
 
+/** Why a remote host's persisted bindings are unknown. */
+const REMOTE_BINDINGS = 'the host is observed through libvirt only, which shows no files under /etc/driverctl.d';
+
 /** What observing one host needs. */
 export interface ObserveHostDeps {
   virsh: Virsh;
@@ -66,6 +69,7 @@ export async function observeHost(host: DesiredHost, deps: ObserveHostDeps): Pro
     ...applyRemoteDump(dump, devices, warn),
     devices,
     domains,
+    bindingsUnknown: REMOTE_BINDINGS,
   };
 }
 

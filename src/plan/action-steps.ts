@@ -5,6 +5,13 @@
  * argv and XML. So what a user is shown is what runs, and what a rollback would run.
  *
  * Verification is by the expectation, never by trusting virsh's exit code.
+ *
+ * Boot-time bindings (SPEC 10) are driverctl steps, not virsh ones (`tool: 'driverctl'`): `driverctl set-override
+ * ADDR vfio-pci` and `driverctl unset-override ADDR`, both without `--noprobe`. driverctl 0.111 unbinds the device
+ * in either case; with `--noprobe` it would leave it unbound, so the probe is what puts it back on the driver the
+ * override names (vfio-pci, where nodedev-detach already put it) or, once the override is gone, on its host driver
+ * (where nodedev-reattach already put it). Neither `--nosave`: persisting is the point. Each is verified by reading
+ * the override file back; each one's undo puts back the override that was there before (none, or its driver).
  */
 import { InternalError } from '../errors.js';
 import type { Action, ActionKind, HostdevAttach, HostdevDetach, InterfaceRemove, StepKind } from '../model/plan.js';
@@ -27,10 +34,15 @@ export type Expectation =
   /** The PF has exactly `is` VFs: `sriov_numvfs` reads it and there are as many `virtfnN` links. */
   | { what: 'numvfs'; address: string; is: number }
   /** passthru's udev rule file persists `is` VFs for the PF (0: no line). */
-  | { what: 'numvfs-persisted'; address: string; is: number };
+  | { what: 'numvfs-persisted'; address: string; is: number }
+  /** The driverctl override persisted for the device names exactly this driver (null: none is persisted). */
+  | { what: 'persisted'; address: string; is: string | null };
 
 /** A step carried out on the local host's files (io/sriov-sysfs.ts), not by virsh. */
 export type LocalChange = { what: 'set-numvfs' | 'persist-numvfs'; pf: string; to: number };
+
+/** The program a step runs: virsh (connected to the host's URI), or driverctl (local hosts only). */
+export type StepTool = 'virsh' | 'driverctl';
 
 /** One step: a virsh command and how to tell that it took effect. */
 export interface Op {
@@ -39,9 +51,11 @@ export interface Op {
   label: string;
   address?: string;
   vm?: string;
+  /** Default `virsh`. */
+  tool?: StepTool;
   /**
-   * virsh argv (without the connection); `XML_FILE` stands for the file holding `xml`. For a `local` step, what it
-   * does in words for the journal (`write /sys/bus/pci/devices/PF/sriov_numvfs 8`).
+   * The tool's argv (virsh's without the connection); `XML_FILE` stands for the file holding `xml`. For a `local`
+   * step, what it does in words for the journal (`write /sys/bus/pci/devices/PF/sriov_numvfs 8`).
    */
   args: string[];
   /** Set for a step on the local host's files rather than a virsh command. */
@@ -152,6 +166,22 @@ function persistOp(pf: string, to: number): Op {
   };
 }
 
+/**
+ * `driverctl set-override` of `driver`, or `unset-override` (null), and the override it must leave persisted. `kind`
+ * names the step in the journal by what it does: the undo of a persist that replaced nothing is an unpersist.
+ */
+function driverctlOp(kind: 'persist-binding' | 'unpersist-binding', address: string, driver: string | null): Op {
+  return {
+    kind,
+    label: driver === null ? `${kind} ${address} (driverctl unset-override)` : `${kind} ${address} (driverctl set-override ${driver})`,
+    address,
+    tool: 'driverctl',
+    args: driver === null ? ['unset-override', address] : ['set-override', address, driver],
+    expect: { what: 'persisted', address, is: driver },
+    retries: 0,
+  };
+}
+
 /** The forward step of an action kind and the step that undoes it. */
 interface ActionSteps<A extends Action> {
   forward(action: A): Op;
@@ -175,6 +205,14 @@ export const ACTION_STEPS: { readonly [K in ActionKind]: ActionSteps<Extract<Act
   'attach-hostdev': { forward: (a) => hostdevOp(a, true), undo: (a) => hostdevOp(a, false) },
   'detach-hostdev': { forward: (a) => hostdevOp(a, false), undo: (a) => hostdevOp(a, true) },
   'remove-interface': { forward: (a) => interfaceOp(a, false), undo: (a) => interfaceOp(a, true) },
+  'persist-binding': {
+    forward: (a) => driverctlOp('persist-binding', a.address, 'vfio-pci'),
+    undo: (a) => driverctlOp(a.fromDriver === null ? 'unpersist-binding' : 'persist-binding', a.address, a.fromDriver),
+  },
+  'unpersist-binding': {
+    forward: (a) => driverctlOp('unpersist-binding', a.address, null),
+    undo: (a) => driverctlOp('persist-binding', a.address, a.fromDriver),
+  },
 };
 
 /** The row of `action`'s kind, typed for any action. */

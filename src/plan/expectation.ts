@@ -63,3 +63,12 @@ export function judgeDomain(e: DomainExpectation, dom: ParsedDomain | null, scop
   if (differences.some((d) => d.length === 0)) return HOLDS;
   return { holds: false, observed: `${subject(e, found[0])} ${where} ${(differences[0] as string[]).join(', ')}`, expected };
 }
+
+type PersistedExpectation = Extract<Expectation, { what: 'persisted' }>;
+
+/** Judges a persisted-override expectation given the driver the override file now names (null: no file). */
+export function judgePersisted(e: PersistedExpectation, driver: string | null): Verdict {
+  if (driver === e.is) return HOLDS;
+  const observed = driver === null ? `no driverctl override is persisted for ${e.address}` : `the driverctl override of ${e.address} persists ${driver}`;
+  return { holds: false, observed, expected: e.is === null ? 'no override' : `an override to ${e.is}` };
+}

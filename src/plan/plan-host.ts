@@ -15,6 +15,7 @@ import { checkSriovAssignments, planSriov } from './sriov.js';
 import { observedVfInterface, vfInterfaceChange, vfElement } from './vf-interface.js';
 import type { VfInterface } from '../model/desired.js';
 import { fingerprintSnapshot } from './fingerprint.js';
+import { planPersistedBindings } from './bindings.js';
 import { hostView, type HostView } from './host-view.js';
 import { resolveClaims, type Assignment } from './resolve-claims.js';
 import { checkAssignedDevices, checkHostWarnings, checkIommu } from './safety.js';
@@ -68,7 +69,12 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
     }
     actions.push(...vmActions);
   }
-  actions.push(...planBindings(desired, view, assignments, pruned, keepers, problems));
+  const leaving = new Map<string, string>();
+  actions.push(...planBindings(desired, view, assignments, pruned, keepers, problems, leaving));
+  const runningHolder = (address: string) => keepers(address).find((dom) => dom.live?.hostdevs.some((h) => h.address === address));
+  const persisted = planPersistedBindings(view, assignments, leaving, runningHolder);
+  actions.push(...persisted.actions);
+  problems.push(...persisted.problems);
 
   const guarded = dropProtected(actions, desired, view, problems);
   // The group rules judge the bindings the file asks for: a sibling given back to the host breaks the group, now
@@ -297,7 +303,8 @@ function planInterfaces(vm: DesiredVm, dom: DomainSnapshot, problems: Problem[])
 /**
  * Driver bindings (SPEC 2): newly assigned devices go to vfio-pci; devices of running VMs and `managed: false`
  * devices must stay there; devices that leave every VM go back to a host driver. A device moving between VMs is
- * not reattached in between.
+ * not reattached in between. `leaving` receives every device given back to the host (whatever its driver now), each
+ * with why: its persisted binding goes too (bindings.ts).
  */
 function planBindings(
   desired: DesiredHostState,
@@ -306,6 +313,7 @@ function planBindings(
   pruned: { address: string; vm: DomainSnapshot }[],
   keepers: Keepers,
   problems: Problem[],
+  leaving: Map<string, string>,
 ): Action[] {
   const actions: Action[] = [];
   const assigned = new Set(assignments.map((a) => a.device.address));
@@ -329,7 +337,7 @@ function planBindings(
   }
 
   const listed = new Set(desired.vms.map((v) => v.name));
-  const releases = new Map<string, string>();
+  const releases = leaving;
   const kept = new Set<string>();
   const released = new Set(desired.release.flatMap((r) => view.devicesAt(r.address).map((d) => d.address)));
   const release = (address: string, why: string) => {
@@ -398,7 +406,8 @@ function dropProtected(actions: Action[], desired: DesiredHostState, view: HostV
   if (patterns.length === 0) return actions;
   return actions.filter((a) => {
     if (a.kind === 'remove-interface' || !view.covers(patterns, a.address)) return true;
-    if (a.kind !== 'attach-hostdev' && a.kind !== 'nodedev-detach') {
+    // The claim of a protected device is reported where it is resolved; what would undo a binding is blocked here.
+    if (a.kind !== 'attach-hostdev' && a.kind !== 'nodedev-detach' && a.kind !== 'persist-binding') {
       problems.push({
         severity: 'block',
         code: 'protected',

@@ -56,10 +56,14 @@ function localLines(change: LocalChange): string[] {
   ];
 }
 
-/** The lines that run `op` on the host at `uri`: its XML into "$xml" first, when it has one. */
+/**
+ * The lines that run `op` on the host at `uri`: its XML into "$xml" first, when it has one. A driverctl step or a
+ * change of the local host's files runs on the machine itself (only local hosts have them), so it takes no URI.
+ */
 function commandLines(op: Op, uri: string): string[] {
   if (op.local) return localLines(op.local);
-  const argv = ['virsh', '-c', shellQuote(uri), ...op.args.map((a) => (a === XML_FILE ? '"$xml"' : shellQuote(a)))].join(' ');
+  const program = op.tool === 'driverctl' ? ['driverctl'] : ['virsh', '-c', shellQuote(uri)];
+  const argv = [...program, ...op.args.map((a) => (a === XML_FILE ? '"$xml"' : shellQuote(a)))].join(' ');
   if (op.xml === undefined) return [argv];
   const end = delimiter(op.xml);
   return [`cat > "$xml" <<'${end}'`, op.xml, end, argv];

@@ -42,6 +42,10 @@ function actionLine(a: Action, devices: Map<string, PciDevice>, style: Style): s
       return `${style.red('-')} ${a.source === 'interface' ? `interface hostdev ${p(a.mac ?? '')}` : 'hostdev'} ${deviceRef(a.address, devices)} (${scope(a)})`;
     case 'remove-interface':
       return `${style.red('-')} interface type=${p(a.type)}${a.source ? ` source=${p(a.source)}` : ''}${a.mac ? ` mac=${p(a.mac)}` : ''} (${scope(a)})`;
+    case 'persist-binding':
+      return `${style.green('+')} ${a.address} boot-time binding (driverctl): ${a.fromDriver === null ? 'none' : p(a.fromDriver)} → vfio-pci`;
+    case 'unpersist-binding':
+      return `${style.red('-')} ${a.address} boot-time binding (driverctl): ${p(a.fromDriver)} → none`;
   }
 }
 
@@ -62,7 +66,7 @@ function renderHost(host: HostPlan, snapshot: HostSnapshot | undefined, style: S
   }
   const counts = numbered.filter(({ a }) => a.kind === 'set-numvfs' || a.kind === 'persist-numvfs');
   if (counts.length > 0) out.push('', '  # SR-IOV VF counts', ...counts.flatMap(item));
-  const bindings = numbered.filter(({ a }) => a.kind === 'nodedev-detach' || a.kind === 'nodedev-reattach');
+  const bindings = numbered.filter(({ a }) => !('vm' in a) && a.kind !== 'set-numvfs' && a.kind !== 'persist-numvfs');
   if (bindings.length > 0) out.push('', '  # host driver bindings', ...bindings.flatMap(item));
   const vms = [...new Set(numbered.flatMap(({ a }) => ('vm' in a ? [a.vm] : [])))];
   for (const vm of vms) {
@@ -80,7 +84,12 @@ function summary(plan: Plan, style: Style): string {
   const line =
     `Plan: ${count('nodedev-detach')} to bind to vfio-pci, ${count('nodedev-reattach')} to return to the host, ` +
     `${count('attach-hostdev')} hostdev(s) to attach, ${count('detach-hostdev')} to detach, ` +
-    `${count('remove-interface')} interface(s) to remove${count('set-numvfs') + count('persist-numvfs') > 0 ? `, ${count('set-numvfs')} VF count(s) to set, ${count('persist-numvfs')} to persist` : ''}.`;
+    `${count('remove-interface')} interface(s) to remove` +
+    // Only plans that have them mention VF counts and boot-time bindings: most hosts have none, and scripts read this line.
+    (count('set-numvfs') + count('persist-numvfs') > 0 ? `, ${count('set-numvfs')} VF count(s) to set, ${count('persist-numvfs')} to persist` : '') +
+    (count('persist-binding') + count('unpersist-binding') > 0
+      ? `, ${count('persist-binding')} boot-time binding(s) to persist, ${count('unpersist-binding')} to remove.`
+      : '.');
   if (plan.applyable) return style.bold(plan.changes ? line : 'No changes. Every host matches passthrough.yaml.');
   const why = [
     ...(unobserved.length > 0 ? [`Not observed: ${unobserved.length} host(s) (${unobserved.join(', ')}) could not be observed; their plan is unknown.`] : []),

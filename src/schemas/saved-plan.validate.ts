@@ -14,7 +14,7 @@ function ucs2length(text) {
   return length;
 }
 
-const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/saved-plan.schema.json","title":"passthru saved plan (plan -o FILE)","description":"What `passthru plan -o FILE` writes and `passthru apply FILE` reads: the plan, the snapshots it was computed from, and the desired state (normalised: every default filled in, addresses canonical). apply refuses a file that does not match this schema, whose plan is not what its desired state plans on its snapshots, or whose hosts changed since.","type":"object","additionalProperties":false,"required":["format_version","plan","snapshots","desired"],"properties":{"format_version":{"const":"1"},"plan":{"$ref":"#/$defs/plan"},"snapshots":{"description":"One snapshot per host of the desired state, as observed when the plan was made.","type":"array","minItems":1,"items":{"$ref":"snapshot.schema.json#/$defs/hostSnapshot"}},"desired":{"$ref":"#/$defs/desiredState"}},"$defs":{"text":{"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},"nonEmptyText":{"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},"pos":{"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}},"address":{"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},"hostName":{"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},"identity":{"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}},"desiredHost":{"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}},"claim":{"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match","vf","vf-match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"if":{"properties":{"kind":{"const":"vf"}}},"then":{"$ref":"#/$defs/vfClaim"},"else":{"if":{"properties":{"kind":{"const":"vf-match"}}},"then":{"$ref":"#/$defs/vfMatchClaim"},"else":{"$ref":"#/$defs/addressClaim"}}}},"vfInterface":{"type":"object","additionalProperties":false,"required":["mac","vlan","trust"],"properties":{"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"vlan":{"oneOf":[{"type":"integer","minimum":0,"maximum":4095},{"type":"null"}]},"trust":{"type":"boolean"}}},"pfAddress":{"description":"Canonical PCI address of a function.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"vfClaim":{"type":"object","additionalProperties":false,"required":["kind","pf","index","expect","managed","force","pos"],"properties":{"kind":{"const":"vf"},"pf":{"$ref":"#/$defs/pfAddress"},"index":{"type":"integer","minimum":0},"expect":{"type":"null"},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"vfMatchClaim":{"type":"object","additionalProperties":false,"required":["kind","pf","count","managed","force","pos"],"properties":{"kind":{"const":"vf-match"},"pf":{"$ref":"#/$defs/pfAddress"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"sriovPf":{"type":"object","additionalProperties":false,"required":["host","pf","numVfs","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"pf":{"$ref":"#/$defs/pfAddress"},"numVfs":{"type":"integer","minimum":0,"maximum":65535},"pos":{"$ref":"#/$defs/pos"}}},"addressClaim":{"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"matchClaim":{"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"interfaceSelector":{"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}},"desiredVm":{"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}},"hostAddress":{"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}},"desiredState":{"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"sriov":{"type":"array","items":{"$ref":"#/$defs/sriovPf"}}}},"action":{"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["set-numvfs","persist-numvfs","nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}},"problem":{"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}},"hostPlan":{"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}},"plan":{"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}}}};
+const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/saved-plan.schema.json","title":"passthru saved plan (plan -o FILE)","description":"What `passthru plan -o FILE` writes and `passthru apply FILE` reads: the plan, the snapshots it was computed from, and the desired state (normalised: every default filled in, addresses canonical). apply refuses a file that does not match this schema, whose plan is not what its desired state plans on its snapshots, or whose hosts changed since.","type":"object","additionalProperties":false,"required":["format_version","plan","snapshots","desired"],"properties":{"format_version":{"const":"1"},"plan":{"$ref":"#/$defs/plan"},"snapshots":{"description":"One snapshot per host of the desired state, as observed when the plan was made.","type":"array","minItems":1,"items":{"$ref":"snapshot.schema.json#/$defs/hostSnapshot"}},"desired":{"$ref":"#/$defs/desiredState"}},"$defs":{"text":{"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},"nonEmptyText":{"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},"pos":{"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}},"address":{"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},"hostName":{"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},"identity":{"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}},"desiredHost":{"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}},"claim":{"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match","vf","vf-match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"if":{"properties":{"kind":{"const":"vf"}}},"then":{"$ref":"#/$defs/vfClaim"},"else":{"if":{"properties":{"kind":{"const":"vf-match"}}},"then":{"$ref":"#/$defs/vfMatchClaim"},"else":{"$ref":"#/$defs/addressClaim"}}}},"vfInterface":{"type":"object","additionalProperties":false,"required":["mac","vlan","trust"],"properties":{"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"vlan":{"oneOf":[{"type":"integer","minimum":0,"maximum":4095},{"type":"null"}]},"trust":{"type":"boolean"}}},"pfAddress":{"description":"Canonical PCI address of a function.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"vfClaim":{"type":"object","additionalProperties":false,"required":["kind","pf","index","expect","managed","force","pos"],"properties":{"kind":{"const":"vf"},"pf":{"$ref":"#/$defs/pfAddress"},"index":{"type":"integer","minimum":0},"expect":{"type":"null"},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"vfMatchClaim":{"type":"object","additionalProperties":false,"required":["kind","pf","count","managed","force","pos"],"properties":{"kind":{"const":"vf-match"},"pf":{"$ref":"#/$defs/pfAddress"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"sriovPf":{"type":"object","additionalProperties":false,"required":["host","pf","numVfs","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"pf":{"$ref":"#/$defs/pfAddress"},"numVfs":{"type":"integer","minimum":0,"maximum":65535},"pos":{"$ref":"#/$defs/pos"}}},"addressClaim":{"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"matchClaim":{"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"interfaceSelector":{"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}},"desiredVm":{"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}},"hostAddress":{"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}},"desiredState":{"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"sriov":{"type":"array","items":{"$ref":"#/$defs/sriovPf"}}}},"action":{"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["set-numvfs","persist-numvfs","nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface","persist-binding","unpersist-binding"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}},"problem":{"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}},"hostPlan":{"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}},"plan":{"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}}}};
 const schema1 = {"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}};
 const schema2 = {"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}};
 const schema3 = {"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"};
@@ -23,7 +23,7 @@ const schema34 = {"type":"object","required":["severity","code","message"],"prop
 const pattern0 = new RegExp("^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$", "u");
 const pattern2 = new RegExp("^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$", "u");
 const pattern17 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-const schema31 = {"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["set-numvfs","persist-numvfs","nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}};
+const schema31 = {"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["set-numvfs","persist-numvfs","nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface","persist-binding","unpersist-binding"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}};
 const schema32 = {"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"};
 const schema7 = {"description":"A libvirt domain name: any characters libvirt allows (not empty, no \"/\", no line break or other control character).","type":"string","pattern":"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"};
 const pattern18 = new RegExp("^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$", "u");
@@ -50,7 +50,7 @@ else {
 if(data.kind !== undefined){
 let data0 = data.kind;
 const _errs1 = errors;
-if(!(((((((data0 === "set-numvfs") || (data0 === "persist-numvfs")) || (data0 === "nodedev-detach")) || (data0 === "nodedev-reattach")) || (data0 === "attach-hostdev")) || (data0 === "detach-hostdev")) || (data0 === "remove-interface"))){
+if(!(((((((((data0 === "set-numvfs") || (data0 === "persist-numvfs")) || (data0 === "nodedev-detach")) || (data0 === "nodedev-reattach")) || (data0 === "attach-hostdev")) || (data0 === "detach-hostdev")) || (data0 === "remove-interface")) || (data0 === "persist-binding")) || (data0 === "unpersist-binding"))){
 validate26.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -570,7 +570,7 @@ return errors === 0;
 }
 validate1.evaluated = {"props":{"format_version":true,"applyable":true,"changes":true,"hosts":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema36 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}}}};
+const schema36 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}},"bindings":{"description":"Persisted boot-time bindings (SPEC 10): driverctl and its overrides under /etc/driverctl.d. Absent when not observed (a remote host): bindingsUnknown says why.","type":"object","additionalProperties":false,"required":["driverctl","overrides"],"properties":{"driverctl":{"description":"The driverctl executable found under the root, or null when it is not installed.","type":["string","null"]},"overrides":{"type":"array","items":{"$ref":"#/$defs/persistedOverride"}}}},"bindingsUnknown":{"description":"Why `bindings` is absent.","type":"string"}}};
 const schema38 = {"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
 const func2 = Object.prototype.hasOwnProperty;
 const schema37 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
@@ -1967,11 +1967,101 @@ return errors === 0;
 }
 validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema51 = {"type":"object","additionalProperties":false,"required":["address","driver"],"properties":{"address":{"$ref":"#/$defs/address"},"driver":{"description":"The driver the file holds, or null when it could not be read.","type":["string","null"]},"unreadable":{"description":"Why the file could not be read or holds no driver name.","type":"string"}}};
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate43.evaluated;
+const evaluated0 = validate41.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.address === undefined) && (missing0 = "address")) || ((data.driver === undefined) && (missing0 = "driver"))){
+validate41.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "address") || (key0 === "driver")) || (key0 === "unreadable"))){
+validate41.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.address !== undefined){
+let data0 = data.address;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(!pattern20.test(data0)){
+validate41.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+return false;
+}
+}
+else {
+validate41.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.driver !== undefined){
+let data1 = data.driver;
+const _errs5 = errors;
+if((typeof data1 !== "string") && (data1 !== null)){
+validate41.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema51.properties.driver.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.unreadable !== undefined){
+const _errs7 = errors;
+if(typeof data.unreadable !== "string"){
+validate41.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate41.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate41.errors = vErrors;
+return errors === 0;
+}
+validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate45.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1982,14 +2072,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((((((data.format_version === undefined) && (missing0 = "format_version")) || ((data.host === undefined) && (missing0 = "host"))) || ((data.uri === undefined) && (missing0 = "uri"))) || ((data.deviceSource === undefined) && (missing0 = "deviceSource"))) || ((data.observedAt === undefined) && (missing0 = "observedAt"))) || ((data.iommu === undefined) && (missing0 = "iommu"))) || ((data.selinux === undefined) && (missing0 = "selinux"))) || ((data.hostUseKnown === undefined) && (missing0 = "hostUseKnown"))) || ((data.devices === undefined) && (missing0 = "devices"))) || ((data.domains === undefined) && (missing0 = "domains"))){
-validate43.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate45.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func2.call(schema36.properties, key0))){
-validate43.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate45.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1998,7 +2088,7 @@ if(_errs1 === errors){
 if(data.format_version !== undefined){
 const _errs2 = errors;
 if("1" !== data.format_version){
-validate43.errors = [{instancePath:instancePath+"/format_version",schemaPath:"#/properties/format_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"}];
+validate45.errors = [{instancePath:instancePath+"/format_version",schemaPath:"#/properties/format_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -2010,7 +2100,7 @@ if(valid0){
 if(data.host !== undefined){
 const _errs3 = errors;
 if(typeof data.host !== "string"){
-validate43.errors = [{instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs3 === errors;
@@ -2022,7 +2112,7 @@ if(valid0){
 if(data.uri !== undefined){
 const _errs5 = errors;
 if(typeof data.uri !== "string"){
-validate43.errors = [{instancePath:instancePath+"/uri",schemaPath:"#/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/uri",schemaPath:"#/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -2035,7 +2125,7 @@ if(data.deviceSource !== undefined){
 let data3 = data.deviceSource;
 const _errs7 = errors;
 if(!((data3 === "sysfs") || (data3 === "nodedev"))){
-validate43.errors = [{instancePath:instancePath+"/deviceSource",schemaPath:"#/properties/deviceSource/enum",keyword:"enum",params:{allowedValues: schema36.properties.deviceSource.enum},message:"must be equal to one of the allowed values"}];
+validate45.errors = [{instancePath:instancePath+"/deviceSource",schemaPath:"#/properties/deviceSource/enum",keyword:"enum",params:{allowedValues: schema36.properties.deviceSource.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs7 === errors;
@@ -2047,7 +2137,7 @@ if(valid0){
 if(data.observedAt !== undefined){
 const _errs8 = errors;
 if(typeof data.observedAt !== "string"){
-validate43.errors = [{instancePath:instancePath+"/observedAt",schemaPath:"#/properties/observedAt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/observedAt",schemaPath:"#/properties/observedAt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -2063,14 +2153,14 @@ if(errors === _errs10){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing1;
 if(((((data5.groupsPresent === undefined) && (missing1 = "groupsPresent")) || ((data5.dmarTable === undefined) && (missing1 = "dmarTable"))) || ((data5.ivrsTable === undefined) && (missing1 = "ivrsTable"))) || ((data5.cmdline === undefined) && (missing1 = "cmdline"))){
-validate43.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate45.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs12 = errors;
 for(const key1 in data5){
 if(!((((key1 === "groupsPresent") || (key1 === "dmarTable")) || (key1 === "ivrsTable")) || (key1 === "cmdline"))){
-validate43.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate45.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2079,7 +2169,7 @@ if(_errs12 === errors){
 if(data5.groupsPresent !== undefined){
 const _errs13 = errors;
 if(typeof data5.groupsPresent !== "boolean"){
-validate43.errors = [{instancePath:instancePath+"/iommu/groupsPresent",schemaPath:"#/properties/iommu/properties/groupsPresent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate45.errors = [{instancePath:instancePath+"/iommu/groupsPresent",schemaPath:"#/properties/iommu/properties/groupsPresent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid1 = _errs13 === errors;
@@ -2092,7 +2182,7 @@ if(data5.dmarTable !== undefined){
 let data7 = data5.dmarTable;
 const _errs15 = errors;
 if((typeof data7 !== "boolean") && (data7 !== null)){
-validate43.errors = [{instancePath:instancePath+"/iommu/dmarTable",schemaPath:"#/properties/iommu/properties/dmarTable/type",keyword:"type",params:{type: schema36.properties.iommu.properties.dmarTable.type},message:"must be boolean,null"}];
+validate45.errors = [{instancePath:instancePath+"/iommu/dmarTable",schemaPath:"#/properties/iommu/properties/dmarTable/type",keyword:"type",params:{type: schema36.properties.iommu.properties.dmarTable.type},message:"must be boolean,null"}];
 return false;
 }
 var valid1 = _errs15 === errors;
@@ -2105,7 +2195,7 @@ if(data5.ivrsTable !== undefined){
 let data8 = data5.ivrsTable;
 const _errs17 = errors;
 if((typeof data8 !== "boolean") && (data8 !== null)){
-validate43.errors = [{instancePath:instancePath+"/iommu/ivrsTable",schemaPath:"#/properties/iommu/properties/ivrsTable/type",keyword:"type",params:{type: schema36.properties.iommu.properties.ivrsTable.type},message:"must be boolean,null"}];
+validate45.errors = [{instancePath:instancePath+"/iommu/ivrsTable",schemaPath:"#/properties/iommu/properties/ivrsTable/type",keyword:"type",params:{type: schema36.properties.iommu.properties.ivrsTable.type},message:"must be boolean,null"}];
 return false;
 }
 var valid1 = _errs17 === errors;
@@ -2118,7 +2208,7 @@ if(data5.cmdline !== undefined){
 let data9 = data5.cmdline;
 const _errs19 = errors;
 if((typeof data9 !== "string") && (data9 !== null)){
-validate43.errors = [{instancePath:instancePath+"/iommu/cmdline",schemaPath:"#/properties/iommu/properties/cmdline/type",keyword:"type",params:{type: schema36.properties.iommu.properties.cmdline.type},message:"must be string,null"}];
+validate45.errors = [{instancePath:instancePath+"/iommu/cmdline",schemaPath:"#/properties/iommu/properties/cmdline/type",keyword:"type",params:{type: schema36.properties.iommu.properties.cmdline.type},message:"must be string,null"}];
 return false;
 }
 var valid1 = _errs19 === errors;
@@ -2133,7 +2223,7 @@ var valid1 = true;
 }
 }
 else {
-validate43.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate45.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -2150,14 +2240,14 @@ if(errors === _errs21){
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 let missing2;
 if(((data10.enabled === undefined) && (missing2 = "enabled")) || ((data10.virtUseSysfs === undefined) && (missing2 = "virtUseSysfs"))){
-validate43.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate45.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs23 = errors;
 for(const key2 in data10){
 if(!((key2 === "enabled") || (key2 === "virtUseSysfs"))){
-validate43.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate45.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2166,7 +2256,7 @@ if(_errs23 === errors){
 if(data10.enabled !== undefined){
 const _errs24 = errors;
 if(typeof data10.enabled !== "boolean"){
-validate43.errors = [{instancePath:instancePath+"/selinux/enabled",schemaPath:"#/properties/selinux/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate45.errors = [{instancePath:instancePath+"/selinux/enabled",schemaPath:"#/properties/selinux/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid2 = _errs24 === errors;
@@ -2179,7 +2269,7 @@ if(data10.virtUseSysfs !== undefined){
 let data12 = data10.virtUseSysfs;
 const _errs26 = errors;
 if((typeof data12 !== "boolean") && (data12 !== null)){
-validate43.errors = [{instancePath:instancePath+"/selinux/virtUseSysfs",schemaPath:"#/properties/selinux/properties/virtUseSysfs/type",keyword:"type",params:{type: schema36.properties.selinux.properties.virtUseSysfs.type},message:"must be boolean,null"}];
+validate45.errors = [{instancePath:instancePath+"/selinux/virtUseSysfs",schemaPath:"#/properties/selinux/properties/virtUseSysfs/type",keyword:"type",params:{type: schema36.properties.selinux.properties.virtUseSysfs.type},message:"must be boolean,null"}];
 return false;
 }
 var valid2 = _errs26 === errors;
@@ -2192,7 +2282,7 @@ var valid2 = true;
 }
 }
 else {
-validate43.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate45.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -2205,7 +2295,7 @@ if(valid0){
 if(data.hostUseKnown !== undefined){
 const _errs28 = errors;
 if(typeof data.hostUseKnown !== "boolean"){
-validate43.errors = [{instancePath:instancePath+"/hostUseKnown",schemaPath:"#/properties/hostUseKnown/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate45.errors = [{instancePath:instancePath+"/hostUseKnown",schemaPath:"#/properties/hostUseKnown/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -2222,7 +2312,7 @@ if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 const _errs32 = errors;
 for(const key3 in data14){
 if(!((key3 === "network") || (key3 === "storage"))){
-validate43.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+validate45.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2231,7 +2321,7 @@ if(_errs32 === errors){
 if(data14.network !== undefined){
 const _errs33 = errors;
 if(typeof data14.network !== "string"){
-validate43.errors = [{instancePath:instancePath+"/hostUseUnknown/network",schemaPath:"#/properties/hostUseUnknown/properties/network/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/hostUseUnknown/network",schemaPath:"#/properties/hostUseUnknown/properties/network/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs33 === errors;
@@ -2243,7 +2333,7 @@ if(valid3){
 if(data14.storage !== undefined){
 const _errs35 = errors;
 if(typeof data14.storage !== "string"){
-validate43.errors = [{instancePath:instancePath+"/hostUseUnknown/storage",schemaPath:"#/properties/hostUseUnknown/properties/storage/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/hostUseUnknown/storage",schemaPath:"#/properties/hostUseUnknown/properties/storage/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs35 === errors;
@@ -2255,7 +2345,7 @@ var valid3 = true;
 }
 }
 else {
-validate43.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate45.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -2268,7 +2358,7 @@ if(valid0){
 if(data.holdersUnknown !== undefined){
 const _errs37 = errors;
 if(typeof data.holdersUnknown !== "string"){
-validate43.errors = [{instancePath:instancePath+"/holdersUnknown",schemaPath:"#/properties/holdersUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/holdersUnknown",schemaPath:"#/properties/holdersUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs37 === errors;
@@ -2297,7 +2387,7 @@ break;
 }
 }
 else {
-validate43.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate45.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -2327,7 +2417,7 @@ break;
 }
 }
 else {
-validate43.errors = [{instancePath:instancePath+"/domains",schemaPath:"#/properties/domains/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate45.errors = [{instancePath:instancePath+"/domains",schemaPath:"#/properties/domains/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -2351,14 +2441,14 @@ if(errors === _errs47){
 if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
 let missing3;
 if(((data23.pf === undefined) && (missing3 = "pf")) || ((data23.numVfs === undefined) && (missing3 = "numVfs"))){
-validate43.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
 const _errs49 = errors;
 for(const key4 in data23){
 if(!((key4 === "pf") || (key4 === "numVfs"))){
-validate43.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2371,12 +2461,12 @@ const _errs51 = errors;
 if(errors === _errs51){
 if(typeof data24 === "string"){
 if(!pattern20.test(data24)){
-validate43.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
 return false;
 }
 }
 else {
-validate43.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2390,13 +2480,13 @@ if(data23.numVfs !== undefined){
 let data25 = data23.numVfs;
 const _errs53 = errors;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-validate43.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs53){
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 0 || isNaN(data25)){
-validate43.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -2411,7 +2501,7 @@ var valid7 = true;
 }
 }
 else {
-validate43.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -2422,11 +2512,100 @@ break;
 }
 }
 else {
-validate43.errors = [{instancePath:instancePath+"/sriovPersisted",schemaPath:"#/properties/sriovPersisted/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted",schemaPath:"#/properties/sriovPersisted/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
 var valid0 = _errs45 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.bindings !== undefined){
+let data26 = data.bindings;
+const _errs55 = errors;
+if(errors === _errs55){
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+let missing4;
+if(((data26.driverctl === undefined) && (missing4 = "driverctl")) || ((data26.overrides === undefined) && (missing4 = "overrides"))){
+validate45.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
+return false;
+}
+else {
+const _errs57 = errors;
+for(const key5 in data26){
+if(!((key5 === "driverctl") || (key5 === "overrides"))){
+validate45.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs57 === errors){
+if(data26.driverctl !== undefined){
+let data27 = data26.driverctl;
+const _errs58 = errors;
+if((typeof data27 !== "string") && (data27 !== null)){
+validate45.errors = [{instancePath:instancePath+"/bindings/driverctl",schemaPath:"#/properties/bindings/properties/driverctl/type",keyword:"type",params:{type: schema36.properties.bindings.properties.driverctl.type},message:"must be string,null"}];
+return false;
+}
+var valid9 = _errs58 === errors;
+}
+else {
+var valid9 = true;
+}
+if(valid9){
+if(data26.overrides !== undefined){
+let data28 = data26.overrides;
+const _errs60 = errors;
+if(errors === _errs60){
+if(Array.isArray(data28)){
+var valid10 = true;
+const len3 = data28.length;
+for(let i3=0; i3<len3; i3++){
+const _errs62 = errors;
+if(!(validate41(data28[i3], {instancePath:instancePath+"/bindings/overrides/" + i3,parentData:data28,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate41.errors : appendErrors(vErrors, validate41.errors);
+errors = vErrors.length;
+}
+var valid10 = _errs62 === errors;
+if(!valid10){
+break;
+}
+}
+}
+else {
+validate45.errors = [{instancePath:instancePath+"/bindings/overrides",schemaPath:"#/properties/bindings/properties/overrides/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid9 = _errs60 === errors;
+}
+else {
+var valid9 = true;
+}
+}
+}
+}
+}
+else {
+validate45.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs55 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.bindingsUnknown !== undefined){
+const _errs63 = errors;
+if(typeof data.bindingsUnknown !== "string"){
+validate45.errors = [{instancePath:instancePath+"/bindingsUnknown",schemaPath:"#/properties/bindingsUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs63 === errors;
 }
 else {
 var valid0 = true;
@@ -2446,25 +2625,27 @@ var valid0 = true;
 }
 }
 }
+}
+}
 else {
-validate43.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate45.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate43.errors = vErrors;
+validate45.errors = vErrors;
 return errors === 0;
 }
-validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema53 = {"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"sriov":{"type":"array","items":{"$ref":"#/$defs/sriovPf"}}}};
-const schema54 = {"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"};
-const pattern30 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]*$", "u");
-const schema55 = {"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}};
+const schema55 = {"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"sriov":{"type":"array","items":{"$ref":"#/$defs/sriovPf"}}}};
+const schema56 = {"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"};
+const pattern31 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]*$", "u");
+const schema57 = {"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}};
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate51.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2475,14 +2656,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.name === undefined) && (missing0 = "name")) || ((data.uri === undefined) && (missing0 = "uri"))) || ((data.local === undefined) && (missing0 = "local"))){
-validate48.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate51.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "name") || (key0 === "uri")) || (key0 === "local"))){
-validate48.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate51.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2495,12 +2676,12 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(!pattern0.test(data0)){
-validate48.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+validate51.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
 return false;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate51.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2517,12 +2698,12 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(!pattern2.test(data1)){
-validate48.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"},message:"must match pattern \""+"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"+"\""}];
+validate51.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"},message:"must match pattern \""+"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"+"\""}];
 return false;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate51.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2535,7 +2716,7 @@ if(valid0){
 if(data.local !== undefined){
 const _errs8 = errors;
 if(typeof data.local !== "boolean"){
-validate48.errors = [{instancePath:instancePath+"/local",schemaPath:"#/properties/local/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate51.errors = [{instancePath:instancePath+"/local",schemaPath:"#/properties/local/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -2549,27 +2730,27 @@ var valid0 = true;
 }
 }
 else {
-validate48.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate51.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate48.errors = vErrors;
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema58 = {"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}};
-const schema61 = {"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match","vf","vf-match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"if":{"properties":{"kind":{"const":"vf"}}},"then":{"$ref":"#/$defs/vfClaim"},"else":{"if":{"properties":{"kind":{"const":"vf-match"}}},"then":{"$ref":"#/$defs/vfMatchClaim"},"else":{"$ref":"#/$defs/addressClaim"}}}};
-const schema62 = {"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
-const schema63 = {"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}};
-const schema64 = {"type":"object","additionalProperties":false,"required":["mac","vlan","trust"],"properties":{"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"vlan":{"oneOf":[{"type":"integer","minimum":0,"maximum":4095},{"type":"null"}]},"trust":{"type":"boolean"}}};
-const pattern37 = new RegExp("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", "u");
-const schema65 = {"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}};
+const schema60 = {"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}};
+const schema63 = {"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match","vf","vf-match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"if":{"properties":{"kind":{"const":"vf"}}},"then":{"$ref":"#/$defs/vfClaim"},"else":{"if":{"properties":{"kind":{"const":"vf-match"}}},"then":{"$ref":"#/$defs/vfMatchClaim"},"else":{"$ref":"#/$defs/addressClaim"}}}};
+const schema64 = {"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema65 = {"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}};
+const schema66 = {"type":"object","additionalProperties":false,"required":["mac","vlan","trust"],"properties":{"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"vlan":{"oneOf":[{"type":"integer","minimum":0,"maximum":4095},{"type":"null"}]},"trust":{"type":"boolean"}}};
+const pattern38 = new RegExp("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", "u");
+const schema67 = {"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}};
 
-function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate53.evaluated;
+const evaluated0 = validate56.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2580,14 +2761,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.file === undefined) && (missing0 = "file")) || ((data.line === undefined) && (missing0 = "line"))) || ((data.col === undefined) && (missing0 = "col"))){
-validate53.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate56.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "file") || (key0 === "line")) || (key0 === "col"))){
-validate53.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate56.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2599,13 +2780,13 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(!pattern30.test(data0)){
-validate53.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
+if(!pattern31.test(data0)){
+validate56.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
 return false;
 }
 }
 else {
-validate53.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate56.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2619,13 +2800,13 @@ if(data.line !== undefined){
 let data1 = data.line;
 const _errs5 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate53.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate56.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs5){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 < 1 || isNaN(data1)){
-validate53.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate56.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -2640,13 +2821,13 @@ if(data.col !== undefined){
 let data2 = data.col;
 const _errs7 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate53.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate56.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs7){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 < 1 || isNaN(data2)){
-validate53.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate56.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -2662,20 +2843,20 @@ var valid0 = true;
 }
 }
 else {
-validate53.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate56.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate53.errors = vErrors;
+validate56.errors = vErrors;
 return errors === 0;
 }
-validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2686,14 +2867,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.kind === undefined) && (missing0 = "kind")) || ((data.match === undefined) && (missing0 = "match"))) || ((data.count === undefined) && (missing0 = "count"))) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.force === undefined) && (missing0 = "force"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate52.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate55.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "kind") || (key0 === "match")) || (key0 === "count")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "interface")) || (key0 === "pos"))){
-validate52.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate55.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2702,7 +2883,7 @@ if(_errs1 === errors){
 if(data.kind !== undefined){
 const _errs2 = errors;
 if("match" !== data.kind){
-validate52.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "match"},message:"must be equal to constant"}];
+validate55.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "match"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -2719,14 +2900,14 @@ if(errors === _errs4){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 let missing1;
 if(((data1.vendor === undefined) && (missing1 = "vendor")) || ((data1.product === undefined) && (missing1 = "product"))){
-validate52.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate55.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs6 = errors;
 for(const key1 in data1){
 if(!((key1 === "vendor") || (key1 === "product"))){
-validate52.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate55.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2738,12 +2919,12 @@ const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data2 === "string"){
 if(!pattern21.test(data2)){
-validate52.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
+validate55.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
 return false;
 }
 }
 else {
-validate52.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate55.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2759,12 +2940,12 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data3 === "string"){
 if(!pattern21.test(data3)){
-validate52.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
+validate55.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
 return false;
 }
 }
 else {
-validate52.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate55.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2778,7 +2959,7 @@ var valid2 = true;
 }
 }
 else {
-validate52.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate55.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -2792,13 +2973,13 @@ if(data.count !== undefined){
 let data4 = data.count;
 const _errs11 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate52.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate55.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs11){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 1 || isNaN(data4)){
-validate52.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate55.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -2812,7 +2993,7 @@ if(valid0){
 if(data.managed !== undefined){
 const _errs13 = errors;
 if(typeof data.managed !== "boolean"){
-validate52.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate55.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -2824,7 +3005,7 @@ if(valid0){
 if(data.force !== undefined){
 const _errs15 = errors;
 if(typeof data.force !== "boolean"){
-validate52.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate55.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs15 === errors;
@@ -2841,14 +3022,14 @@ if(errors === _errs18){
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 let missing2;
 if((((data7.mac === undefined) && (missing2 = "mac")) || ((data7.vlan === undefined) && (missing2 = "vlan"))) || ((data7.trust === undefined) && (missing2 = "trust"))){
-validate52.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate55.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs20 = errors;
 for(const key2 in data7){
 if(!(((key2 === "mac") || (key2 === "vlan")) || (key2 === "trust"))){
-validate52.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate55.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2863,7 +3044,7 @@ let passing0 = null;
 const _errs23 = errors;
 if(errors === _errs23){
 if(typeof data8 === "string"){
-if(!pattern37.test(data8)){
+if(!pattern38.test(data8)){
 const err0 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -2921,7 +3102,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate52.errors = vErrors;
+validate55.errors = vErrors;
 return false;
 }
 else {
@@ -3020,7 +3201,7 @@ else {
 vErrors.push(err8);
 }
 errors++;
-validate52.errors = vErrors;
+validate55.errors = vErrors;
 return false;
 }
 else {
@@ -3043,7 +3224,7 @@ if(valid4){
 if(data7.trust !== undefined){
 const _errs33 = errors;
 if(typeof data7.trust !== "boolean"){
-validate52.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate55.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid4 = _errs33 === errors;
@@ -3057,7 +3238,7 @@ var valid4 = true;
 }
 }
 else {
-validate52.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate55.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -3069,8 +3250,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs35 = errors;
-if(!(validate53(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : appendErrors(vErrors, validate53.errors);
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs35 === errors;
@@ -3088,22 +3269,22 @@ var valid0 = true;
 }
 }
 else {
-validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate55.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate52.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema67 = {"type":"object","additionalProperties":false,"required":["kind","pf","index","expect","managed","force","pos"],"properties":{"kind":{"const":"vf"},"pf":{"$ref":"#/$defs/pfAddress"},"index":{"type":"integer","minimum":0},"expect":{"type":"null"},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
-const schema68 = {"description":"Canonical PCI address of a function.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
+const schema69 = {"type":"object","additionalProperties":false,"required":["kind","pf","index","expect","managed","force","pos"],"properties":{"kind":{"const":"vf"},"pf":{"$ref":"#/$defs/pfAddress"},"index":{"type":"integer","minimum":0},"expect":{"type":"null"},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema70 = {"description":"Canonical PCI address of a function.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
 
-function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate56.evaluated;
+const evaluated0 = validate59.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3114,14 +3295,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.kind === undefined) && (missing0 = "kind")) || ((data.pf === undefined) && (missing0 = "pf"))) || ((data.index === undefined) && (missing0 = "index"))) || ((data.expect === undefined) && (missing0 = "expect"))) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.force === undefined) && (missing0 = "force"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate56.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate59.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "kind") || (key0 === "pf")) || (key0 === "index")) || (key0 === "expect")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "interface")) || (key0 === "pos"))){
-validate56.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate59.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3130,7 +3311,7 @@ if(_errs1 === errors){
 if(data.kind !== undefined){
 const _errs2 = errors;
 if("vf" !== data.kind){
-validate56.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "vf"},message:"must be equal to constant"}];
+validate59.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "vf"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -3146,12 +3327,12 @@ const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern20.test(data1)){
-validate56.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+validate59.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
 return false;
 }
 }
 else {
-validate56.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate59.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3165,13 +3346,13 @@ if(data.index !== undefined){
 let data2 = data.index;
 const _errs6 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate56.errors = [{instancePath:instancePath+"/index",schemaPath:"#/properties/index/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate59.errors = [{instancePath:instancePath+"/index",schemaPath:"#/properties/index/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 < 0 || isNaN(data2)){
-validate56.errors = [{instancePath:instancePath+"/index",schemaPath:"#/properties/index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate59.errors = [{instancePath:instancePath+"/index",schemaPath:"#/properties/index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -3185,7 +3366,7 @@ if(valid0){
 if(data.expect !== undefined){
 const _errs8 = errors;
 if(data.expect !== null){
-validate56.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properties/expect/type",keyword:"type",params:{type: "null"},message:"must be null"}];
+validate59.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properties/expect/type",keyword:"type",params:{type: "null"},message:"must be null"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -3197,7 +3378,7 @@ if(valid0){
 if(data.managed !== undefined){
 const _errs10 = errors;
 if(typeof data.managed !== "boolean"){
-validate56.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate59.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -3209,7 +3390,7 @@ if(valid0){
 if(data.force !== undefined){
 const _errs12 = errors;
 if(typeof data.force !== "boolean"){
-validate56.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate59.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -3226,14 +3407,14 @@ if(errors === _errs15){
 if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 let missing1;
 if((((data6.mac === undefined) && (missing1 = "mac")) || ((data6.vlan === undefined) && (missing1 = "vlan"))) || ((data6.trust === undefined) && (missing1 = "trust"))){
-validate56.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate59.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs17 = errors;
 for(const key1 in data6){
 if(!(((key1 === "mac") || (key1 === "vlan")) || (key1 === "trust"))){
-validate56.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate59.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3248,7 +3429,7 @@ let passing0 = null;
 const _errs20 = errors;
 if(errors === _errs20){
 if(typeof data7 === "string"){
-if(!pattern37.test(data7)){
+if(!pattern38.test(data7)){
 const err0 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -3306,7 +3487,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate56.errors = vErrors;
+validate59.errors = vErrors;
 return false;
 }
 else {
@@ -3405,7 +3586,7 @@ else {
 vErrors.push(err8);
 }
 errors++;
-validate56.errors = vErrors;
+validate59.errors = vErrors;
 return false;
 }
 else {
@@ -3428,7 +3609,7 @@ if(valid3){
 if(data6.trust !== undefined){
 const _errs30 = errors;
 if(typeof data6.trust !== "boolean"){
-validate56.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate59.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid3 = _errs30 === errors;
@@ -3442,7 +3623,7 @@ var valid3 = true;
 }
 }
 else {
-validate56.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate59.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -3454,8 +3635,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs32 = errors;
-if(!(validate53(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : appendErrors(vErrors, validate53.errors);
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs32 === errors;
@@ -3474,21 +3655,21 @@ var valid0 = true;
 }
 }
 else {
-validate56.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate59.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate56.errors = vErrors;
+validate59.errors = vErrors;
 return errors === 0;
 }
-validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema70 = {"type":"object","additionalProperties":false,"required":["kind","pf","count","managed","force","pos"],"properties":{"kind":{"const":"vf-match"},"pf":{"$ref":"#/$defs/pfAddress"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema72 = {"type":"object","additionalProperties":false,"required":["kind","pf","count","managed","force","pos"],"properties":{"kind":{"const":"vf-match"},"pf":{"$ref":"#/$defs/pfAddress"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate59.evaluated;
+const evaluated0 = validate62.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3499,14 +3680,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.kind === undefined) && (missing0 = "kind")) || ((data.pf === undefined) && (missing0 = "pf"))) || ((data.count === undefined) && (missing0 = "count"))) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.force === undefined) && (missing0 = "force"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate59.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate62.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "kind") || (key0 === "pf")) || (key0 === "count")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "interface")) || (key0 === "pos"))){
-validate59.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate62.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3515,7 +3696,7 @@ if(_errs1 === errors){
 if(data.kind !== undefined){
 const _errs2 = errors;
 if("vf-match" !== data.kind){
-validate59.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "vf-match"},message:"must be equal to constant"}];
+validate62.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "vf-match"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -3531,12 +3712,12 @@ const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern20.test(data1)){
-validate59.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+validate62.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
 return false;
 }
 }
 else {
-validate59.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate62.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3550,13 +3731,13 @@ if(data.count !== undefined){
 let data2 = data.count;
 const _errs6 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate59.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate62.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 < 1 || isNaN(data2)){
-validate59.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate62.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -3570,7 +3751,7 @@ if(valid0){
 if(data.managed !== undefined){
 const _errs8 = errors;
 if(typeof data.managed !== "boolean"){
-validate59.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate62.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -3582,7 +3763,7 @@ if(valid0){
 if(data.force !== undefined){
 const _errs10 = errors;
 if(typeof data.force !== "boolean"){
-validate59.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate62.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -3599,14 +3780,14 @@ if(errors === _errs13){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing1;
 if((((data5.mac === undefined) && (missing1 = "mac")) || ((data5.vlan === undefined) && (missing1 = "vlan"))) || ((data5.trust === undefined) && (missing1 = "trust"))){
-validate59.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate62.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs15 = errors;
 for(const key1 in data5){
 if(!(((key1 === "mac") || (key1 === "vlan")) || (key1 === "trust"))){
-validate59.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate62.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3621,7 +3802,7 @@ let passing0 = null;
 const _errs18 = errors;
 if(errors === _errs18){
 if(typeof data6 === "string"){
-if(!pattern37.test(data6)){
+if(!pattern38.test(data6)){
 const err0 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -3679,7 +3860,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate59.errors = vErrors;
+validate62.errors = vErrors;
 return false;
 }
 else {
@@ -3778,7 +3959,7 @@ else {
 vErrors.push(err8);
 }
 errors++;
-validate59.errors = vErrors;
+validate62.errors = vErrors;
 return false;
 }
 else {
@@ -3801,7 +3982,7 @@ if(valid3){
 if(data5.trust !== undefined){
 const _errs28 = errors;
 if(typeof data5.trust !== "boolean"){
-validate59.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate62.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid3 = _errs28 === errors;
@@ -3815,7 +3996,7 @@ var valid3 = true;
 }
 }
 else {
-validate59.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate62.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -3827,8 +4008,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs30 = errors;
-if(!(validate53(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : appendErrors(vErrors, validate53.errors);
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs30 === errors;
@@ -3846,21 +4027,21 @@ var valid0 = true;
 }
 }
 else {
-validate59.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate62.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate59.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema73 = {"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema75 = {"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
 
-function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate62.evaluated;
+const evaluated0 = validate65.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3871,14 +4052,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.kind === undefined) && (missing0 = "kind")) || ((data.address === undefined) && (missing0 = "address"))) || ((data.expect === undefined) && (missing0 = "expect"))) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.force === undefined) && (missing0 = "force"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate62.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate65.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "kind") || (key0 === "address")) || (key0 === "expect")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "interface")) || (key0 === "pos"))){
-validate62.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate65.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3887,7 +4068,7 @@ if(_errs1 === errors){
 if(data.kind !== undefined){
 const _errs2 = errors;
 if("address" !== data.kind){
-validate62.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "address"},message:"must be equal to constant"}];
+validate65.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "address"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -3903,12 +4084,12 @@ const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern18.test(data1)){
-validate62.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
+validate65.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
 return false;
 }
 }
 else {
-validate62.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate65.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -4071,7 +4252,7 @@ else {
 vErrors.push(err8);
 }
 errors++;
-validate62.errors = vErrors;
+validate65.errors = vErrors;
 return false;
 }
 else {
@@ -4094,7 +4275,7 @@ if(valid0){
 if(data.managed !== undefined){
 const _errs18 = errors;
 if(typeof data.managed !== "boolean"){
-validate62.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate65.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs18 === errors;
@@ -4106,7 +4287,7 @@ if(valid0){
 if(data.force !== undefined){
 const _errs20 = errors;
 if(typeof data.force !== "boolean"){
-validate62.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate65.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs20 === errors;
@@ -4123,14 +4304,14 @@ if(errors === _errs23){
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 let missing2;
 if((((data7.mac === undefined) && (missing2 = "mac")) || ((data7.vlan === undefined) && (missing2 = "vlan"))) || ((data7.trust === undefined) && (missing2 = "trust"))){
-validate62.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate65.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs25 = errors;
 for(const key2 in data7){
 if(!(((key2 === "mac") || (key2 === "vlan")) || (key2 === "trust"))){
-validate62.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate65.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -4145,7 +4326,7 @@ let passing1 = null;
 const _errs28 = errors;
 if(errors === _errs28){
 if(typeof data8 === "string"){
-if(!pattern37.test(data8)){
+if(!pattern38.test(data8)){
 const err9 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -4203,7 +4384,7 @@ else {
 vErrors.push(err12);
 }
 errors++;
-validate62.errors = vErrors;
+validate65.errors = vErrors;
 return false;
 }
 else {
@@ -4302,7 +4483,7 @@ else {
 vErrors.push(err17);
 }
 errors++;
-validate62.errors = vErrors;
+validate65.errors = vErrors;
 return false;
 }
 else {
@@ -4325,7 +4506,7 @@ if(valid6){
 if(data7.trust !== undefined){
 const _errs38 = errors;
 if(typeof data7.trust !== "boolean"){
-validate62.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate65.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid6 = _errs38 === errors;
@@ -4339,7 +4520,7 @@ var valid6 = true;
 }
 }
 else {
-validate62.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate65.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -4351,8 +4532,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs40 = errors;
-if(!(validate53(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : appendErrors(vErrors, validate53.errors);
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs40 === errors;
@@ -4370,20 +4551,20 @@ var valid0 = true;
 }
 }
 else {
-validate62.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate65.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate62.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
-validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate51.evaluated;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4420,8 +4601,8 @@ vErrors = null;
 let ifClause0;
 if(_valid0){
 const _errs4 = errors;
-if(!(validate52(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : appendErrors(vErrors, validate52.errors);
+if(!(validate55(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : appendErrors(vErrors, validate55.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs4 === errors;
@@ -4463,8 +4644,8 @@ vErrors = null;
 let ifClause1;
 if(_valid1){
 const _errs9 = errors;
-if(!(validate56(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
+if(!(validate59(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate59.errors : appendErrors(vErrors, validate59.errors);
 errors = vErrors.length;
 }
 var _valid1 = _errs9 === errors;
@@ -4506,8 +4687,8 @@ vErrors = null;
 let ifClause2;
 if(_valid2){
 const _errs14 = errors;
-if(!(validate59(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : appendErrors(vErrors, validate59.errors);
+if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate62.errors : appendErrors(vErrors, validate62.errors);
 errors = vErrors.length;
 }
 var _valid2 = _errs14 === errors;
@@ -4519,8 +4700,8 @@ ifClause2 = "then";
 }
 else {
 const _errs15 = errors;
-if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate62.errors : appendErrors(vErrors, validate62.errors);
+if(!(validate65(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : appendErrors(vErrors, validate65.errors);
 errors = vErrors.length;
 }
 var _valid2 = _errs15 === errors;
@@ -4541,7 +4722,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate51.errors = vErrors;
+validate54.errors = vErrors;
 return false;
 }
 var _valid1 = _errs10 === errors;
@@ -4568,7 +4749,7 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate51.errors = vErrors;
+validate54.errors = vErrors;
 return false;
 }
 var _valid0 = _errs5 === errors;
@@ -4595,14 +4776,14 @@ else {
 vErrors.push(err5);
 }
 errors++;
-validate51.errors = vErrors;
+validate54.errors = vErrors;
 return false;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.kind === undefined) && (missing0 = "kind")){
-validate51.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate54.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
@@ -4613,31 +4794,31 @@ props0.kind = true;
 if(data.kind !== undefined){
 let data3 = data.kind;
 if(!((((data3 === "address") || (data3 === "match")) || (data3 === "vf")) || (data3 === "vf-match"))){
-validate51.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema61.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+validate54.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema63.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 }
 }
 }
 else {
-validate51.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate54.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate51.errors = vErrors;
+validate54.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate51.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate54.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema77 = {"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}};
-const schema78 = {"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"};
-const pattern47 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "u");
+const schema79 = {"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}};
+const schema80 = {"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"};
+const pattern48 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "u");
 
-function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate66.evaluated;
+const evaluated0 = validate69.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4648,14 +4829,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.type === undefined) && (missing0 = "type")) || ((data.source === undefined) && (missing0 = "source"))) || ((data.mac === undefined) && (missing0 = "mac"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate66.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate69.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "type") || (key0 === "source")) || (key0 === "mac")) || (key0 === "pos"))){
-validate66.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate69.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -4667,13 +4848,13 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(!pattern47.test(data0)){
-validate66.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
+if(!pattern48.test(data0)){
+validate69.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
 return false;
 }
 }
 else {
-validate66.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate69.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -4693,7 +4874,7 @@ const _errs7 = errors;
 const _errs8 = errors;
 if(errors === _errs8){
 if(typeof data1 === "string"){
-if(!pattern47.test(data1)){
+if(!pattern48.test(data1)){
 const err0 = {instancePath:instancePath+"/source",schemaPath:"#/$defs/nonEmptyText/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -4751,7 +4932,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate66.errors = vErrors;
+validate69.errors = vErrors;
 return false;
 }
 else {
@@ -4780,7 +4961,7 @@ let passing1 = null;
 const _errs14 = errors;
 if(errors === _errs14){
 if(typeof data2 === "string"){
-if(!pattern37.test(data2)){
+if(!pattern38.test(data2)){
 const err4 = {instancePath:instancePath+"/mac",schemaPath:"#/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -4838,7 +5019,7 @@ else {
 vErrors.push(err7);
 }
 errors++;
-validate66.errors = vErrors;
+validate69.errors = vErrors;
 return false;
 }
 else {
@@ -4860,8 +5041,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs18 = errors;
-if(!(validate53(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : appendErrors(vErrors, validate53.errors);
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs18 === errors;
@@ -4876,20 +5057,20 @@ var valid0 = true;
 }
 }
 else {
-validate66.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate69.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate66.errors = vErrors;
+validate69.errors = vErrors;
 return errors === 0;
 }
-validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate50.evaluated;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4900,14 +5081,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.name === undefined) && (missing0 = "name")) || ((data.host === undefined) && (missing0 = "host"))) || ((data.live === undefined) && (missing0 = "live"))) || ((data.devices === undefined) && (missing0 = "devices"))) || ((data.removeInterfaces === undefined) && (missing0 = "removeInterfaces"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate50.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate53.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((key0 === "name") || (key0 === "host")) || (key0 === "live")) || (key0 === "devices")) || (key0 === "removeInterfaces")) || (key0 === "pos"))){
-validate50.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate53.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -4920,12 +5101,12 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(!pattern3.test(data0)){
-validate50.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/pattern",keyword:"pattern",params:{pattern: "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
+validate53.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/pattern",keyword:"pattern",params:{pattern: "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
 return false;
 }
 }
 else {
-validate50.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate53.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -4942,12 +5123,12 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(!pattern0.test(data1)){
-validate50.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+validate53.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
 return false;
 }
 }
 else {
-validate50.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate53.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -4960,7 +5141,7 @@ if(valid0){
 if(data.live !== undefined){
 const _errs8 = errors;
 if(typeof data.live !== "boolean"){
-validate50.errors = [{instancePath:instancePath+"/live",schemaPath:"#/properties/live/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate53.errors = [{instancePath:instancePath+"/live",schemaPath:"#/properties/live/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -4978,8 +5159,8 @@ var valid3 = true;
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 const _errs12 = errors;
-if(!(validate51(data3[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate51.errors : appendErrors(vErrors, validate51.errors);
+if(!(validate54(data3[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate54.errors : appendErrors(vErrors, validate54.errors);
 errors = vErrors.length;
 }
 var valid3 = _errs12 === errors;
@@ -4989,7 +5170,7 @@ break;
 }
 }
 else {
-validate50.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate53.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -5008,8 +5189,8 @@ var valid4 = true;
 const len1 = data5.length;
 for(let i1=0; i1<len1; i1++){
 const _errs15 = errors;
-if(!(validate66(data5[i1], {instancePath:instancePath+"/removeInterfaces/" + i1,parentData:data5,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate66.errors : appendErrors(vErrors, validate66.errors);
+if(!(validate69(data5[i1], {instancePath:instancePath+"/removeInterfaces/" + i1,parentData:data5,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : appendErrors(vErrors, validate69.errors);
 errors = vErrors.length;
 }
 var valid4 = _errs15 === errors;
@@ -5019,7 +5200,7 @@ break;
 }
 }
 else {
-validate50.errors = [{instancePath:instancePath+"/removeInterfaces",schemaPath:"#/properties/removeInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate53.errors = [{instancePath:instancePath+"/removeInterfaces",schemaPath:"#/properties/removeInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -5031,11 +5212,460 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs16 = errors;
-if(!(validate53(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : appendErrors(vErrors, validate53.errors);
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate53.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate53.errors = vErrors;
+return errors === 0;
+}
+validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema82 = {"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}};
+
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate74.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.host === undefined) && (missing0 = "host")) || ((data.address === undefined) && (missing0 = "address"))) || ((data.pos === undefined) && (missing0 = "pos"))){
+validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "host") || (key0 === "address")) || (key0 === "pos"))){
+validate74.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.host !== undefined){
+let data0 = data.host;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(!pattern0.test(data0)){
+validate74.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+return false;
+}
+}
+else {
+validate74.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.address !== undefined){
+let data1 = data.address;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(!pattern18.test(data1)){
+validate74.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
+return false;
+}
+}
+else {
+validate74.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pos !== undefined){
+const _errs8 = errors;
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate74.errors = vErrors;
+return errors === 0;
+}
+validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema85 = {"type":"object","additionalProperties":false,"required":["host","pf","numVfs","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"pf":{"$ref":"#/$defs/pfAddress"},"numVfs":{"type":"integer","minimum":0,"maximum":65535},"pos":{"$ref":"#/$defs/pos"}}};
+
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate78.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.host === undefined) && (missing0 = "host")) || ((data.pf === undefined) && (missing0 = "pf"))) || ((data.numVfs === undefined) && (missing0 = "numVfs"))) || ((data.pos === undefined) && (missing0 = "pos"))){
+validate78.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "host") || (key0 === "pf")) || (key0 === "numVfs")) || (key0 === "pos"))){
+validate78.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.host !== undefined){
+let data0 = data.host;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(!pattern0.test(data0)){
+validate78.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+return false;
+}
+}
+else {
+validate78.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pf !== undefined){
+let data1 = data.pf;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(!pattern20.test(data1)){
+validate78.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+return false;
+}
+}
+else {
+validate78.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.numVfs !== undefined){
+let data2 = data.numVfs;
+const _errs8 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate78.errors = [{instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs8){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 65535 || isNaN(data2)){
+validate78.errors = [{instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
+return false;
+}
+else {
+if(data2 < 0 || isNaN(data2)){
+validate78.errors = [{instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pos !== undefined){
+const _errs10 = errors;
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate78.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate78.errors = vErrors;
+return errors === 0;
+}
+validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate50.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((data.file === undefined) && (missing0 = "file")) || ((data.hosts === undefined) && (missing0 = "hosts"))) || ((data.vms === undefined) && (missing0 = "vms"))) || ((data.release === undefined) && (missing0 = "release"))) || ((data.protect === undefined) && (missing0 = "protect"))){
+validate50.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((key0 === "file") || (key0 === "hosts")) || (key0 === "vms")) || (key0 === "release")) || (key0 === "protect")) || (key0 === "sriov"))){
+validate50.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.file !== undefined){
+let data0 = data.file;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(!pattern31.test(data0)){
+validate50.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
+return false;
+}
+}
+else {
+validate50.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hosts !== undefined){
+let data1 = data.hosts;
+const _errs5 = errors;
+if(errors === _errs5){
+if(Array.isArray(data1)){
+if(data1.length < 1){
+validate50.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid2 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+const _errs7 = errors;
+if(!(validate51(data1[i0], {instancePath:instancePath+"/hosts/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate51.errors : appendErrors(vErrors, validate51.errors);
+errors = vErrors.length;
+}
+var valid2 = _errs7 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
+else {
+validate50.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.vms !== undefined){
+let data3 = data.vms;
+const _errs8 = errors;
+if(errors === _errs8){
+if(Array.isArray(data3)){
+var valid3 = true;
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+const _errs10 = errors;
+if(!(validate53(data3[i1], {instancePath:instancePath+"/vms/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate53.errors : appendErrors(vErrors, validate53.errors);
+errors = vErrors.length;
+}
+var valid3 = _errs10 === errors;
+if(!valid3){
+break;
+}
+}
+}
+else {
+validate50.errors = [{instancePath:instancePath+"/vms",schemaPath:"#/properties/vms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.release !== undefined){
+let data5 = data.release;
+const _errs11 = errors;
+if(errors === _errs11){
+if(Array.isArray(data5)){
+var valid4 = true;
+const len2 = data5.length;
+for(let i2=0; i2<len2; i2++){
+const _errs13 = errors;
+if(!(validate74(data5[i2], {instancePath:instancePath+"/release/" + i2,parentData:data5,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : appendErrors(vErrors, validate74.errors);
+errors = vErrors.length;
+}
+var valid4 = _errs13 === errors;
+if(!valid4){
+break;
+}
+}
+}
+else {
+validate50.errors = [{instancePath:instancePath+"/release",schemaPath:"#/properties/release/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.protect !== undefined){
+let data7 = data.protect;
+const _errs14 = errors;
+if(errors === _errs14){
+if(Array.isArray(data7)){
+var valid5 = true;
+const len3 = data7.length;
+for(let i3=0; i3<len3; i3++){
+const _errs16 = errors;
+if(!(validate74(data7[i3], {instancePath:instancePath+"/protect/" + i3,parentData:data7,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : appendErrors(vErrors, validate74.errors);
+errors = vErrors.length;
+}
+var valid5 = _errs16 === errors;
+if(!valid5){
+break;
+}
+}
+}
+else {
+validate50.errors = [{instancePath:instancePath+"/protect",schemaPath:"#/properties/protect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.sriov !== undefined){
+let data9 = data.sriov;
+const _errs17 = errors;
+if(errors === _errs17){
+if(Array.isArray(data9)){
+var valid6 = true;
+const len4 = data9.length;
+for(let i4=0; i4<len4; i4++){
+const _errs19 = errors;
+if(!(validate78(data9[i4], {instancePath:instancePath+"/sriov/" + i4,parentData:data9,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : appendErrors(vErrors, validate78.errors);
+errors = vErrors.length;
+}
+var valid6 = _errs19 === errors;
+if(!valid6){
+break;
+}
+}
+}
+else {
+validate50.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs17 === errors;
 }
 else {
 var valid0 = true;
@@ -5057,455 +5687,6 @@ validate50.errors = vErrors;
 return errors === 0;
 }
 validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema80 = {"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}};
-
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate71.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.host === undefined) && (missing0 = "host")) || ((data.address === undefined) && (missing0 = "address"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate71.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(((key0 === "host") || (key0 === "address")) || (key0 === "pos"))){
-validate71.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.host !== undefined){
-let data0 = data.host;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(!pattern0.test(data0)){
-validate71.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
-return false;
-}
-}
-else {
-validate71.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.address !== undefined){
-let data1 = data.address;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data1 === "string"){
-if(!pattern18.test(data1)){
-validate71.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
-return false;
-}
-}
-else {
-validate71.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.pos !== undefined){
-const _errs8 = errors;
-if(!(validate53(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : appendErrors(vErrors, validate53.errors);
-errors = vErrors.length;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate71.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate71.errors = vErrors;
-return errors === 0;
-}
-validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema83 = {"type":"object","additionalProperties":false,"required":["host","pf","numVfs","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"pf":{"$ref":"#/$defs/pfAddress"},"numVfs":{"type":"integer","minimum":0,"maximum":65535},"pos":{"$ref":"#/$defs/pos"}}};
-
-function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate75.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((((data.host === undefined) && (missing0 = "host")) || ((data.pf === undefined) && (missing0 = "pf"))) || ((data.numVfs === undefined) && (missing0 = "numVfs"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate75.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((key0 === "host") || (key0 === "pf")) || (key0 === "numVfs")) || (key0 === "pos"))){
-validate75.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.host !== undefined){
-let data0 = data.host;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(!pattern0.test(data0)){
-validate75.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
-return false;
-}
-}
-else {
-validate75.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.pf !== undefined){
-let data1 = data.pf;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data1 === "string"){
-if(!pattern20.test(data1)){
-validate75.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
-return false;
-}
-}
-else {
-validate75.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.numVfs !== undefined){
-let data2 = data.numVfs;
-const _errs8 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate75.errors = [{instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs8){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 65535 || isNaN(data2)){
-validate75.errors = [{instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
-return false;
-}
-else {
-if(data2 < 0 || isNaN(data2)){
-validate75.errors = [{instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.pos !== undefined){
-const _errs10 = errors;
-if(!(validate53(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : appendErrors(vErrors, validate53.errors);
-errors = vErrors.length;
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-validate75.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate75.errors = vErrors;
-return errors === 0;
-}
-validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate47.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((((data.file === undefined) && (missing0 = "file")) || ((data.hosts === undefined) && (missing0 = "hosts"))) || ((data.vms === undefined) && (missing0 = "vms"))) || ((data.release === undefined) && (missing0 = "release"))) || ((data.protect === undefined) && (missing0 = "protect"))){
-validate47.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((((key0 === "file") || (key0 === "hosts")) || (key0 === "vms")) || (key0 === "release")) || (key0 === "protect")) || (key0 === "sriov"))){
-validate47.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.file !== undefined){
-let data0 = data.file;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(!pattern30.test(data0)){
-validate47.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
-return false;
-}
-}
-else {
-validate47.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.hosts !== undefined){
-let data1 = data.hosts;
-const _errs5 = errors;
-if(errors === _errs5){
-if(Array.isArray(data1)){
-if(data1.length < 1){
-validate47.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
-return false;
-}
-else {
-var valid2 = true;
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-const _errs7 = errors;
-if(!(validate48(data1[i0], {instancePath:instancePath+"/hosts/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate48.errors : appendErrors(vErrors, validate48.errors);
-errors = vErrors.length;
-}
-var valid2 = _errs7 === errors;
-if(!valid2){
-break;
-}
-}
-}
-}
-else {
-validate47.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.vms !== undefined){
-let data3 = data.vms;
-const _errs8 = errors;
-if(errors === _errs8){
-if(Array.isArray(data3)){
-var valid3 = true;
-const len1 = data3.length;
-for(let i1=0; i1<len1; i1++){
-const _errs10 = errors;
-if(!(validate50(data3[i1], {instancePath:instancePath+"/vms/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate50.errors : appendErrors(vErrors, validate50.errors);
-errors = vErrors.length;
-}
-var valid3 = _errs10 === errors;
-if(!valid3){
-break;
-}
-}
-}
-else {
-validate47.errors = [{instancePath:instancePath+"/vms",schemaPath:"#/properties/vms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.release !== undefined){
-let data5 = data.release;
-const _errs11 = errors;
-if(errors === _errs11){
-if(Array.isArray(data5)){
-var valid4 = true;
-const len2 = data5.length;
-for(let i2=0; i2<len2; i2++){
-const _errs13 = errors;
-if(!(validate71(data5[i2], {instancePath:instancePath+"/release/" + i2,parentData:data5,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate71.errors : appendErrors(vErrors, validate71.errors);
-errors = vErrors.length;
-}
-var valid4 = _errs13 === errors;
-if(!valid4){
-break;
-}
-}
-}
-else {
-validate47.errors = [{instancePath:instancePath+"/release",schemaPath:"#/properties/release/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.protect !== undefined){
-let data7 = data.protect;
-const _errs14 = errors;
-if(errors === _errs14){
-if(Array.isArray(data7)){
-var valid5 = true;
-const len3 = data7.length;
-for(let i3=0; i3<len3; i3++){
-const _errs16 = errors;
-if(!(validate71(data7[i3], {instancePath:instancePath+"/protect/" + i3,parentData:data7,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate71.errors : appendErrors(vErrors, validate71.errors);
-errors = vErrors.length;
-}
-var valid5 = _errs16 === errors;
-if(!valid5){
-break;
-}
-}
-}
-else {
-validate47.errors = [{instancePath:instancePath+"/protect",schemaPath:"#/properties/protect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs14 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.sriov !== undefined){
-let data9 = data.sriov;
-const _errs17 = errors;
-if(errors === _errs17){
-if(Array.isArray(data9)){
-var valid6 = true;
-const len4 = data9.length;
-for(let i4=0; i4<len4; i4++){
-const _errs19 = errors;
-if(!(validate75(data9[i4], {instancePath:instancePath+"/sriov/" + i4,parentData:data9,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate75.errors : appendErrors(vErrors, validate75.errors);
-errors = vErrors.length;
-}
-var valid6 = _errs19 === errors;
-if(!valid6){
-break;
-}
-}
-}
-else {
-validate47.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs17 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate47.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate47.errors = vErrors;
-return errors === 0;
-}
-validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -5574,8 +5755,8 @@ var valid1 = true;
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 const _errs6 = errors;
-if(!(validate43(data2[i0], {instancePath:instancePath+"/snapshots/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate43.errors : appendErrors(vErrors, validate43.errors);
+if(!(validate45(data2[i0], {instancePath:instancePath+"/snapshots/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs6 === errors;
@@ -5598,8 +5779,8 @@ var valid0 = true;
 if(valid0){
 if(data.desired !== undefined){
 const _errs7 = errors;
-if(!(validate47(data.desired, {instancePath:instancePath+"/desired",parentData:data,parentDataProperty:"desired",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate47.errors : appendErrors(vErrors, validate47.errors);
+if(!(validate50(data.desired, {instancePath:instancePath+"/desired",parentData:data,parentDataProperty:"desired",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate50.errors : appendErrors(vErrors, validate50.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs7 === errors;

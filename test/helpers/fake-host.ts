@@ -350,10 +350,33 @@ export class FakeHost {
     return this;
   }
 
+  /**
+   * driverctl installed (`usr/sbin/driverctl`, a stand-in that only fails, and its udev rule) with these overrides
+   * persisted (`etc/driverctl.d/pci-ADDR`), as SPEC 10 observes them. Steps that run driverctl need the scripted one
+   * (fake-driverctl/) as PASSTHRU_DRIVERCTL.
+   */
+  driverctl(overrides: Record<string, string> = {}): this {
+    this.persisted = overrides;
+    return this;
+  }
+
+  private persisted: Record<string, string> | null = null;
+
   /** Writes the tree into a new temp dir (under `parent`: a tmpfs is fastest for big trees) and returns its path. */
   async build(parent = tmpdir()): Promise<string> {
     const root = await mkdtemp(path.join(parent, 'passthru-fakehost-'));
     await new TreeWriter(root, this.snapshotSpec()).write();
+    if (this.persisted !== null) {
+      const files: [string, string][] = [
+        ['usr/sbin/driverctl', '#!/bin/sh\necho "driverctl: the fake host\'s stand-in does not run" >&2\nexit 1\n'],
+        ['usr/lib/udev/rules.d/89-driverctl.rules', '# driverctl\n'],
+        ...Object.entries(this.persisted).map(([a, driver]): [string, string] => [`etc/driverctl.d/pci-${canonicalAddress(a)}`, `${driver}\n`]),
+      ];
+      for (const [rel, content] of files) {
+        await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+        await writeFile(path.join(root, rel), content);
+      }
+    }
     return root;
   }
 

@@ -22,7 +22,7 @@ import { renderPlanText } from '../../render/plan-text.js';
 import { styleFor, type Style } from '../../render/style.js';
 import type { Invocation } from '../args.js';
 import { render, report } from '../reporters.js';
-import { loadDesired, makeSsh, makeVirsh, observeHosts, readUserFile } from '../context.js';
+import { loadDesired, makeDriverctl, makeSsh, makeVirsh, observeHosts, readUserFile } from '../context.js';
 import type { Terminal } from '../terminal.js';
 import { verifyExitCode, vmsChangedLive, type HostVerdict } from '../../plan/guest-verify.js';
 import { verifyHosts } from './verify.js';
@@ -96,6 +96,7 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
   const outcome = await applyHosts(plan, desired, snapshots, {
     virsh: makeVirsh(inv, term),
     ssh: makeSsh(term, inv),
+    driverctl: makeDriverctl(inv, term),
     root: inv.common.root,
     clock: systemClock,
     journalPath,
