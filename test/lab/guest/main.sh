@@ -1,4 +1,5 @@
 #!/bin/bash
+# lab-scenario: iommu=on timeout=1800
 # Scenario "main", INSIDE L1 booted with intel_iommu=on: the whole life of issue 5 on a real (emulated) host.
 #   1 doctor passes                      4 release: hostdev removed, device back on e1000e
 #   2 seed flow: plan, apply, idempotent 5 blocked for real, nothing changed (multi-function half, bridge, mgmt NIC)
