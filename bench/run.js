@@ -8,6 +8,8 @@
  *   3. observeDomains through the real virsh against libvirt's test driver, counting virsh processes, against a
  *      naive one-process-per-domain loop.
  *   4. renderPlanText of the large plan.
+ *   5. the fleet: `passthru plan --parallelism 10` of 64 hosts through a virsh that adds 1 s per call, against one
+ *      host's plan (bench/fleet.js).
  *
  * It runs the compiled code in dist/ (`npm run build` first; the `bench` script does). Options, as environment:
  *   PASSTHRU_BENCH_DIST   compiled tree to benchmark (default: ../dist next to this file)
@@ -23,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import v8 from 'node:v8';
+import { benchFleet, describeFleet } from './fleet.js';
 import { buildWorld, desiredYaml, domainXml, testDriverXml } from './synthetic.js';
 
 const execFileAsync = promisify(execFile);
@@ -389,6 +392,17 @@ async function main() {
     timedRow(`renderPlanText, ${label} (${p.actions.length} actions)`, render, TARGET.renderMs);
     const size = `${render.last.split('\n').length - 1} lines, ${(render.last.length / 1024).toFixed(0)} KiB`;
     notes.push(`${label} plan as text: ${size}`);
+  }
+
+  // ---- 5. the fleet (SPEC 12): whole processes, so each run pays node's start like an operator's does
+  if (virshPath !== null) {
+    const fleet = await benchFleet({ cli: path.join(dist, 'bundle/passthru.js'), virsh: virshPath, hosts: 64, parallelism: 10, oneHostRuns: quick ? 1 : 3 });
+    row(
+      `plan, ${fleet.hosts} hosts at --parallelism ${fleet.parallelism} (virsh +1 s per call) / one host`,
+      describeFleet(fleet),
+      `≤ ${fleet.targetRatio}`,
+      fleet.ok,
+    );
   }
 
   // ---- report

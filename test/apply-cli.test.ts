@@ -506,6 +506,30 @@ ${entries.map(([name, h]) => `  ${h.vm}:\n    host: ${name}\n    devices: [{ add
       expect(report.notApplied[1]?.error).toContain('unknown-vm');
       expect(await c.driver()).toBe('vfio-pci');
     });
+
+    it('apply PLANFILE: a host that can no longer be observed is reported, the others applied (it stopped at the first one)', async () => {
+      // hv2 answers when the plan is saved (libvirt's test driver on a file of its own) and not when it is applied.
+      const spare = await mkdtemp(path.join(tmpdir(), 'passthru-saved-fleet-'));
+      onTestFinished(() => rm(spare, { recursive: true, force: true }));
+      const node = path.join(spare, 'node.xml');
+      await writeFile(node, await readFile('examples/seed/libvirt-node.xml'));
+      const c = await fleetCase('cli-fleet-s', {
+        hv1: { vm: 'cli-fleet-s', device: '07:00.0' },
+        hv2: { vm: 'rhel7.3', device: '07:00.1', uri: `test://${node}`, define: false },
+      });
+      const planFile = path.join(c.dir, 'plan.json');
+      const saved = await runCli(['plan', '-f', c.yaml, '--root', c.root, '--virsh', c.fake.binary, '-o', planFile], { env: c.env });
+      expect(saved.code).toBe(0);
+      await rm(node);
+      const r = await runCli(['apply', planFile, '--root', c.root, '--virsh', c.fake.binary, '--yes'], { env: c.env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('refusing to apply to 1 host(s): hv2 (not observed); the other host(s) are applied: hv1.');
+      expect(r.stderr).toContain('Host hv1: applied 2 step(s); a fresh plan is empty.');
+      expect(r.stderr).toMatch(/\nHost hv2: not applied \(not observed\): cannot connect to test:\/\//);
+      expect(r.stderr).toContain('Error: not applied to 1 host(s): hv2 (unreachable) (see above)');
+      expect(await c.driver()).toBe('vfio-pci');
+      expect(await c.driver('0000:07:00.1')).toBe('igb');
+    });
   });
 
   describe('waves (--batches, --max-failures)', () => {

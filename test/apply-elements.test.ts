@@ -40,7 +40,8 @@ describe.skipIf(unavailable !== null)('apply keeps every child of a device it re
   /** A domain with `devices`, a file claiming 07:00.0 for it (`managed` as given), and `faults` in the fake virsh. */
   async function applyTo(vm: string, devices: string, claim: string, faults: Fault[] = []) {
     const dir = await mkdtemp(path.join(tmpdir(), 'passthru-elements-'));
-    const root = await seedHost().build();
+    // A managed: false claim needs a persisted binding (SPEC 10): there already, so no driverctl runs.
+    const root = await seedHost().driverctl({ '0000:07:00.0': 'vfio-pci' }).build();
     const fake = await createFakeVirsh(path.join(dir, 'virsh'), root);
     await defineDomain(libvirtd, { name: vm, rawDevices: devices });
     onTestFinished(async () => {

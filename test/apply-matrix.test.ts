@@ -5,7 +5,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { applyExitCode, executeHostPlan } from '../src/apply/execute.js';
+import { applyExitCode, executeHostPlan, type ExecuteDeps } from '../src/apply/execute.js';
+import { renderHostReport } from '../src/render/apply-report.js';
+import { plainStyle } from '../src/render/style.js';
 import type { ApplyReport } from '../src/model/apply-report.js';
 import { openJournal, readJournal } from '../src/apply/journal.js';
 import { systemClock } from '../src/io/clock.js';
@@ -38,7 +40,7 @@ describe.skipIf(unavailable !== null)('apply against a real libvirtd and a fake 
   }
 
   /** Runs the lab plan with `faults` injected; returns the report, the host before and after, and the journal. */
-  async function run(faults: Fault[], over: { stepTimeoutMs?: number } = {}) {
+  async function run(faults: Fault[], over: Pick<ExecuteDeps, 'stepTimeoutMs' | 'driverSettle'> = {}) {
     const c = await newCase();
     const before = await c.observe();
     await c.fake.setFaults(faults);
@@ -140,6 +142,43 @@ describe.skipIf(unavailable !== null)('apply against a real libvirtd and a fake 
     expect(after).toEqual(before);
     // The hung virsh's process group was killed, not left behind.
     expect(await c.fake.running()).toEqual([]);
+  });
+
+  // SPEC 13: a device that does not come back is a failure with the remedies, never a success.
+  const settle = { driverSettle: { polls: 2, intervalMs: 20, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) } };
+
+  it('a reattach that hangs times out: the device did not come back, with the remedies, and is rolled back', async () => {
+    const { report, before, after, c } = await run([{ call: 2, mode: 'hang' }], { stepTimeoutMs: 1500 });
+    expect(report.failure).toMatchObject({ step: 2, error: 'timed out after 1.5s' });
+    expect(report.steps[1]?.remedies?.[0]).toBe('reset it and reattach: `virsh nodedev-reset pci_0000_07_00_1 && virsh nodedev-reattach pci_0000_07_00_1`');
+    expect(renderHostReport(report, plainStyle)).toContain('nodedev-reattach 0000:07:00.1: the device did not come back. Try, in order:');
+    expect(report).toMatchObject({ restored: true });
+    expect(after).toEqual(before);
+    expect(await c.fake.running()).toEqual([]);
+  });
+
+  it('a reattach that leaves the device unbound fails (not "released"), with the remedies', async () => {
+    const { report, before, after } = await run([{ call: 2, mode: 'unbind' }], settle);
+    expect(report.failure).toMatchObject({ step: 2, error: 'virsh reported success but 0000:07:00.1 has no driver (expected a host driver)' });
+    expect(report.steps[1]?.remedies?.join('\n')).toContain('echo 1 > /sys/bus/pci/devices/0000:07:00.1/remove; echo 1 > /sys/bus/pci/rescan');
+    // Rolled back: back on vfio-pci and in the VM, as before the apply.
+    expect(report).toMatchObject({ ok: false, restored: true });
+    expect(applyExitCode(report)).toBe(1);
+    expect(after).toEqual(before);
+  });
+
+  it('a rollback whose reattach leaves the device unbound says so: exit 3, the device named, the remedies', async () => {
+    // Step 5 fails; undos: 5 (nothing), 4 = call 6, 3 = call 7 (reattach of 0000:07:00.0, leaves it unbound), ...
+    const { report, after } = await run([
+      { call: 5, mode: 'fail' },
+      { call: 7, mode: 'unbind' },
+    ], settle);
+    expect(report.rollback[2]).toMatchObject({ label: 'nodedev-reattach 0000:07:00.0', ok: false, error: 'virsh reported success but 0000:07:00.0 has no driver (expected igb)' });
+    expect(report.rollback[2]?.remedies?.[1]).toContain('`modprobe igb`');
+    expect(report).toMatchObject({ ok: false, restored: false, leftovers: ['0000:07:00.0 has no driver (was igb)'] });
+    expect(applyExitCode(report)).toBe(3);
+    expect(renderHostReport(report, plainStyle)).toMatch(/Rollback could NOT restore[\s\S]*nodedev-reattach 0000:07:00.0: the device did not come back/);
+    expect(after.drivers['0000:07:00.0']).toBeNull();
   });
 
   it('a detach that leaves the driver once is retried (seed step 13) and succeeds', async () => {

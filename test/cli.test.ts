@@ -2,7 +2,7 @@
  * The CLI as a user meets it: the bundled example, every output format, exit codes, errors with positions, and
  * live observation of a fake sysfs tree plus libvirt's test driver through real virsh.
  */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +184,25 @@ describe.skipIf(!virsh)('live observation: fake sysfs tree + libvirt test driver
     const problem = (JSON.parse(r.stdout) as Plan).hosts[0]!.problems[0]!;
     expect(problem).toMatchObject({ severity: 'block', code: 'host-critical', address: '0000:00:1f.6' });
     expect(problem.message).toContain('eth0 carries the default route');
+  });
+
+  it('blocks a detach while a host process holds the device open (device-busy), naming the PID', async () => {
+    const busy = await seedHost().build();
+    try {
+      // What the lab does in L1: a process holding the NIC's resource0 open.
+      const dev = await realpath(path.join(busy, 'sys/bus/pci/devices/0000:07:00.0'));
+      await writeFile(path.join(dev, 'resource0'), '');
+      await mkdir(path.join(busy, 'proc/4242/fd'), { recursive: true });
+      await writeFile(path.join(busy, 'proc/4242/comm'), 'lab-holder\n');
+      await symlink('/sys/bus/pci/devices/0000:07:00.0/resource0', path.join(busy, 'proc/4242/fd/3'));
+      const r = await runCli(['plan', '-f', 'examples/seed/passthrough.yaml', '-c', testUri, '--root', busy, '--format', 'json']);
+      expect(r.code).toBe(1);
+      const plan = JSON.parse(r.stdout) as Plan;
+      expect(plan.applyable).toBe(false);
+      expect(plan.hosts[0]!.problems).toContainEqual(expect.objectContaining({ severity: 'block', code: 'device-busy', address: '0000:07:00.0', hint: expect.stringMatching(/^stop PID 4242 \(lab-holder\)/) }));
+    } finally {
+      await removeFakeHost(busy);
+    }
   });
 
   it('observe writes a snapshot that validates and plans offline to the same result', async () => {

@@ -11,7 +11,7 @@ import type { Plan } from '../src/model/plan.js';
 import type { HostSnapshot } from '../src/model/snapshot.js';
 import { removeFakeHost, seedHost } from './helpers/fake-host.js';
 import { runCli } from './helpers/run-cli.js';
-import { createVirshShim, findRealVirsh, type VirshShim } from './helpers/virsh-shim.js';
+import { createCountingShim, createVirshShim, findRealVirsh, type VirshShim } from './helpers/virsh-shim.js';
 
 const virsh = findRealVirsh();
 const testUri = `test://${path.resolve('examples/seed/libvirt-node.xml')}`;
@@ -119,6 +119,71 @@ describe.skipIf(!virsh)('many hosts', () => {
       expect(r.code).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toContain('Error: cannot import: 1 of 2 host(s) could not be observed\n  hv2: cannot connect to');
+    });
+  });
+
+  describe('64 hosts, one unreachable and one blocked (SPEC 12): the other 62 are planned and reported', () => {
+    const names = Array.from({ length: 64 }, (_, i) => `hv${i + 1}`);
+    /** hv63 is reached by ssh at a closed loopback port; hv64's VM is no domain of its host (unknown-vm). */
+    const fleetFile = () => path.join(dir, 'fleet64.yaml');
+    beforeAll(async () => {
+      const seed = await readFile('examples/seed/libvirt-node.xml', 'utf8');
+      await Promise.all(
+        names.slice(0, 62).map((n) => writeFile(path.join(dir, `${n}.xml`), seed.replace('<name>rhel7.3</name>', `<name>vm-${n}</name>`))),
+      );
+      const uri = (n: string) => (n === 'hv63' ? DEAD_URI : `test://${dir}/${n === 'hv64' ? 'hv1' : n}.xml`);
+      await writeFile(
+        fleetFile(),
+        [
+          'version: 1',
+          'hosts:',
+          ...names.map((n) => `  ${n}: { uri: "${uri(n)}" }`),
+          'vms:',
+          ...names.map((n) => `  vm-${n}: { host: ${n}, devices: [{ address: "07:00.0" }], removeInterfaces: [{ type: bridge, source: br0 }] }`),
+          '',
+        ].join('\n'),
+      );
+    });
+    let ssh: VirshShim;
+    beforeAll(async () => {
+      ssh = await createCountingShim('ssh', '/usr/bin/ssh');
+    });
+    afterAll(async () => ssh.cleanup());
+    const fleet = (...args: string[]) =>
+      runCli([...args, '-f', fleetFile(), '--root', root, '--virsh', shim.binary, '--parallelism', '10'], { env: { PASSTHRU_SSH: ssh.binary } });
+    const planned = names.slice(0, 62);
+
+    it('text: every host has its section; 62 planned, hv63 not observed, hv64 blocked; exit 1', async () => {
+      const r = await fleet('plan');
+      expect(r.code).toBe(1);
+      for (const n of planned) expect(r.stdout).toMatch(new RegExp(`Host ${n} \\(test://[^)]*\\)\n\n  # host driver bindings\n    1\\. ~ 0000:07:00\\.0 `));
+      const hv63 = r.stdout.slice(r.stdout.indexOf('Host hv63 ('), r.stdout.indexOf('Host hv64 ('));
+      expect(hv63).toContain(`Host hv63 (${DEAD_URI})\nError: host hv63 could not be observed: cannot connect to ${DEAD_URI}:`);
+      expect(r.stdout).toMatch(/Host hv64 \(test:[^)]*\)\n {2}No changes planned: blocked by the problems below\./);
+      expect(r.stdout).toContain('Not observed: 1 host(s) (hv63) could not be observed; their plan is unknown.');
+    });
+
+    it('JSON: 64 entries in order, 62 with their 3 actions, hv63 with its error, hv64 with unknown-vm; one ssh for the one ssh host', async () => {
+      await ssh.reset();
+      const r = await fleet('plan', '--format', 'json');
+      // passthru's own ssh (host use of hv63); virsh's ssh for qemu+ssh:// is found on PATH, not through PASSTHRU_SSH.
+      expect(await ssh.count()).toBe(1);
+      expect(r.code).toBe(1);
+      const plan = JSON.parse(r.stdout) as Plan;
+      expect(plan.hosts.map((h) => h.name)).toEqual(names);
+      for (const h of plan.hosts.slice(0, 62)) expect([h.name, h.error, h.actions.map((a) => a.kind)]).toEqual([h.name, undefined, ['nodedev-detach', 'attach-hostdev', 'remove-interface']]);
+      expect(plan.hosts[62]?.error?.message).toContain('Connection refused');
+      expect(plan.hosts[63]?.problems.map((p) => p.code)).toContain('unknown-vm');
+    });
+
+    it('JUnit: one suite per host, 62 with their failures (drift), hv63 and hv64 each with an <error>', async () => {
+      const r = await fleet('check', '--format', 'junit');
+      expect(r.code).toBe(1);
+      expect(r.stdout.match(/<testsuite name="passthru check /g)).toHaveLength(64);
+      for (const n of planned) expect(r.stdout).toContain(`<testsuite name="passthru check ${n}" tests="2" failures="2" errors="0" skipped="0">`);
+      expect(r.stdout).toContain('<testsuite name="passthru check hv63" tests="2" failures="0" errors="1" skipped="1">');
+      expect(r.stdout).toContain('<testsuite name="passthru check hv64" tests="2" failures="0" errors="1" skipped="0">');
+      expect(r.stdout).toMatch(/<testcase classname="passthru\.hv64" name="vm vm-hv64">\n {6}<error type="unknown-vm"/);
     });
   });
 

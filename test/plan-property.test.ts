@@ -44,6 +44,20 @@ const CODES: Record<ProblemCode, boolean> = {
   'no-iommu-group': true,
   'interface-without-mac': false,
   'boot-order-lost': true,
+  'vfs-in-use': true,
+  'numvfs-too-many': true,
+  'numvfs-remote': true,
+  'not-sriov-capable': true,
+  'pf-has-vfs': true,
+  'interface-not-a-vf': true,
+  'vf-claimed-twice': true,
+  'vf-not-yet-created': true,
+  'device-not-back': true,
+  'device-busy': true,
+  'device-holders-unknown': true,
+  'driverctl-missing': false,
+  'binding-unreadable': true,
+  'bindings-unknown': false,
 };
 
 const CANONICAL = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$|^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]$/;
@@ -140,7 +154,7 @@ function forcedFor(desired: DesiredHostState, d: PciDevice, vm: string | null): 
     .filter((v) => vm === null || v.name === vm)
     .some((v) =>
       v.devices.some((claim) =>
-        claim.force && (claim.kind === 'address' ? canonicalOverlaps(claim.address, d.address) : claim.match.vendor === d.vendor && claim.match.product === d.product),
+        claim.force && (claim.kind === 'address' ? canonicalOverlaps(claim.address, d.address) : claim.kind === 'match' && claim.match.vendor === d.vendor && claim.match.product === d.product),
       ),
     );
 }

@@ -24,7 +24,7 @@ export interface DesiredSource {
   watch?(onChange: () => void): () => void;
 }
 
-/** One host observed, or why it could not be (the shape `snapshotsFor` is being changed to return per host). */
+/** One host observed, or why it could not be (as the CLI's observeHosts gives it, keyed by host name). */
 export type HostObservation = { host: string; snapshot: HostSnapshot } | { host: string; error: Error };
 
 /** Observes hosts of a desired state, independently: one failing host does not hide the others. */

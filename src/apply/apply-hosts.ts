@@ -10,6 +10,8 @@ import { ExitCode, HostError, PassthruError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import { settleBounded } from '../io/bounded.js';
 import { interruptionText } from '../io/interrupts.js';
+import type { Ssh } from '../io/ssh.js';
+import type { Driverctl } from '../io/driverctl.js';
 import type { Virsh } from '../io/virsh.js';
 import type { ApplyOutcome, ApplyReport, HostRefusal } from '../model/apply-report.js';
 import type { DesiredHost, DesiredState } from '../model/desired.js';
@@ -36,6 +38,10 @@ export interface WavePosition {
 /** What applying to many hosts needs: the world, the journal and lock settings, the rollout, the CLI's callbacks. */
 export interface ApplyHostsDeps {
   virsh: Virsh;
+  /** Reads remote hosts' host use for the pre- and post-checks, as observation did. Default: the real ssh. */
+  ssh?: Ssh;
+  /** Runs the binding steps of the local host (SPEC 10). */
+  driverctl?: Driverctl;
   /** The local host's file tree (`--root`). */
   root: string;
   clock: Clock;
@@ -133,10 +139,11 @@ const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
 async function applyOne(h: HostPlan, desired: DesiredState, snapshots: ReadonlyMap<string, HostSnapshot>, deps: ApplyHostsDeps, wave: WavePosition | null): Promise<ApplyReport> {
   const host = desired.hosts.find((x) => x.name === h.name);
   if (!host) throw new PassthruError(`the plan names host "${h.name}", which the desired state does not declare`);
-  const observe = () => observeHost(host, { virsh: deps.virsh, root: deps.root, clock: deps.clock });
+  const observe = () => observeHost(host, { virsh: deps.virsh, root: deps.root, clock: deps.clock, ...(deps.ssh ? { ssh: deps.ssh } : {}) });
   const planned = snapshots.get(h.name);
   return applyHost(h, {
     virsh: deps.virsh,
+    ...(deps.driverctl ? { driverctl: deps.driverctl } : {}),
     clock: deps.clock,
     target: hostTarget({ uri: h.uri, virsh: deps.virsh, root: host.local ? deps.root : null }),
     ...(deps.hooks ? { hooks: deps.hooks(h.name, wave) } : {}),

@@ -50,6 +50,7 @@ function memoryHost(init: { drivers?: Record<string, string | null>; live?: bool
   const target: TargetObserver = {
     deviceDriver: async (a) => drivers[a] ?? null,
     domain: async (_uuid, which) => structuredClone(which === 'persistent' ? dom.persistent : dom.live),
+    persistedOverride: async () => null,
   };
   return { drivers, dom, calls, virsh, target };
 }
@@ -97,12 +98,27 @@ describe('executeHostPlan', () => {
     expect(host.drivers['0000:07:00.0']).toBe('igb');
   });
 
-  it('counts a reattach that leaves the device unbound as released, with a note', async () => {
+  it('fails a reattach that leaves the device unbound: it did not come back, with the remedies', async () => {
     const host = memoryHost({ drivers: { '0000:01:00.0': 'vfio-pci' } });
-    const { deps } = setup(host);
+    const waits: number[] = [];
+    const { deps } = setup(host, { driverSettle: { polls: 3, intervalMs: 250, sleep: async (ms) => void waits.push(ms) } });
     const report = await executeHostPlan(plan([{ kind: 'nodedev-reattach', address: '0000:01:00.0', fromDriver: 'vfio-pci', reason: '' }]), deps);
+    expect(report.ok).toBe(false);
+    expect(report.steps[0]?.error).toBe('virsh reported success but 0000:01:00.0 has no driver (expected a host driver)');
+    // The bounded poll: three more readings, a quarter second apart, before it is judged.
+    expect(waits).toEqual([250, 250, 250]);
+    expect(report.steps[0]?.remedies?.join('\n')).toMatch(/virsh nodedev-reset pci_0000_01_00_0[\s\S]*\/sys\/bus\/pci\/rescan[\s\S]*vendor-reset/);
+  });
+
+  it('waits, bounded, for a reattached device whose host driver binds late', async () => {
+    const host = memoryHost({ drivers: { '0000:07:00.0': 'vfio-pci' }, hostDrivers: { '0000:07:00.0': null } });
+    let readings = 0;
+    const target: TargetObserver = { ...host.target, deviceDriver: async () => (++readings < 3 ? null : 'igb') };
+    const { deps } = setup(host, { target, driverSettle: { polls: 5, intervalMs: 1, sleep: async () => {} } });
+    const report = await executeHostPlan(plan([{ kind: 'nodedev-reattach', address: '0000:07:00.0', fromDriver: 'vfio-pci', reason: '' }]), deps);
     expect(report.ok).toBe(true);
-    expect(report.steps[0]?.note).toBe('no host driver claimed 0000:01:00.0; it is unbound');
+    expect(readings).toBe(3);
+    expect(report.steps[0]?.remedies).toBeUndefined();
   });
 
   it('rolls everything back when the host still differs after the last step', async () => {

@@ -10,13 +10,14 @@ import path from 'node:path';
 import { ExitCode } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import { interruptionText } from '../io/interrupts.js';
+import type { Driverctl } from '../io/driverctl.js';
 import type { Virsh } from '../io/virsh.js';
 import type { ApplyFailure, ApplyReport, StepResult } from '../model/apply-report.js';
 import type { Action, HostPlan } from '../model/plan.js';
 import { forwardOp } from '../plan/action-steps.js';
 import type { Journal } from './journal.js';
 import { rollback } from './rollback.js';
-import { createStepRunner, type ProgressHooks, type StepRunner } from './step-runner.js';
+import { createStepRunner, type DriverSettle, type ProgressHooks, type StepRunner } from './step-runner.js';
 import type { TargetObserver } from './target.js';
 
 /** Default timeout of one virsh process: `nodedev-detach` resets the device, which can take many seconds. */
@@ -25,6 +26,8 @@ export const DEFAULT_STEP_TIMEOUT_MS = 120_000;
 /** What `executeHostPlan` needs from the outside world. */
 export interface ExecuteDeps {
   virsh: Virsh;
+  /** Runs the `persist-binding` / `unpersist-binding` steps (SPEC 10). */
+  driverctl?: Driverctl;
   target: TargetObserver;
   journal: Journal;
   /** Times steps, so that durations in reports are reproducible under a test clock. */
@@ -32,6 +35,8 @@ export interface ExecuteDeps {
   hooks?: ProgressHooks;
   /** Per virsh process (commands and verification reads). Default DEFAULT_STEP_TIMEOUT_MS. */
   stepTimeoutMs?: number;
+  /** The wait for a reattached device's host driver (default: 5 s). */
+  driverSettle?: DriverSettle;
   /**
    * Observes the whole host after the last step and returns what still differs from the desired state (the
    * lines of a fresh plan); non-empty fails the apply, which is then rolled back (SPEC 6).

@@ -57,9 +57,11 @@ async function alreadyUndone(op: Op, step: number, runner: StepRunner): Promise<
   return { step, kind: op.kind, label: op.label, ok: true, attempts: 0, earlierAttempts: [], command: null, exitCode: null, error: null, note: 'nothing to undo', durationMs };
 }
 
-/** What an expectation is about: one device's binding, one hostdev or one NIC of one domain. */
+/** What an expectation is about: one device's binding, persisted override or VF count, one hostdev or one NIC of one domain. */
 function targetOf(e: Expectation): string {
   if (e.what === 'driver' || e.what === 'released') return `driver ${e.address}`;
+  if (e.what === 'numvfs' || e.what === 'numvfs-persisted') return `${e.what} ${e.address}`;
+  if (e.what === 'persisted') return `persisted ${e.address}`;
   return `${e.what} ${e.uuid} ${e.what === 'hostdev' ? e.address : e.mac.toLowerCase()}`;
 }
 

@@ -195,7 +195,7 @@ describe('a saved plan is the plan its own desired state gives on its own snapsh
     const observed: string[][] = [];
     const observe = (hostSnapshot: HostSnapshot) => async (d: DesiredState) => {
       observed.push(d.hosts.map((h) => h.name));
-      return new Map([['local', hostSnapshot]]);
+      return d.hosts.map((host) => ({ host, snapshot: hostSnapshot }));
     };
     const broken = text.replace('"0000:07:00.0"', '"0000:07:00.1"');
     await expect(savedPlanToApply(broken, 'p.json', observe(before))).rejects.toBeInstanceOf(InputError);

@@ -13,10 +13,11 @@ import { describePath } from '../desired/source.js';
 import type { PathSegment } from '../desired/source.js';
 import { InputError, PassthruError } from '../errors.js';
 import type { DesiredState } from '../model/desired.js';
+import type { HostObservation } from '../model/observation.js';
 import type { Plan } from '../model/plan.js';
 import type { DomainHostdev, DomainSnapshot, HostSnapshot, ParsedDomain, PciDevice } from '../model/snapshot.js';
 import { fingerprintSnapshot } from '../plan/fingerprint.js';
-import { planAll } from '../plan/plan-all.js';
+import { planAll, planObservations } from '../plan/plan-all.js';
 import { validateSavedPlan } from '../schemas/saved-plan.validate.js';
 
 /** Version of the saved-plan file; bump on any incompatible change. */
@@ -161,13 +162,18 @@ export function checkSavedPlanIsItsOwn(saved: SavedPlan, text: string, file: str
   ]);
 }
 
-/** Observes the hosts of a desired state (for the CLI: `--root`, virsh and warnings included). */
-export type ObserveHosts = (desired: DesiredState) => Promise<Map<string, HostSnapshot>>;
+/**
+ * Observes the hosts of a desired state, each on its own (for the CLI: `--root`, virsh and warnings included): one per
+ * host, in the desired state's order, a host that could not be observed with its error.
+ */
+export type ObserveHosts = (desired: DesiredState) => Promise<HostObservation[]>;
 
 /** What `apply PLANFILE` goes on with: the plan to apply, recomputed now, and the fresh snapshots it shows. */
 export interface SavedPlanToApply {
   desired: DesiredState;
+  /** Planned from the fresh observations: a host that could not be observed now is an error entry (not applied). */
   plan: Plan;
+  /** The hosts observed now. */
   snapshots: Map<string, HostSnapshot>;
 }
 
@@ -175,12 +181,14 @@ export interface SavedPlanToApply {
  * `apply PLANFILE` up to the confirmation: reads and checks the file in full (parseSavedPlan,
  * checkSavedPlanIsItsOwn) before observing anything, then observes its hosts and refuses the plan when any moved
  * since ("Saved plan is stale", with what changed). The plan returned is computed from the fresh snapshots, which
- * then match the saved ones.
+ * then match the saved ones. Hosts are independent (SPEC 12): one that cannot be observed now is an error entry of
+ * the plan, refused on its own like in a fresh `apply`, and the others go on.
  */
 export async function savedPlanToApply(text: string, file: string, observe: ObserveHosts): Promise<SavedPlanToApply> {
   const saved = parseSavedPlan(text, file);
   checkSavedPlanIsItsOwn(saved, text, file);
-  const snapshots = await observe(saved.desired);
+  const observations = await observe(saved.desired);
+  const snapshots = new Map(observations.flatMap((o) => ('snapshot' in o ? [[o.host.name, o.snapshot] as const] : [])));
   const stale = staleHosts(saved.snapshots, [...snapshots.values()]);
   if (stale.length > 0) {
     throw new PassthruError(
@@ -189,8 +197,10 @@ export async function savedPlanToApply(text: string, file: string, observe: Obse
       { hint: 'review the change, then plan again: passthru plan -o PLANFILE' },
     );
   }
-  const plan = planAll(saved.desired, snapshots);
-  if (firstDifference(saved.plan, plan)) {
+  const plan = planObservations(saved.desired, observations);
+  // Only the hosts observed now can be compared; the others are not applied.
+  const observed = (p: Plan) => p.hosts.filter((h) => snapshots.has(h.name));
+  if (firstDifference(observed(saved.plan), observed(plan))) {
     throw new PassthruError(`${file} does not match what its own desired state plans on this host: it was edited, or made by another passthru version`, {
       hint: PLAN_AGAIN,
     });

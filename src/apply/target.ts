@@ -3,16 +3,21 @@
  * step would cost a whole-host sweep; verifying needs only the target, read fresh, judged by plan/expectation.ts.
  */
 import { HostError } from '../errors.js';
-import { describeExit, type Virsh } from '../io/virsh.js';
+import { describeExit, virshError, type Virsh } from '../io/virsh.js';
+
+export { virshError };
 import type { VirshBatchResult } from '../libvirt/virsh-batch.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
 import type { ParsedDomain } from '../model/snapshot.js';
 import type { Expectation } from '../plan/action-steps.js';
-import { HOLDS, judgeDomain, judgeDriver, type Verdict } from '../plan/expectation.js';
+import { HOLDS, judgeDomain, judgeDriver, judgeNumVfs, judgePersisted, type Verdict } from '../plan/expectation.js';
+import { readOverride } from '../observe/driverctl.js';
 import { parseDomainXml } from '../libvirt/domain-xml.js';
 import { parseNodeDeviceXml } from '../libvirt/nodedev-xml.js';
 import { DOMAIN_VANISHED, readDomainState } from '../libvirt/domain-state.js';
 import { HostFs } from '../io/host-fs.js';
+import { sriovSysfs, type SriovSysfs } from '../io/sriov-sysfs.js';
+import { InternalError } from '../errors.js';
 
 /** Reads back the target of a step. Both methods observe the host anew on every call (no caching). */
 export interface TargetObserver {
@@ -23,6 +28,13 @@ export interface TargetObserver {
    * `live`, is not running.
    */
   domain(uuid: string, which: 'persistent' | 'live'): Promise<ParsedDomain | null>;
+  /**
+   * The local host's SR-IOV controls: read to verify, and written by the `set-numvfs`/`persist-numvfs` steps.
+   * Absent for a remote host (the planner blocks VF count changes there).
+   */
+  sriov?: SriovSysfs;
+  /** The driver the device's driverctl override persists (`/etc/driverctl.d/pci-ADDR`), or null when there is none. */
+  persistedOverride(address: string): Promise<string | null>;
 }
 
 /** How to reach the host whose steps are verified. */
@@ -50,6 +62,7 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
     throw new HostError(`virsh ${args.join(' ')} failed: ${why}`);
   };
   return {
+    ...(root === null ? {} : { sriov: sriovSysfs(root) }),
     async deviceDriver(address) {
       if (root !== null) {
         // A fresh HostFs: its link cache must not outlive this one reading.
@@ -78,6 +91,12 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
       const [state, xml] = results as [VirshBatchResult, VirshBatchResult];
       return readDomainState(state.output).active ? parseDomainXml(xml.output) : null;
     },
+    async persistedOverride(address) {
+      if (root === null) throw new HostError(`the persisted binding of ${address} cannot be read: ${uri} is a remote host (its /etc is not visible)`);
+      const override = readOverride(new HostFs(root), address);
+      if (override?.unreadable !== undefined) throw new HostError(override.unreadable);
+      return override?.driver ?? null;
+    },
   };
 }
 
@@ -87,19 +106,14 @@ export function hostTarget(options: HostTargetOptions): TargetObserver {
  */
 export async function verify(e: Expectation, target: TargetObserver): Promise<Verdict> {
   if (e.what === 'driver' || e.what === 'released') return judgeDriver(e, await target.deviceDriver(e.address));
+  if (e.what === 'numvfs' || e.what === 'numvfs-persisted') {
+    if (!target.sriov) throw new InternalError(`${e.address}: SR-IOV counts are verified on the local host only`);
+    return judgeNumVfs(e, e.what === 'numvfs' ? await target.sriov.read(e.address) : await target.sriov.persisted(e.address));
+  }
+  if (e.what === 'persisted') return judgePersisted(e, await target.persistedOverride(e.address));
   for (const scope of e.scopes) {
     const verdict = judgeDomain(e, await target.domain(e.uuid, scope), scope);
     if (!verdict.holds) return verdict;
   }
   return HOLDS;
-}
-
-/** virsh's own short message: its last `error:` line without the prefix (the first one is generic: "Failed to ..."). */
-export function virshError(stderr: string): string | null {
-  const lines = stderr
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('error:'))
-    .map((l) => l.slice('error:'.length).trim());
-  return lines.at(-1) ?? (stderr.trim() || null);
 }

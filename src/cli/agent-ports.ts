@@ -28,7 +28,7 @@ import { renderLogLine, type LogFormat } from '../render/log-line.js';
 import { renderMetrics } from '../render/metrics.js';
 import { plainStyle } from '../render/style.js';
 import type { Invocation } from './args.js';
-import { makeVirsh, observeHosts } from './context.js';
+import { makeDriverctl, makeVirsh, observeHosts } from './context.js';
 import type { Terminal } from './terminal.js';
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -111,6 +111,7 @@ export interface ApplySettings {
  */
 export function agentApplier(inv: Invocation, term: Terminal, log: Logger, observer: HostObserver, last: Map<string, HostSnapshot>, settings: ApplySettings): HostApplier {
   const virsh = makeVirsh(inv, loggingTerminal(term, log));
+  const driverctl = makeDriverctl(inv, loggingTerminal(term, log));
   return {
     async applyHostPlan(desired: DesiredState, plan: HostPlan): Promise<ApplyOutcome> {
       const host = desired.hosts.find((h) => h.name === plan.name);
@@ -125,6 +126,7 @@ export function agentApplier(inv: Invocation, term: Terminal, log: Logger, obser
       try {
         const report = await applyHost(plan, {
           virsh,
+          driverctl,
           clock: systemClock,
           target: hostTarget({ uri: plan.uri, virsh, root: host.local ? inv.common.root : null }),
           hooks: progressLog(plan.name, log),

@@ -78,3 +78,16 @@ describe('parseInvocation', () => {
     expect(parseInvocation([], {}).command).toBe('help');
   });
 });
+
+describe('verify and apply --verify (SPEC 13)', () => {
+  it('parses verify with --qmp and its formats, and apply --verify', () => {
+    expect(parseInvocation(['verify', '--qmp', '--format', 'json'], {})).toMatchObject({ command: 'verify', qmp: true, format: 'json' });
+    expect(parseInvocation(['verify'], {})).toMatchObject({ command: 'verify', qmp: false, format: 'text' });
+    expect(parseInvocation(['apply', '--verify', '--yes'], {})).toMatchObject({ command: 'apply', verify: true, qmp: false });
+  });
+
+  it('refuses --qmp where nothing asks a guest, and a format verify does not print', () => {
+    expect(() => parseInvocation(['plan', '--qmp'], {})).toThrow('passthru plan does not take --qmp');
+    expect(() => parseInvocation(['verify', '--format', 'junit'], {})).toThrow('unknown --format "junit" for verify');
+  });
+});

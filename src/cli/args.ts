@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import { parseBatches, type BatchSize } from '../apply/waves.js';
 import { agentOptions, type AgentOptions } from './agent-args.js';
 
-export const COMMANDS = ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import', 'agent', 'status'] as const;
+export const COMMANDS = ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import', 'agent', 'status', 'verify'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** Options every command understands (SPEC 4 "common flags"). */
@@ -50,6 +50,10 @@ export interface Invocation {
   batches: BatchSize[] | null;
   /** `apply --max-failures K`: failed hosts tolerated before no further wave starts (SPEC 12). */
   maxFailures: number;
+  /** `verify --qmp`: ask QEMU's monitor when the guest agent does not answer (SPEC 13). */
+  qmp: boolean;
+  /** `apply --verify`: run `verify` on the VMs changed live, after the apply. */
+  verify: boolean;
 }
 
 /** `--parallelism` when not given (SPEC 12). */
@@ -68,6 +72,7 @@ export const FORMATS = {
   import: ['yaml'],
   apply: ['text', 'json'],
   status: ['text', 'json'],
+  verify: ['text', 'json'],
 } as const satisfies Partial<Record<CommandName, readonly string[]>>;
 
 const options = {
@@ -100,6 +105,8 @@ const options = {
   batches: { type: 'string' },
   'max-failures': { type: 'string' },
   force: { type: 'boolean' },
+  qmp: { type: 'boolean' },
+  verify: { type: 'boolean' },
 } as const;
 
 /** Which flags each command accepts beyond the common ones; anything else is a usage error. */
@@ -108,11 +115,12 @@ const ACCEPTS: Record<CommandName, readonly string[]> = {
   doctor: ['format', 'parallelism'],
   observe: ['out', 'format', 'parallelism'],
   plan: ['snapshot', 'format', 'detailed-exitcode', 'out', 'parallelism'],
-  apply: ['yes', 'lock-timeout', 'journal', 'json', 'format', 'parallelism', 'batches', 'max-failures'],
+  apply: ['yes', 'lock-timeout', 'journal', 'json', 'format', 'parallelism', 'batches', 'max-failures', 'verify', 'qmp'],
   check: ['snapshot', 'format', 'parallelism'],
   import: ['out', 'snapshot', 'format', 'parallelism', 'force'],
   agent: ['source', 'mode', 'interval', 'state-dir', 'once', 'verify-signatures', 'log-format', 'lock-timeout', 'journal'],
   status: ['state-dir', 'format'],
+  verify: ['format', 'parallelism', 'qmp'],
 };
 const COMMON = ['file', 'connect', 'host', 'root', 'virsh', 'no-color', 'quiet', 'debug', 'help', 'version'];
 
@@ -155,6 +163,8 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     parallelism: DEFAULT_PARALLELISM,
     batches: null,
     maxFailures: 0,
+    qmp: v.qmp ?? false,
+    verify: v.verify ?? false,
   };
   if (v.version) return { ...base, command: 'version' };
   if (first === undefined || first === 'help') {

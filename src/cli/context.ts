@@ -3,9 +3,12 @@
  * (observed live, or read from `--snapshot`), and build the Virsh. Kept here so that the commands themselves stay a
  * few lines of glue.
  */
+import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { HostError, InputError, PassthruError } from '../errors.js';
 import { createVirsh } from '../io/execa-virsh.js';
+import { createSsh, type Ssh } from '../io/ssh.js';
+import { createDriverctl, type Driverctl } from '../io/driverctl.js';
 import type { Virsh } from '../io/virsh.js';
 import { settleBounded } from '../io/bounded.js';
 import { systemClock } from '../io/clock.js';
@@ -81,6 +84,34 @@ export function makeVirsh(inv: Invocation, term: Terminal): Virsh {
   });
 }
 
+/** The ssh that reads remote hosts' host use (SPEC 12): `$PASSTHRU_SSH`, else `ssh` on PATH. */
+export function makeSsh(term: Terminal, inv: Invocation): Ssh {
+  return createSsh({
+    binary: term.env.PASSTHRU_SSH ?? 'ssh',
+    ...(inv.common.debug ? { debug: (line: string) => term.err(`[ssh] ${line}\n`) } : {}),
+  });
+}
+
+/**
+ * The driverctl that apply's binding steps run: `$PASSTHRU_DRIVERCTL`, else `driverctl` on PATH (SPEC 10). With a
+ * `--root` other than `/` only `$PASSTHRU_DRIVERCTL` is run: driverctl has no root option, so the one on PATH would
+ * change this machine's devices while the plan was made from that tree's.
+ */
+export function makeDriverctl(inv: Invocation, term: Terminal): Driverctl {
+  const root = path.resolve(inv.common.root);
+  if (term.env.PASSTHRU_DRIVERCTL === undefined && root !== '/') {
+    const refusal = new HostError(`refusing to run driverctl for the tree at ${root}: the driverctl on PATH changes this machine's devices, not that tree's`, {
+      hint: 'set PASSTHRU_DRIVERCTL to a driverctl that acts on that tree, or apply on the host itself (--root /)',
+    });
+    return { run: () => Promise.reject(refusal) };
+  }
+  return createDriverctl({
+    binary: term.env.PASSTHRU_DRIVERCTL ?? 'driverctl',
+    ...(term.env.PATH !== undefined ? { searchPath: term.env.PATH } : {}),
+    ...(inv.common.debug ? { debug: (line: string) => term.err(`[driverctl] ${line}\n`) } : {}),
+  });
+}
+
 /**
  * One observation per host of `desired`, in its order: read from `--snapshot` (offline) or observed now. Hosts are
  * independent machines: each is observed on its own, and one that fails (unreachable, not in the snapshot file)
@@ -111,9 +142,11 @@ function eachHost<T>(hosts: readonly DesiredHost[], inv: Invocation, fn: (host: 
 
 function liveObserver(inv: Invocation, term: Terminal, multi: boolean): (host: DesiredHost) => Promise<HostSnapshot> {
   const virsh = makeVirsh(inv, term);
+  const ssh = makeSsh(term, inv);
   return (host) =>
     observeHost(host, {
       virsh,
+      ssh,
       root: inv.common.root,
       clock: systemClock,
       warn: (m) => term.err(`warning: ${multi ? `${host.name}: ` : ''}${m}\n`),
@@ -131,16 +164,4 @@ async function fromSnapshotFile(file: string, anyName: boolean): Promise<(host: 
       hint: `observe it with \`passthru observe --host ${host.name} -o FILE\`, or plan only the hosts of the snapshot with --host`,
     });
   };
-}
-
-/**
- * The snapshot of every host, for `apply PLANFILE`, whose saved plan is proven fresh against all its hosts at once:
- * the first host that could not be observed is thrown (a fresh `apply` reports hosts one by one through
- * observeHosts instead).
- */
-export async function snapshotsFor(desired: DesiredState, inv: Invocation, term: Terminal): Promise<Map<string, HostSnapshot>> {
-  const observations = await observeHosts(desired, inv, term);
-  const failed = observations.find((o) => 'error' in o);
-  if (failed && 'error' in failed) throw failed.error;
-  return new Map(observations.flatMap((o) => ('snapshot' in o ? [[o.host.name, o.snapshot] as const] : [])));
 }

@@ -12,6 +12,8 @@ const COMMON = `Common flags:
                       e.g. --host hv1 --host hv2, or --host hv2 -c qemu+ssh://root@10.0.0.2/system
       --root DIR      read the local host's /sys, /proc and /etc under DIR (default /; env PASSTHRU_ROOT)
       --virsh PATH    virsh binary (default: virsh on PATH; env PASSTHRU_VIRSH)
+                      (a qemu+ssh:// host's routes, mounts and swaps are read by one ssh per host,
+                      BatchMode; env PASSTHRU_SSH: the ssh binary)
       --no-color      no colour (also when NO_COLOR is set or output is not a terminal)
   -q, --quiet         print only what scripts need
       --debug         full error messages and stack traces, every virsh call on stderr`;
@@ -38,6 +40,7 @@ Commands:
   import     print a passthrough.yaml describing the current assignments changes nothing
   agent      keep hosts converged from a file or git, unattended         CHANGES THE HOST (--mode apply)
   status     show what the agent last found on each host                 changes nothing
+  verify     check that each running VM's guest sees its devices          changes nothing
 
 Exit codes: 0 ok/in sync, 1 error or blocked plan, 2 changes present
 (plan --detailed-exitcode, check), 3 apply failed AND rollback could not restore.
@@ -130,7 +133,7 @@ Example: passthru plan --host hv2 --format json
 `,
   apply: `Usage: passthru apply [-f FILE | PLANFILE] [--yes] [--lock-timeout DUR]
                      [--journal FILE] [--format text|json] [--parallelism N]
-                     [--batches LIST] [--max-failures K]
+                     [--batches LIST] [--max-failures K] [--verify [--qmp]]
                      [--host NAME]...  (with -f: only these hosts of the file)
 
 Converges each host: unplug from VMs, reattach released devices, detach newly
@@ -160,13 +163,39 @@ default /var/log/passthru/journal.jsonl).
   --max-failures K a wave starts only while at most K hosts have failed so
                    far (default 0); hosts of the waves not started are
                    reported as not attempted
+  --verify         after a successful apply, run \`passthru verify\` on the
+                   VMs whose running domain was changed (hot-plug/unplug);
+                   with --qmp it may ask QEMU (see verify --help)
 
 Exit codes: 0 applied (or nothing to do), 1 error/refused/failed but rolled
 back (on any host), 3 failed AND rollback could not restore the previous
-state (on any host).
+state (on any host). With --verify and an apply that succeeded: verify's
+exit code (2 a device missing in a guest, 1 one unknown).
 Example: passthru plan -o plan.json && passthru apply plan.json --yes
 Example: passthru apply --host hv1 --yes
 Example: passthru apply --batches 1,10%,100% --yes
+`,
+  verify: `Usage: passthru verify [-f FILE] [--host NAME]... [--format text|json] [--qmp]
+                      [--parallelism N]
+
+For each running VM of the file, checks that every device it claims is in the
+running domain (live XML) and is seen by the guest: through the QEMU guest
+agent where it answers (a sysfs PCI listing run with guest-exec; Windows:
+guest-get-devices), else, only with --qmp, through QEMU's query-pci, which
+makes libvirt mark the domain tainted (custom-monitor). A host device is
+matched to the guest's by its vendor:device ids (QEMU's qdev_id = the
+hostdev's <alias>, or the live XML's guest address, picks among equals).
+Each device is seen, missing (with where), or unknown (with why: no agent,
+agent not answering, --qmp not given). VMs that are not running are listed
+and skipped. Changes nothing (but --qmp taints the domain).
+
+${PARALLELISM}
+  --qmp            ask QEMU's monitor when the guest agent does not answer
+
+Exit codes: 0 every device seen, 2 a device missing, 1 a host not observed or
+a device unknown (missing wins over unknown).
+Example: passthru verify --host hv1 --format json
+Example: passthru verify --qmp
 `,
   check: `Usage: passthru check [-f FILE] [--host NAME]... [--snapshot FILE]
                      [--format text|json|junit] [--parallelism N]

@@ -20,6 +20,7 @@ import { runApply } from './commands/apply.js';
 import { runImport } from './commands/import.js';
 import { runAgentCommand } from './commands/agent.js';
 import { runStatus } from './commands/status.js';
+import { runVerify } from './commands/verify.js';
 
 /** A command: takes the parsed invocation and the terminal, returns the exit code. */
 export type Command = (inv: Invocation, term: Terminal) => Promise<number>;
@@ -34,6 +35,7 @@ const COMMANDS: Record<CommandName, Command> = {
   import: runImport,
   agent: runAgentCommand,
   status: runStatus,
+  verify: runVerify,
 };
 
 /**

@@ -11,6 +11,8 @@ import type { DoctorCheck } from '../doctor/checks.js';
 import type { ApplyOutcome } from '../model/apply-report.js';
 import type { AgentStatus } from '../agent/status.js';
 import { renderStatusText } from '../render/status-text.js';
+import { renderVerifyJson, renderVerifyText, verifyJson } from '../render/verify.js';
+import type { HostVerdict } from '../plan/guest-verify.js';
 import { renderApplyJson, renderApplyText } from '../render/apply-report.js';
 import { formatDoctorText } from '../doctor/doctor.js';
 import { renderCheckJunit } from '../render/check-junit.js';
@@ -71,11 +73,18 @@ export interface ImportResult {
 export interface ApplyResult {
   outcome: ApplyOutcome;
   journalPath: string | null;
+  /** `apply --verify`: the verdicts on the VMs changed live. */
+  verify?: HostVerdict[];
 }
 
 /** `status`: what the agent last recorded. */
 export interface StatusResult {
   status: AgentStatus;
+}
+
+/** `verify`: the verdicts of every host. */
+export interface VerifyResult {
+  hosts: HostVerdict[];
 }
 
 /** What each reported command's renderers take. */
@@ -88,6 +97,7 @@ interface Results {
   import: ImportResult;
   apply: ApplyResult;
   status: StatusResult;
+  verify: VerifyResult;
 }
 
 type Reporters = { [C in keyof typeof FORMATS]: Record<(typeof FORMATS)[C][number], Renderer<Results[C]>> };
@@ -127,12 +137,16 @@ export const REPORTERS: Reporters = {
   },
   import: { yaml: ({ snapshots, uris, writtenAt }) => importedDesiredYaml(snapshots, uris, writtenAt) },
   apply: {
-    text: ({ outcome, journalPath }, { style }) => renderApplyText(outcome, journalPath ?? '', style),
-    json: ({ outcome, journalPath }) => renderApplyJson(outcome, journalPath),
+    text: ({ outcome, journalPath, verify }, { style }) => renderApplyText(outcome, journalPath ?? '', style) + (verify ? `\n${renderVerifyText(verify, style)}` : ''),
+    json: ({ outcome, journalPath, verify }) => renderApplyJson(outcome, journalPath, verify && verifyJson(verify)),
   },
   status: {
     text: ({ status }, { style }) => renderStatusText(status, style),
     json: ({ status }) => json(status),
+  },
+  verify: {
+    text: ({ hosts }, { style }) => renderVerifyText(hosts, style),
+    json: ({ hosts }) => renderVerifyJson(hosts),
   },
 };
 

@@ -8,6 +8,7 @@ import type { InputDiagnostic } from '../errors.js';
 import type { AddressClaim, DesiredState, HostAddress, SourcePos } from '../model/desired.js';
 import { canonicalOverlaps, slotOf } from '../model/pci-address.js';
 import { describePath } from './source.js';
+import { findSriovConflicts } from './sriov-conflicts.js';
 
 interface PlacedClaim {
   claim: AddressClaim;
@@ -90,7 +91,7 @@ export function findConflicts(state: DesiredState): InputDiagnostic[] {
       }
     }
   }
-  return diagnostics.sort((a, b) => comesBefore(a, b));
+  return diagnostics.concat(findSriovConflicts(state)).sort((a, b) => comesBefore(a, b));
 }
 
 function claimedTwice(earlier: PlacedClaim, later: PlacedClaim, host: string): InputDiagnostic {

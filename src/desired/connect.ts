@@ -58,6 +58,7 @@ function onlyHosts(state: DesiredState, names: readonly string[]): DesiredState 
     vms: state.vms.filter(keep),
     release: state.release.filter(keep),
     protect: state.protect.filter(keep),
+    ...(state.sriov ? { sriov: state.sriov.filter(keep) } : {}),
   };
 }
 
@@ -89,5 +90,6 @@ export function withConnectUri(state: DesiredState, uri: string): DesiredState {
     vms: state.vms.map((vm) => ({ ...vm, host: name })),
     release: state.release.map((entry) => ({ ...entry, host: name })),
     protect: state.protect.map((entry) => ({ ...entry, host: name })),
+    ...(state.sriov ? { sriov: state.sriov.map((entry) => ({ ...entry, host: name })) } : {}),
   };
 }

@@ -1,22 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../errors.js';
-import type { InputDiagnostic } from '../errors.js';
 import type { DesiredState } from '../model/desired.js';
+import { diagnosticsOf } from '../../test/helpers/diagnostics.js';
 import { loadDesiredState } from './load.js';
 
 const FILE = 'passthrough.yaml';
 const yaml = (...lines: string[]) => `${lines.join('\n')}\n`;
 
-function diagnosticsOf(text: string): InputDiagnostic[] {
-  try {
-    loadDesiredState(text, FILE);
-  } catch (error) {
-    if (error instanceof InputError) return error.diagnostics;
-    throw error;
-  }
-  throw new Error('expected the file to be rejected');
-}
 
 const pos = (line: number, col: number) => ({ file: FILE, line, col });
 

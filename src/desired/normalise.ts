@@ -14,6 +14,8 @@ import type {
   DeviceIdentity,
   HostAddress,
   InterfaceSelector,
+  SriovPf,
+  VfInterface,
 } from '../model/desired.js';
 import { formatPciAddress, parsePciAddress } from '../model/pci-address.js';
 import { closestMatch } from './suggest.js';
@@ -32,8 +34,11 @@ interface RawIdentity {
 interface RawDevice {
   address?: string;
   expect?: RawIdentity;
-  match?: RawIdentity;
+  /** A vendor/product selector, or `{ pf }` for the VFs of one PF. */
+  match?: RawIdentity | { pf: string };
+  vf?: { pf: string; index: number };
   count?: number;
+  interface?: { mac?: string; vlan?: number; trust?: boolean };
   managed?: boolean;
   force?: boolean;
 }
@@ -53,6 +58,7 @@ interface RawFile {
   vms?: Record<string, RawVm>;
   release?: RawHostAddress[];
   protect?: RawHostAddress[];
+  sriov?: { host?: string; pf: string; numVfs: number }[];
 }
 
 /**
@@ -126,12 +132,21 @@ export function normalise(source: YamlSource, value: unknown): { state: DesiredS
       pos: locate(source, [list, i], 'key'),
     }));
 
+  const sriov = (raw.sriov ?? []).map(
+    (entry, i): SriovPf => ({
+      host: resolveHost(entry.host, ['sriov', i]),
+      pf: physicalFunction(source, entry.pf, ['sriov', i, 'pf'], diagnostics),
+      numVfs: entry.numVfs,
+      pos: locate(source, ['sriov', i], 'key'),
+    }),
+  );
   const state: DesiredState = {
     file: source.file,
     hosts,
     vms,
     release: hostAddresses('release'),
     protect: hostAddresses('protect'),
+    ...(raw.sriov === undefined ? {} : { sriov }),
   };
   return { state, diagnostics };
 }
@@ -143,6 +158,38 @@ function canonical(address: string): string {
   return formatPciAddress(parsed.address);
 }
 
+/** A VF's interface; a multicast MAC (the low bit of its first octet set) is refused: no NIC may take it as its own. */
+function vfInterface(
+  source: YamlSource,
+  raw: NonNullable<RawDevice['interface']>,
+  path: PathSegment[],
+  diagnostics: InputDiagnostic[],
+): VfInterface {
+  // MACs compare as libvirt prints them: lowercase.
+  const mac = raw.mac?.toLowerCase() ?? null;
+  if (mac !== null && (Number.parseInt(mac.slice(0, 2), 16) & 1) === 1) {
+    diagnostics.push({
+      ...locate(source, [...path, 'mac'], 'value'),
+      message: `${describePath([...path, 'mac'])} "${mac}" is a multicast address, which no NIC can have as its own`,
+      hint: 'use a unicast MAC: the first octet even, e.g. 52:54:00:12:34:56 (52 = locally administered, unicast)',
+    });
+  }
+  return { mac, vlan: raw.vlan ?? null, trust: raw.trust ?? false };
+}
+
+/** The canonical address of a PF as written at `path`; a whole slot is refused (a PF is one function). */
+function physicalFunction(source: YamlSource, written: string, path: PathSegment[], diagnostics: InputDiagnostic[]): string {
+  const address = canonical(written);
+  if (!address.includes('.')) {
+    diagnostics.push({
+      ...locate(source, path, 'value'),
+      message: `${describePath(path)} "${written}" is a whole slot; an SR-IOV physical function is one function`,
+      hint: `write the PF's function too, e.g. "${address}.0"`,
+    });
+  }
+  return address;
+}
+
 const identity = (raw: RawIdentity): DeviceIdentity => ({ vendor: pciId(raw.vendor), product: pciId(raw.product) });
 const pciId = (text: string): string => text.replace(/^0[xX]/, '').toLowerCase();
 
@@ -152,8 +199,21 @@ function claim(
   path: PathSegment[],
   diagnostics: InputDiagnostic[],
 ): DeviceClaim {
-  const base = { managed: device.managed ?? true, force: device.force ?? false, pos: locate(source, path, 'key') };
+  const base = {
+    managed: device.managed ?? true,
+    force: device.force ?? false,
+    ...(device.interface ? { interface: vfInterface(source, device.interface, [...path, 'interface'], diagnostics) } : {}),
+    pos: locate(source, path, 'key'),
+  };
+  if (device.match && 'pf' in device.match) {
+    const pf = physicalFunction(source, device.match.pf, [...path, 'match', 'pf'], diagnostics);
+    return { kind: 'vf-match', pf, count: device.count ?? 1, ...base };
+  }
   if (device.match) return { kind: 'match', match: identity(device.match), count: device.count ?? 1, ...base };
+  if (device.vf) {
+    const pf = physicalFunction(source, device.vf.pf, [...path, 'vf', 'pf'], diagnostics);
+    return { kind: 'vf', pf, index: device.vf.index, expect: null, ...base };
+  }
   const result: AddressClaim = {
     kind: 'address',
     address: canonical(device.address as string),

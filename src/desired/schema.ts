@@ -82,9 +82,12 @@ function propertyName(path: readonly PathSegment[]): string | null {
 }
 
 function isAddressPath(path: readonly PathSegment[]): boolean {
-  const [top, , field, , deviceField] = path;
+  const [top, , field, , deviceField, inner] = path;
   if ((top === 'release' || top === 'protect') && path.length === 3) return field === 'address';
-  return top === 'vms' && path.length === 5 && field === 'devices' && deviceField === 'address';
+  if (top === 'sriov' && path.length === 3) return field === 'pf';
+  if (top !== 'vms' || field !== 'devices') return false;
+  // A device's address, or the PF of `vf: { pf }` / `match: { pf }`.
+  return path.length === 5 ? deviceField === 'address' : path.length === 6 && (deviceField === 'vf' || deviceField === 'match') && inner === 'pf';
 }
 
 function isUriPath(path: readonly PathSegment[]): boolean {
@@ -121,6 +124,16 @@ const MISSING_HINTS: Record<string, string> = {
   vendor: 'add vendor: as `lspci -nn` shows it: [8086:1521] is vendor "8086", product "1521"',
   product: 'add product: as `lspci -nn` shows it: [8086:1521] is vendor "8086", product "1521"',
   type: 'add type: bridge (or network, direct, user, ...) as the domain XML has it in <interface type=...>',
+  pf: 'add pf: with the PCI address of the SR-IOV physical function, e.g. pf: "0000:3b:00.0"',
+  index: 'add index: with the VF\'s number N (the PF\'s virtfnN link), from 0',
+  numVfs: 'add numVfs: with how many VFs the PF gets (0 for none)',
+};
+
+const RANGE_HINTS: Record<string, string> = {
+  count: 'count is how many matching devices to pass through; to pass through none, remove the entry',
+  vlan: 'an 802.1Q VLAN ID is 0-4095; leave vlan out for untagged traffic',
+  index: 'VFs are numbered from 0, as the PF\'s virtfn0, virtfn1, ... links are',
+  numVfs: 'numVfs is how many VFs the PF gets, 0 for none; the PF\'s sriov_totalvfs is the most it can have',
 };
 
 function explain(error: SchemaError, path: PathSegment[]): Finding | null {
@@ -142,11 +155,12 @@ function explain(error: SchemaError, path: PathSegment[]): Finding | null {
         hint: 'this passthru reads version 1 files; if the file was written for a newer passthru, upgrade passthru',
       };
     case 'minimum':
+    case 'maximum':
       return {
         path,
         target: 'value',
-        message: `${where} must be at least ${String(error.params.limit)}, not ${describeValue(error.data)}`,
-        hint: 'count is how many matching devices to pass through; to pass through none, remove the entry',
+        message: `${where} must be at ${error.keyword === 'minimum' ? 'least' : 'most'} ${String(error.params.limit)}, not ${describeValue(error.data)}`,
+        hint: name === null ? schema.description : (RANGE_HINTS[name] ?? schema.description),
       };
     case 'minLength':
       return { path, target: 'value', message: `${where} must not be empty`, hint: schema.description };
@@ -303,15 +317,19 @@ function badName(path: PathSegment[], name: string): Finding {
 function addressValues(value: unknown): { path: PathSegment[]; text: string }[] {
   const found: { path: PathSegment[]; text: string }[] = [];
   if (!isRecord(value)) return found;
-  const add = (path: PathSegment[], entry: unknown) => {
-    if (isRecord(entry) && typeof entry.address === 'string') {
-      found.push({ path: [...path, 'address'], text: entry.address });
-    }
+  const add = (path: PathSegment[], entry: unknown, key = 'address') => {
+    const text = isRecord(entry) ? entry[key] : undefined;
+    if (typeof text === 'string') found.push({ path: [...path, key], text });
   };
   if (isRecord(value.vms)) {
     for (const [vm, spec] of Object.entries(value.vms)) {
       if (isRecord(spec) && Array.isArray(spec.devices)) {
-        spec.devices.forEach((device, i) => add(['vms', vm, 'devices', i], device));
+        spec.devices.forEach((device, i) => {
+          const at: PathSegment[] = ['vms', vm, 'devices', i];
+          add(at, device);
+          // The PF of `vf: { pf, index }` and of `match: { pf }`.
+          if (isRecord(device)) for (const key of ['vf', 'match'] as const) add([...at, key], device[key], 'pf');
+        });
       }
     }
   }
@@ -319,6 +337,7 @@ function addressValues(value: unknown): { path: PathSegment[]; text: string }[] 
     const entries = value[list];
     if (Array.isArray(entries)) entries.forEach((entry, i) => add([list, i], entry));
   }
+  if (Array.isArray(value.sriov)) value.sriov.forEach((entry, i) => add(['sriov', i], entry, 'pf'));
   return found;
 }
 

@@ -3,7 +3,7 @@ import { InternalError } from '../errors.js';
 import type { DesiredHostState, DesiredState } from '../model/desired.js';
 
 /**
- * The VMs, release and protect entries of host `hostName`, in file order. The name must be one of `state.hosts`:
+ * The VMs, release, protect and sriov entries of host `hostName`, in file order. The name must be one of `state.hosts`:
  * callers iterate those, so another name is a bug, not a user error.
  */
 export function desiredForHost(state: DesiredState, hostName: string): DesiredHostState {
@@ -14,5 +14,6 @@ export function desiredForHost(state: DesiredState, hostName: string): DesiredHo
     vms: state.vms.filter((vm) => vm.host === hostName),
     release: state.release.filter((entry) => entry.host === hostName),
     protect: state.protect.filter((entry) => entry.host === hostName),
+    sriov: (state.sriov ?? []).filter((entry) => entry.host === hostName),
   };
 }

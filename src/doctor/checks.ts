@@ -34,11 +34,15 @@ export const DOCTOR_CHECK_IDS = [
   'interrupt-remapping',
   'selinux-virt-use-sysfs',
 ] as const;
+/** The ids of the competing managers of device bindings (SPEC 10, doctor/competing.ts), in report order. */
+export const COMPETING_CHECK_IDS = ['driverctl-overrides', 'vfio-pci-ids', 'networkmanager-sriov', 'initramfs-drivers'] as const;
+
 /**
- * One of {@link DOCTOR_CHECK_IDS} (judged from the machine's files), or `libvirt`: one per host of the run, judged
- * from what libvirt answered (doctor/libvirt.ts), after the others.
+ * One of {@link DOCTOR_CHECK_IDS} (judged from the machine's files), one of {@link COMPETING_CHECK_IDS} (the
+ * machine's files and the desired state; there may be one per finding), or `libvirt`: one per host of the run,
+ * judged from what libvirt answered (doctor/libvirt.ts), after the others.
  */
-export type DoctorCheckId = (typeof DOCTOR_CHECK_IDS)[number] | 'libvirt';
+export type DoctorCheckId = (typeof DOCTOR_CHECK_IDS)[number] | (typeof COMPETING_CHECK_IDS)[number] | 'libvirt';
 
 /** How to put a parameter on the kernel command line, for both distribution families (seed steps 2-3). */
 function kernelCmdlineRemedy(param: string, remove?: string): string {

@@ -7,6 +7,13 @@ import type { DoctorFacts } from '../observe/platform.js';
 import { readDoctorFacts } from '../observe/platform.js';
 import type { DoctorCheck, DoctorStatus } from './checks.js';
 import { doctorChecks } from './checks.js';
+import { competingManagerChecks } from './competing.js';
+import type { DesiredState } from '../model/desired.js';
+import { HostFs } from '../io/host-fs.js';
+import { hasDriverctlUdevRule, readPersistedBindings } from '../observe/driverctl.js';
+import { readCompetingManagers } from '../observe/competing-managers.js';
+import { readIommuFacts } from '../observe/platform.js';
+import { readPciDevices } from '../observe/sysfs.js';
 import { plainStyle, type Style } from '../render/style.js';
 import { printable } from '../render/printable.js';
 import { block } from '../render/problems.js';
@@ -21,6 +28,23 @@ export interface DoctorReport {
 export async function runDoctor(root: string): Promise<DoctorReport> {
   const facts = await readDoctorFacts(root);
   return { facts, checks: doctorChecks(facts) };
+}
+
+/**
+ * The competing managers of device bindings on the local host under `root` (SPEC 10), judged against `desired`
+ * (what the file claims and releases). Read-only.
+ */
+export async function competingManagers(root: string, desired: DesiredState): Promise<DoctorCheck[]> {
+  const fs = new HostFs(root);
+  const devices = await readPciDevices(fs);
+  return competingManagerChecks({
+    bindings: readPersistedBindings(fs),
+    driverctlUdevRule: hasDriverctlUdevRule(fs),
+    managers: readCompetingManagers(fs),
+    cmdline: readIommuFacts(fs).cmdline,
+    devices,
+    desired,
+  });
 }
 
 /**

@@ -56,6 +56,24 @@ function fileKind(st: Stats): string {
 }
 
 /**
+ * The reads host-use observation makes of a host's file tree (observe/host-use.ts), whatever holds the tree: a
+ * {@link HostFs} reads one mounted here, observe/host-dump.ts answers from what a remote host printed over ssh. One
+ * interface, so that one parser reads both.
+ */
+export interface HostFiles {
+  /** Resolves every symlink of `hostPath` within the root. Throws ENOENT when it does not exist. */
+  realpath(hostPath: string): string;
+  /** A text file, or null when it does not exist. Throws when it cannot be read. */
+  readOptional(hostPath: string, options?: ReadOptions): string | null;
+  /** The raw target of the symlink `hostPath`, or null when it does not exist. Throws when it is no symlink. */
+  readlink(hostPath: string): string | null;
+  /** Entry names of a directory, sorted; [] when it does not exist. */
+  list(hostPath: string): string[];
+  /** True when `hostPath` exists (following links). */
+  exists(hostPath: string): boolean;
+}
+
+/**
  * Paths given to its methods are the host's own absolute paths (`/sys/bus/pci/devices`); paths it returns are host
  * paths too. What each path component is (absent, a link and its target, or neither) is cached for the instance's
  * lifetime — a path is resolved with one `lstat` per component not seen before —, so use one instance per
@@ -64,7 +82,7 @@ function fileKind(st: Stats): string {
  * Absence is an answer, not an exception: probing for an entry that most devices lack (`physfn`, `net/`) is common,
  * and a thrown fs error costs far more than the syscall.
  */
-export class HostFs {
+export class HostFs implements HostFiles {
   /** Absolute path of the root on this machine. */
   readonly root: string;
   /** Per resolved host path: its link target, null when it is no link, ABSENT, or the error lstat gave. */

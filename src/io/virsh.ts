@@ -37,3 +37,13 @@ export interface Virsh {
 export function describeExit(r: Pick<VirshRunResult, 'exitCode' | 'signal'>): string {
   return r.signal !== null ? `was killed by ${r.signal}` : `exited with ${r.exitCode}`;
 }
+
+/** virsh's own short message: its last `error:` line without the prefix (the first one is generic: "Failed to ..."). */
+export function virshError(stderr: string): string | null {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('error:'))
+    .map((l) => l.slice('error:'.length).trim());
+  return lines.at(-1) ?? (stderr.trim() || null);
+}

@@ -64,7 +64,7 @@ describe('parseDomainXml on real libvirt 9.0 output', () => {
     expect(fields(d)).toEqual([
       { address: '0000:01:00.0', managed: true, driver: null, source: 'hostdev' },
       { address: '0000:01:00.1', managed: true, driver: null, source: 'hostdev' },
-      { address: '0000:08:10.3', managed: false, driver: null, source: 'interface', mac: '52:54:00:6d:90:03' },
+      { address: '0000:08:10.3', managed: false, driver: null, source: 'interface', mac: '52:54:00:6d:90:03', vlan: [42] },
     ]);
     expect(d.interfaces).toEqual([]);
   });

@@ -14,6 +14,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { HostError } from '../errors.js';
 import { checkRange, formatPciAddress, parseLibvirtInt, type PciAddress } from '../model/pci-address.js';
 import type { DomainHostdev, DomainInterface, ParsedDomain } from '../model/snapshot.js';
+import { readVfInterfaceSettings } from './interface-hostdev-xml.js';
 
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -116,6 +117,11 @@ function readDevices(
         driver: attr(child(iface, 'driver'), 'name') ?? null,
         source: 'interface',
         ...(mac === null ? {} : { mac }),
+        ...readVfInterfaceSettings(
+          children(child(iface, 'vlan'), 'tag').map((tag) => attr(tag, 'id')),
+          attr(iface, 'trustGuestRxFilters'),
+          `${what}: <interface type='hostdev'>`,
+        ),
         xml: text,
       });
       return;

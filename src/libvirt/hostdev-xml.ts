@@ -6,6 +6,7 @@
 import { XMLBuilder } from 'fast-xml-parser';
 import { InternalError } from '../errors.js';
 import { pciFunction } from '../model/pci-address.js';
+import type { VfInterface } from '../model/desired.js';
 import type { DomainHostdev } from '../model/snapshot.js';
 
 // Attribute values are entity-escaped by the builder (`'`, `"`, `<`, `&`), so any string is safe inside them.
@@ -47,12 +48,22 @@ export function hostdevXml(address: string, managed: boolean): string {
  * `detach-device`, and insists on the source address there too (libvirt 9: "missing source address type").
  */
 export function interfaceHostdevXml(address: string, managed: boolean, mac: string): string {
+  return vfInterfaceXml(address, managed, { mac, vlan: null, trust: false });
+}
+
+/**
+ * `<interface type='hostdev'>` as the desired state declares a VF NIC (SPEC 11): its `<mac>` (none: libvirt picks
+ * one), `<vlan><tag>` and `trustGuestRxFilters='yes'` when trusted.
+ */
+export function vfInterfaceXml(address: string, managed: boolean, iface: VfInterface): string {
   return builder.build({
     interface: {
       '@type': 'hostdev',
       '@managed': yesNo(managed),
-      mac: { '@address': mac },
+      ...(iface.trust ? { '@trustGuestRxFilters': 'yes' } : {}),
+      ...(iface.mac === null ? {} : { mac: { '@address': iface.mac } }),
       source: { address: addressAttributes(address, true) },
+      ...(iface.vlan === null ? {} : { vlan: { tag: { '@id': String(iface.vlan) } } }),
     },
   }) as string;
 }
@@ -73,18 +84,26 @@ export function domainHostdevXml(dev: Pick<DomainHostdev, 'address' | 'managed' 
  * children stay byte for byte what libvirt printed.
  */
 export function withManaged(element: string, managed: boolean): string {
+  return withAttribute(element, 'managed', yesNo(managed));
+}
+
+/**
+ * `element` with the attribute `attr` of its start tag set to `value` (null: removed), and nothing else changed.
+ * `value` is a fixed word (`yes`), never user text.
+ */
+export function withAttribute(element: string, attr: string, value: string | null): string {
   const name = /^<[A-Za-z]+/.exec(element);
   if (!name) throw new InternalError(`not a device element: ${element.slice(0, 40)}`);
-  const value = `managed='${yesNo(managed)}'`;
+  const text = value === null ? '' : ` ${attr}='${value}'`;
   // Walk the start tag attribute by attribute: a value (quoted, so it may hold anything) is never searched.
   const attribute = /\s+([^\s=/>]+)\s*=\s*(?:'[^']*'|"[^"]*")/y;
   let end = (attribute.lastIndex = name[0].length);
   for (let m = attribute.exec(element); m !== null; m = attribute.exec(element)) {
-    if (m[1] === 'managed') return `${element.slice(0, m.index)} ${value}${element.slice(m.index + m[0].length)}`;
+    if (m[1] === attr) return `${element.slice(0, m.index)}${text}${element.slice(m.index + m[0].length)}`;
     end = attribute.lastIndex;
   }
   if (!/^\s*\/?>/.test(element.slice(end))) {
     throw new InternalError(`cannot read the start tag of: ${element.slice(0, 60)}`);
   }
-  return `${name[0]} ${value}${element.slice(name[0].length)}`;
+  return `${name[0]}${text}${element.slice(name[0].length)}`;
 }

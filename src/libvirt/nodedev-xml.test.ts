@@ -56,6 +56,7 @@ describe('parseNodeDeviceXml on hand-written libvirt 9.0 format', () => {
       iommuGroupMembers: ['0000:07:00.0'],
       physFunction: null,
       virtualFunctions: [],
+      maxVirtualFunctions: 7,
       isBridge: false,
       warnings: [],
     });

@@ -43,6 +43,8 @@ export interface NodeDevice {
   physFunction: string | null;
   /** SR-IOV: the VFs of this PF (enabled ones only; `maxCount` is not a count of VFs). */
   virtualFunctions: string[];
+  /** SR-IOV: `<capability type='virt_functions' maxCount='N'>`, the PF's `sriov_totalvfs`; absent when not a PF. */
+  maxVirtualFunctions?: number;
   /** A PCI-to-PCI / CardBus bridge or root port: by class code or libvirt's `pci-bridge`/`cardbus-bridge` cap. */
   isBridge: boolean;
   /**
@@ -113,6 +115,8 @@ export function parseNodeDeviceXml(xml: string): NodeDevice | null {
   const iommuGroupMembers = addresses(group, unreadable, 'IOMMU group member');
   const physFunction = addresses(cap('phys_function'), warnings, 'phys_function')[0] ?? null;
   const virtualFunctions = addresses(cap('virt_functions'), warnings, 'virt_functions');
+  const maxCount = attr(cap('virt_functions'), 'maxCount')?.trim();
+  const maxVirtualFunctions = maxCount !== undefined && /^\d{1,9}$/.test(maxCount) ? Number(maxCount) : null;
   return {
     name,
     address,
@@ -127,6 +131,7 @@ export function parseNodeDeviceXml(xml: string): NodeDevice | null {
     iommuGroupMembers,
     physFunction,
     virtualFunctions,
+    ...(maxVirtualFunctions === null ? {} : { maxVirtualFunctions }),
     isBridge:
       (cls !== null && isBridgeClass(cls)) ||
       cap('pci-bridge') !== undefined ||

@@ -24,8 +24,13 @@ export interface StepResult {
   exitCode: number | null;
   /** virsh's short message, `timed out after 2m`, or what verification observed instead. */
   error: string | null;
-  /** A remark on a success, e.g. "already in the domain configuration" or "no host driver claimed it". */
+  /** A remark on a success, e.g. "already in the domain configuration". */
   note: string | null;
+  /**
+   * Set when a device did not come back to its host driver (a reattach that timed out, or left it unbound or on
+   * vfio-pci): what an operator can do, in order (SPEC 13). Absent otherwise.
+   */
+  remedies?: string[];
   durationMs: number;
 }
 

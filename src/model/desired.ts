@@ -28,11 +28,23 @@ export interface DeviceIdentity {
   product: string;
 }
 
+/**
+ * How an SR-IOV VF is given to a guest as a NIC (SPEC 11): `<interface type='hostdev' managed='yes'>` with this MAC
+ * (null: libvirt picks one, which is then kept), VLAN tag (null: untagged) and `trustGuestRxFilters`.
+ */
+export interface VfInterface {
+  mac: string | null;
+  vlan: number | null;
+  trust: boolean;
+}
+
 interface ClaimBase {
   /** `<hostdev managed='yes'>` (default true). */
   managed: boolean;
   /** Allow a host-critical device (SPEC 3). */
   force: boolean;
+  /** Given to the guest as `<interface type='hostdev'>` rather than a plain `<hostdev>`; absent: a plain hostdev. */
+  interface?: VfInterface;
   pos: SourcePos;
 }
 
@@ -51,7 +63,32 @@ export interface MatchClaim extends ClaimBase {
   count: number;
 }
 
-export type DeviceClaim = AddressClaim | MatchClaim;
+/** An SR-IOV VF by its PF and index (`virtfnN`): its address moves when the PF's VF count changes, this does not. */
+export interface VfClaim extends ClaimBase {
+  kind: 'vf';
+  /** Canonical PF function address. */
+  pf: string;
+  index: number;
+  expect: null;
+}
+
+/** A selector over the VFs of one PF (`match: { pf }`): `count` free VFs, lowest index first, sticky. */
+export interface VfMatchClaim extends ClaimBase {
+  kind: 'vf-match';
+  pf: string;
+  count: number;
+}
+
+export type DeviceClaim = AddressClaim | MatchClaim | VfClaim | VfMatchClaim;
+
+/** A PF whose VF count passthru owns (SPEC 11 `sriov:`). */
+export interface SriovPf {
+  host: string;
+  /** Canonical PF function address. */
+  pf: string;
+  numVfs: number;
+  pos: SourcePos;
+}
 
 /** A guest NIC to remove because a passed-through NIC replaces it. Null fields match anything. */
 export interface InterfaceSelector {
@@ -87,6 +124,8 @@ export interface DesiredState {
   vms: DesiredVm[];
   release: HostAddress[];
   protect: HostAddress[];
+  /** Absent in states saved before SR-IOV: none. */
+  sriov?: SriovPf[];
 }
 
 /** The part of the desired state that concerns one host: what `planHost` takes. */
@@ -95,4 +134,5 @@ export interface DesiredHostState {
   vms: DesiredVm[];
   release: HostAddress[];
   protect: HostAddress[];
+  sriov?: SriovPf[];
 }

@@ -4,20 +4,34 @@
  * fields may be added; none may change meaning without bumping `PLAN_FORMAT_VERSION`.
  */
 
+import type { VfInterface } from './desired.js';
 import type { HostErrorReport } from './observation.js';
 
 export const PLAN_FORMAT_VERSION = '1';
 
-export type ActionKind = 'nodedev-detach' | 'nodedev-reattach' | 'attach-hostdev' | 'detach-hostdev' | 'remove-interface';
+export type ActionKind =
+  | 'set-numvfs'
+  | 'persist-numvfs'
+  | 'nodedev-detach'
+  | 'nodedev-reattach'
+  | 'attach-hostdev'
+  | 'detach-hostdev'
+  | 'remove-interface'
+  | 'persist-binding'
+  | 'unpersist-binding';
 
 /** What one step of an apply does: a plan action kind, or `restore-interface` (re-adding a removed guest NIC on rollback). */
 export type StepKind = ActionKind | 'restore-interface';
 
 /** Execution order of action kinds within a host (SPEC 2). */
 export const ACTION_ORDER: readonly ActionKind[] = [
+  'set-numvfs',
+  'persist-numvfs',
   'detach-hostdev',
   'nodedev-reattach',
+  'unpersist-binding',
   'nodedev-detach',
+  'persist-binding',
   'attach-hostdev',
   'remove-interface',
 ];
@@ -26,6 +40,24 @@ interface ActionBase {
   kind: ActionKind;
   /** Why this action is needed, for humans. */
   reason: string;
+}
+
+/** Set an SR-IOV PF's VF count (`sriov_numvfs`): every VF of the PF is destroyed and `to` new ones are created. */
+export interface SetNumVfs extends ActionBase {
+  kind: 'set-numvfs';
+  /** The PF. */
+  address: string;
+  from: number;
+  to: number;
+}
+
+/** Persist a PF's VF count for the next boot (passthru's udev rule file; `to: 0` removes the PF's line). */
+export interface PersistNumVfs extends ActionBase {
+  kind: 'persist-numvfs';
+  address: string;
+  /** What the file persists now (0: no line). */
+  from: number;
+  to: number;
 }
 
 /** Bind a host device to vfio-pci (`virsh nodedev-detach`). */
@@ -56,6 +88,8 @@ export interface HostdevAttach extends ActionBase {
    * its config) is re-added from the element observed in the domain, every child kept (SPEC 13).
    */
   hostdevXml: string;
+  /** Set when the element is an `<interface type='hostdev'>` (an SR-IOV VF as a NIC): what it declares. */
+  interface?: VfInterface;
   /** Changes the persistent config (`--config`). */
   config: boolean;
   /** Also hot-plugs into the running domain (`--live`). */
@@ -74,6 +108,8 @@ export interface HostdevDetach extends ActionBase {
   mac?: string;
   /** The element as libvirt printed it in the domain: `detach-device` is given it, and a rollback re-adds it whole. */
   hostdevXml: string;
+  /** For `source: 'interface'`: what the element declares. */
+  interface?: VfInterface;
   config: boolean;
   live: boolean;
 }
@@ -92,7 +128,35 @@ export interface InterfaceRemove extends ActionBase {
   live: boolean;
 }
 
-export type Action = NodedevDetach | NodedevReattach | HostdevAttach | HostdevDetach | InterfaceRemove;
+/**
+ * Persist a `managed: false` device's binding to vfio-pci across reboots (SPEC 10): `driverctl set-override ADDR
+ * vfio-pci`, which writes `/etc/driverctl.d/pci-ADDR`.
+ */
+export interface BindingPersist extends ActionBase {
+  kind: 'persist-binding';
+  address: string;
+  /** The driver persisted before (a foreign override, replaced), or null when there was none. */
+  fromDriver: string | null;
+}
+
+/** Remove the vfio-pci override passthru persisted for a device that left it (`driverctl unset-override ADDR`). */
+export interface BindingUnpersist extends ActionBase {
+  kind: 'unpersist-binding';
+  address: string;
+  /** The driver persisted before (always `vfio-pci`: passthru removes only its own overrides). */
+  fromDriver: string;
+}
+
+export type Action =
+  | SetNumVfs
+  | PersistNumVfs
+  | NodedevDetach
+  | NodedevReattach
+  | HostdevAttach
+  | HostdevDetach
+  | InterfaceRemove
+  | BindingPersist
+  | BindingUnpersist;
 
 /** Stable problem codes; scripts match on these. */
 export type ProblemCode =
@@ -115,7 +179,21 @@ export type ProblemCode =
   | 'host-use-unknown'
   | 'no-iommu-group'
   | 'interface-without-mac'
-  | 'boot-order-lost';
+  | 'boot-order-lost'
+  | 'vfs-in-use'
+  | 'numvfs-too-many'
+  | 'numvfs-remote'
+  | 'not-sriov-capable'
+  | 'pf-has-vfs'
+  | 'interface-not-a-vf'
+  | 'vf-claimed-twice'
+  | 'vf-not-yet-created'
+  | 'device-not-back'
+  | 'device-busy'
+  | 'device-holders-unknown'
+  | 'driverctl-missing'
+  | 'binding-unreadable'
+  | 'bindings-unknown';
 
 export interface Problem {
   severity: 'block' | 'warn';

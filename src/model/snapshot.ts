@@ -22,6 +22,22 @@ export interface HostUseUnknown {
   storage?: string;
 }
 
+/**
+ * What an SR-IOV physical function says about its VFs: sysfs's `sriov_*` attributes, or a node device's
+ * `virt_functions` capability (which shows neither offset nor stride: null then).
+ */
+export interface SriovFacts {
+  /** `sriov_numvfs`: VFs enabled now. */
+  numVfs: number;
+  /** `sriov_totalvfs`: the most it can have. */
+  totalVfs: number;
+  /** `sriov_offset` and `sriov_stride`: routing-ID distance of VF 0 from the PF, and between VFs (PCIe SR-IOV). */
+  offset: number | null;
+  stride: number | null;
+  /** `sriov_vf_device`: the product ID its VFs will have (4 hex digits), or null. */
+  vfDevice: string | null;
+}
+
 /** One PCI function on the host. Addresses are canonical (`0000:07:00.0`). */
 export interface PciDevice {
   address: string;
@@ -42,18 +58,31 @@ export interface PciDevice {
   isBridge: boolean;
   /** SR-IOV: the PF of this VF, or null. */
   physFunction: string | null;
-  /** SR-IOV: the VFs of this PF. */
+  /** SR-IOV: the VFs of this PF, VF 0 first (`virtfn0`, `virtfn1`, ...). */
   virtualFunctions: string[];
+  /** SR-IOV: present on a physical function (it has `sriov_totalvfs`). */
+  sriov?: SriovFacts;
   /** Kernel network interfaces of this function (`/sys/.../net/*`). */
   netInterfaces: string[];
   /** Why the host needs this device; empty when it does not (as far as could be observed). */
   hostUse: HostUse[];
+  /** Processes holding the device open (local host only; absent when none was found). */
+  holders?: DeviceHolder[];
   /**
    * Set when something safety depends on could not be read — the function's sysfs entry (a broken or looping link),
    * its driver link, its IOMMU group: why. Such a function is still listed, with what could be read (identity
    * `ffff` when nothing), so that its IOMMU group is not taken for viable; the planner never assigns it.
    */
   unreadable?: string;
+}
+
+/** A process that holds one of a device's files open: unbinding the device under it hangs its driver (SPEC 13). */
+export interface DeviceHolder {
+  pid: number;
+  /** `/proc/<pid>/comm`: `Xorg`, `nvidia-persistenced`, `?` when it could not be read. */
+  comm: string;
+  /** The file as its descriptor's link names it: `/dev/dri/card0`, `/sys/bus/pci/devices/0000:07:00.0/resource0`. */
+  path: string;
 }
 
 /** A PCI passthrough device as a domain's XML declares it. */
@@ -68,6 +97,10 @@ export interface DomainHostdev {
   source: 'hostdev' | 'interface';
   /** MAC of an `<interface type='hostdev'>` (libvirt detaches those by MAC). */
   mac?: string;
+  /** For an `<interface type='hostdev'>`: its `<vlan><tag id>`s; absent when untagged. */
+  vlan?: number[];
+  /** For an `<interface type='hostdev'>`: `trustGuestRxFilters='yes'`; absent when not. */
+  trust?: boolean;
   /**
    * The element exactly as libvirt printed it, every child included (`<rom>`, `<boot>`, guest `<address>`,
    * `<vlan>`): what a removed device is re-added from, so that nothing it had is lost (SPEC 13).
@@ -135,6 +168,24 @@ export interface SelinuxFacts {
   virtUseSysfs: boolean | null;
 }
 
+/** One persisted driver override: the file `/etc/driverctl.d/pci-ADDRESS` (driverctl 0.111), which udev applies at boot. */
+export interface PersistedOverride {
+  /** Canonical address of the function the file names. */
+  address: string;
+  /** The driver the file holds (`vfio-pci`), or null when it could not be read (see `unreadable`). */
+  driver: string | null;
+  /** Why the file could not be read or holds no driver name (a FIFO, over the size cap, empty): the planner refuses to touch it. */
+  unreadable?: string;
+}
+
+/** Boot-time bindings of the local host (SPEC 10): whether driverctl is installed and what it persisted. */
+export interface PersistedBindings {
+  /** The driverctl executable found under the root (`/usr/sbin/driverctl`), or null when it is not installed. */
+  driverctl: string | null;
+  /** Every `pci-*` override under `/etc/driverctl.d`, lowest address first. */
+  overrides: PersistedOverride[];
+}
+
 /** Everything observed on one host at one moment. */
 export interface HostSnapshot {
   format_version: typeof SNAPSHOT_FORMAT_VERSION;
@@ -153,6 +204,29 @@ export interface HostSnapshot {
    * `hostUseKnown` is false means neither part is known (older snapshots of a remote host).
    */
   hostUseUnknown?: HostUseUnknown;
+  /**
+   * Why the processes holding devices open are not known on this local host (no processes under the root, a scan
+   * bound reached). Absent when the scan completed; a remote host's are never known (`deviceSource: nodedev`).
+   */
+  holdersUnknown?: string;
   devices: PciDevice[];
   domains: DomainSnapshot[];
+  /**
+   * The VF counts persisted for the next boot in passthru's udev rule file (a PF without a line: 0). Absent on a
+   * local host (`deviceSource: 'sysfs'`) when nothing is persisted; on a remote host it is not observed.
+   */
+  sriovPersisted?: SriovPersisted[];
+  /**
+   * Persisted boot-time bindings (SPEC 10). Absent when they could not be observed (a remote host, a tree whose
+   * `/etc/driverctl.d` is unreadable, a snapshot older than this field); `bindingsUnknown` then says why.
+   */
+  bindings?: PersistedBindings;
+  /** Why `bindings` is absent. */
+  bindingsUnknown?: string;
+}
+
+/** One PF's line in passthru's udev rule file. */
+export interface SriovPersisted {
+  pf: string;
+  numVfs: number;
 }

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FakeHost } from '../../test/helpers/fake-host.js';
-import { fakeHost, removeFakeHost, seedHost } from '../../test/helpers/fake-host.js';
+import { fakeHost, nvmeMultipath, removeFakeHost, seedHost } from '../../test/helpers/fake-host.js';
 import {
   attributeIpv4,
   blockMounts,
@@ -218,17 +218,7 @@ describe('observeHostUse on fake trees', () => {
   });
 
   it('native NVMe multipath: the namespace head leads to its controller through the subsystem', async () => {
-    const { byAddress } = await uses(seedHost(), async (root) => {
-      const subsys = '/sys/devices/virtual/nvme-subsystem/nvme-subsys0';
-      const ctrl = '/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0';
-      await mkdir(path.join(root, subsys, 'nvme0n1/nvme0n1p2'), { recursive: true });
-      await writeFile(path.join(root, subsys, 'nvme0n1/nvme0n1p2/partition'), '2\n');
-      await symlink(path.posix.relative(subsys, ctrl), path.join(root, subsys, 'nvme0'));
-      for (const b of ['nvme0n1', 'nvme0n1p2']) await rm(path.join(root, 'sys/class/block', b));
-      await symlink('../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1', path.join(root, 'sys/class/block/nvme0n1'));
-      await symlink('../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/nvme0n1p2', path.join(root, 'sys/class/block/nvme0n1p2'));
-      await writeFile(path.join(root, 'proc/mounts'), '/dev/nvme0n1p2 / xfs rw 0 0\n');
-    });
+    const { byAddress } = await uses(seedHost(), nvmeMultipath);
     expect(byAddress['0000:01:00.0']).toEqual(['mount: /dev/nvme0n1p2 is mounted on / (on nvme0)']);
   });
 

@@ -19,10 +19,10 @@
  */
 import path from 'node:path';
 import { describeError, isMissing } from '../io/error-code.js';
-import type { HostFs } from '../io/host-fs.js';
+import { HostFs, type HostFiles } from '../io/host-fs.js';
 import type { HostUse, HostUseUnknown, PciDevice } from '../model/snapshot.js';
 import type { HostTree, ObserveOptions, WarnFn } from './sysfs.js';
-import { hostFsOf, pciAncestor } from './sysfs.js';
+import { pciAncestor } from './sysfs.js';
 
 const posix = path.posix;
 
@@ -332,7 +332,7 @@ interface NetStack {
 }
 
 /** Reads the stacking of every interface, from every link the kernel offers. Throws when `/sys/class/net` cannot be listed. */
-function readNetStack(fs: HostFs): NetStack {
+function readNetStack(fs: HostFiles): NetStack {
   const lowers = new Map<string, Set<string>>();
   const unreadable = new Map<string, string>();
   const add = (upper: string, lower: string) => {
@@ -384,7 +384,7 @@ function closure(iface: string, lowers: Map<string, Set<string>>): string[] {
  * virtual one. Throws when the entry is missing or cannot be resolved, or sits on a PCI function that was not
  * observed: the use is then untraceable, not virtual.
  */
-function classEntryPci(fs: HostFs, entry: string, known: ReadonlySet<string>): string | null {
+function classEntryPci(fs: HostFiles, entry: string, known: ReadonlySet<string>): string | null {
   const resolved = fs.realpath(entry);
   const owner = pciAncestor(resolved, known);
   if (owner === null && /^\/sys\/devices\/pci[0-9a-f]/.test(resolved)) {
@@ -403,7 +403,7 @@ interface BlockBacking {
  * Finds the PCI functions under block device `name` (`nvme0n1p2`, `dm-0`, `md127`), following the stack down.
  * Throws when a link on the way cannot be read.
  */
-function blockPci(fs: HostFs, name: string, known: ReadonlySet<string>, seen = new Set<string>()): BlockBacking[] {
+function blockPci(fs: HostFiles, name: string, known: ReadonlySet<string>, seen = new Set<string>()): BlockBacking[] {
   if (seen.has(name)) return [];
   seen.add(name);
   const resolved = fs.realpath(`/sys/class/block/${name}`);
@@ -435,7 +435,7 @@ class BlockNames {
   private devNumbers: Map<string, string> | null = null;
 
   constructor(
-    private readonly fs: HostFs,
+    private readonly fs: HostFiles,
     private readonly mountinfo: Map<string, string>,
   ) {}
 
@@ -550,7 +550,7 @@ class Gaps {
  * Reads one procfs table and parses it: undefined when it is absent, null when it cannot be read or parsed (which
  * makes the part unknown). A `required` table — one every Linux host has — that is absent makes it unknown too.
  */
-function readTable<T>(fs: HostFs, file: string, parse: (text: string) => T, gaps: Gaps, required: boolean): T | null | undefined {
+function readTable<T>(fs: HostFiles, file: string, parse: (text: string) => T, gaps: Gaps, required: boolean): T | null | undefined {
   let text: string | null;
   try {
     text = fs.readOptional(file);
@@ -576,9 +576,9 @@ function readTable<T>(fs: HostFs, file: string, parse: (text: string) => T, gaps
  * observed and why. `boot_vga` is not included: it is a device attribute, read by `readPciDevices`. A use that leads
  * to no PCI function (a VPN, tmpfs, zram) is virtual; one that cannot be followed at all makes its part unknown.
  */
-export function observeHostUse(tree: HostTree, devices: readonly PciDevice[], options: ObserveOptions = {}): HostUseObservation {
+export function observeHostUse(tree: HostTree | HostFiles, devices: readonly PciDevice[], options: ObserveOptions = {}): HostUseObservation {
   const warn = options.warn ?? (() => {});
-  const fs = hostFsOf(tree);
+  const fs = typeof tree === 'string' ? new HostFs(tree) : tree;
   const known = new Set(devices.map((d) => d.address));
   const uses = new Map<string, HostUse[]>();
   const add = (address: string, use: HostUse) => {
@@ -602,7 +602,7 @@ export function observeHostUse(tree: HostTree, devices: readonly PciDevice[], op
 type AddUse = (address: string, use: HostUse) => void;
 
 /** Default routes and addresses, traced down through bridges, bonds and VLANs to the NICs. */
-function observeNetworkUse(fs: HostFs, known: ReadonlySet<string>, add: AddUse, gaps: Gaps): void {
+function observeNetworkUse(fs: HostFiles, known: ReadonlySet<string>, add: AddUse, gaps: Gaps): void {
   const routes = readTable(fs, '/proc/net/route', parseRouteTable, gaps, true) ?? [];
   const local = readTable(fs, '/proc/net/fib_trie', parseFibTrieLocal, gaps, true) ?? [];
   // Without IPv6 (ipv6.disable=1) both files are absent; one without the other is a broken tree.
@@ -649,7 +649,7 @@ function observeNetworkUse(fs: HostFs, known: ReadonlySet<string>, add: AddUse, 
 }
 
 /** Block-device mounts and swap areas, traced down through dm/md, partitions and NVMe multipath. */
-function observeStorageUse(fs: HostFs, known: ReadonlySet<string>, add: AddUse, gaps: Gaps): void {
+function observeStorageUse(fs: HostFiles, known: ReadonlySet<string>, add: AddUse, gaps: Gaps): void {
   const mounts = readTable(fs, '/proc/mounts', parseMounts, gaps, true) ?? [];
   const swaps = readTable(fs, '/proc/swaps', parseSwaps, gaps, true) ?? [];
   // Only needed for aliases like /dev/root; a source it would have resolved is reported below when unresolved.

@@ -75,6 +75,7 @@ describe('observeNodedevDevices', () => {
       isBridge: false,
       physFunction: null,
       virtualFunctions: ['0000:08:10.1', '0000:08:10.5'],
+      sriov: { numVfs: 2, totalVfs: 7, offset: null, stride: null, vfDevice: null },
       netInterfaces: ['enp7s0f1'],
       hostUse: [],
     });

@@ -82,6 +82,10 @@ export async function observeNodedevDevices(virsh: Virsh, uri: string, options: 
         isBridge: node.isBridge,
         physFunction: node.physFunction,
         virtualFunctions: node.virtualFunctions,
+        // libvirt shows neither offset, stride nor the VF device ID: VFs not yet enabled cannot be predicted here.
+        ...(node.maxVirtualFunctions === undefined
+          ? {}
+          : { sriov: { numVfs: node.virtualFunctions.length, totalVfs: node.maxVirtualFunctions, offset: null, stride: null, vfDevice: null } }),
         netInterfaces: [],
         hostUse: [],
         ...(node.unreadable === undefined ? {} : { unreadable: node.unreadable }),

@@ -9,6 +9,7 @@
  */
 import type { HostFs } from '../io/host-fs.js';
 import type { HostUseUnknown, IommuFacts, PciDevice, SelinuxFacts } from '../model/snapshot.js';
+import { readPersistedBindings, type BindingsObservation } from './driverctl.js';
 import { observeHostUse } from './host-use.js';
 import { loadPciIds, nameDevices } from './pci-ids.js';
 import type { HostTree, ObserveOptions } from './sysfs.js';
@@ -222,8 +223,11 @@ export async function readDoctorFacts(root: string): Promise<DoctorFacts> {
   };
 }
 
-/** What a snapshot of the local host takes from its file tree (domains come from virsh). */
-export interface LocalHostObservation {
+/** What a snapshot of the local host takes from its file tree (domains come from virsh); bindings as SPEC 10. */
+export type LocalHostObservation = LocalHostFacts & BindingsObservation;
+
+/** The devices and platform facts of a {@link LocalHostObservation}. */
+export interface LocalHostFacts {
   devices: PciDevice[];
   iommu: IommuFacts;
   selinux: SelinuxFacts;
@@ -234,7 +238,8 @@ export interface LocalHostObservation {
 }
 
 /**
- * Observes the local host under `root`: PCI devices with names and host use, IOMMU and SELinux facts. Read-only.
+ * Observes the local host under `root`: PCI devices with names and host use, IOMMU and SELinux facts, persisted
+ * driverctl overrides. Read-only.
  * One {@link HostFs} serves the whole observation, so that each path component is looked at once.
  */
 export async function observeLocalHost(root: string, options: ObserveOptions = {}): Promise<LocalHostObservation> {
@@ -250,5 +255,6 @@ export async function observeLocalHost(root: string, options: ObserveOptions = {
     selinux: readSelinuxFacts(fs),
     hostUseKnown: known,
     ...(known ? {} : { hostUseUnknown: unknown }),
+    ...readPersistedBindings(fs),
   };
 }

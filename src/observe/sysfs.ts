@@ -17,7 +17,7 @@ import { describeError, isMissing } from '../io/error-code.js';
 import { HostFs } from '../io/host-fs.js';
 import { canonicalAddress, compareAddressText, parsePciAddress } from '../model/pci-address.js';
 import { isBridgeClass, UNKNOWN_CLASS } from '../model/pci-class.js';
-import type { PciDevice } from '../model/snapshot.js';
+import type { HostUse, PciDevice, SriovFacts } from '../model/snapshot.js';
 import { markUnreadable, normalisePciId, UNKNOWN_ID, unreadableFunction } from '../model/pci-function.js';
 
 const posix = path.posix;
@@ -223,11 +223,29 @@ function readFunction(fs: HostFs, address: string, dir: string, membership: Grou
     isBridge: isBridgeClass(cls) || has('pci_bus'),
     physFunction: physfn === null ? null : addressOf(physfn, `${address}/physfn`, warn),
     // Only an SR-IOV physical function has sriov_totalvfs, and only it has virtfnN links.
-    virtualFunctions: has('sriov_totalvfs') ? virtualFunctionsOf(fs, dir, address, warn) : [],
+    ...(has('sriov_totalvfs') ? { virtualFunctions: virtualFunctionsOf(fs, dir, address, warn), sriov: sriovFacts(attribute, address, warn) } : { virtualFunctions: [] }),
     netInterfaces,
-    // The kernel gives boot_vga to VGA controllers (class 0300) only.
-    hostUse: (cls.startsWith('0300') || cls === UNKNOWN_CLASS) && attribute('boot_vga')?.trim() === '1' ? [{ kind: 'boot-vga', detail: BOOT_VGA_DETAIL }] : [],
+    hostUse: bootVgaUse(cls, () => attribute('boot_vga')),
     ...(unreadable.length > 0 ? { unreadable: unreadable.join('; ') } : {}),
+  };
+}
+
+/** A PF's `sriov_*` attributes; a count that cannot be read is 0, an offset or stride null. */
+function sriovFacts(attribute: (file: string) => string | null, address: string, warn: WarnFn): SriovFacts {
+  const number = (file: string): number | null => {
+    const text = attribute(file)?.trim() ?? null;
+    if (text !== null && /^\d{1,9}$/.test(text)) return Number(text);
+    // Kernels before 4.x have no sriov_offset/sriov_stride: absent is not an oddity, garbage is.
+    if (text !== null) warn(`${address}: ${file} is not a number (${JSON.stringify(text)})`);
+    return null;
+  };
+  const vfDevice = attribute('sriov_vf_device');
+  return {
+    numVfs: number('sriov_numvfs') ?? 0,
+    totalVfs: number('sriov_totalvfs') ?? 0,
+    offset: number('sriov_offset'),
+    stride: number('sriov_stride'),
+    vfDevice: vfDevice === null ? null : normalisePciId(vfDevice, 4),
   };
 }
 
@@ -305,6 +323,15 @@ function netInterfacesByDevice(fs: HostFs, known: ReadonlySet<string>, warn: War
 
 /** The `boot_vga` host-use detail: the GPU the firmware and the console came up on. */
 const BOOT_VGA_DETAIL = 'boot_vga: the GPU the firmware and the host console use';
+
+/**
+ * The boot-vga host use of a function of class `cls`, from its `boot_vga` attribute (read only when the class can
+ * have one: the kernel gives it to VGA controllers, class 0300, only). Shared by the local and the ssh observation.
+ */
+export function bootVgaUse(cls: string, readBootVga: () => string | null): HostUse[] {
+  if (!cls.startsWith('0300') && cls !== UNKNOWN_CLASS) return [];
+  return readBootVga()?.trim() === '1' ? [{ kind: 'boot-vga', detail: BOOT_VGA_DETAIL }] : [];
+}
 
 /**
  * Every PCI function under `<root>/sys/bus/pci/devices` or in an IOMMU group, sorted by address: identity

@@ -5,10 +5,18 @@
  * argv and XML. So what a user is shown is what runs, and what a rollback would run.
  *
  * Verification is by the expectation, never by trusting virsh's exit code.
+ *
+ * Boot-time bindings (SPEC 10) are driverctl steps, not virsh ones (`tool: 'driverctl'`): `driverctl set-override
+ * ADDR vfio-pci` and `driverctl unset-override ADDR`, both without `--noprobe`. driverctl 0.111 unbinds the device
+ * in either case; with `--noprobe` it would leave it unbound, so the probe is what puts it back on the driver the
+ * override names (vfio-pci, where nodedev-detach already put it) or, once the override is gone, on its host driver
+ * (where nodedev-reattach already put it). Neither `--nosave`: persisting is the point. Each is verified by reading
+ * the override file back; each one's undo puts back the override that was there before (none, or its driver).
  */
 import { InternalError } from '../errors.js';
 import type { Action, ActionKind, HostdevAttach, HostdevDetach, InterfaceRemove, StepKind } from '../model/plan.js';
 import { nodedevName, pciFunction } from '../model/pci-address.js';
+import { SRIOV_RULES_FILE } from '../model/sriov-udev-rules.js';
 
 /** Which XML of a domain a change is made to and verified against. */
 export type Scope = 'persistent' | 'live';
@@ -17,12 +25,24 @@ export type Scope = 'persistent' | 'live';
 export type Expectation =
   /** The device is bound to exactly this driver (null: to none). */
   | { what: 'driver'; address: string; is: string | null }
-  /** The device is off vfio-pci (any host driver, or none). */
+  /** The device is back on a host driver (any but vfio-pci): one left unbound did not come back. */
   | { what: 'released'; address: string }
   /** In every scope, the domain holds `element` whole as its hostdev of `address`; null: it has no hostdev of it. */
   | { what: 'hostdev'; uuid: string; vm: string; address: string; scopes: Scope[]; element: string | null }
   /** In every scope, the domain holds `element` whole as its guest NIC with this MAC; null: it has no NIC with it. */
-  | { what: 'interface'; uuid: string; vm: string; mac: string; scopes: Scope[]; element: string | null };
+  | { what: 'interface'; uuid: string; vm: string; mac: string; scopes: Scope[]; element: string | null }
+  /** The PF has exactly `is` VFs: `sriov_numvfs` reads it and there are as many `virtfnN` links. */
+  | { what: 'numvfs'; address: string; is: number }
+  /** passthru's udev rule file persists `is` VFs for the PF (0: no line). */
+  | { what: 'numvfs-persisted'; address: string; is: number }
+  /** The driverctl override persisted for the device names exactly this driver (null: none is persisted). */
+  | { what: 'persisted'; address: string; is: string | null };
+
+/** A step carried out on the local host's files (io/sriov-sysfs.ts), not by virsh. */
+export type LocalChange = { what: 'set-numvfs' | 'persist-numvfs'; pf: string; to: number };
+
+/** The program a step runs: virsh (connected to the host's URI), or driverctl (local hosts only). */
+export type StepTool = 'virsh' | 'driverctl';
 
 /** One step: a virsh command and how to tell that it took effect. */
 export interface Op {
@@ -31,8 +51,15 @@ export interface Op {
   label: string;
   address?: string;
   vm?: string;
-  /** virsh argv (without the connection); `XML_FILE` stands for the file holding `xml`. */
+  /** Default `virsh`. */
+  tool?: StepTool;
+  /**
+   * The tool's argv (virsh's without the connection); `XML_FILE` stands for the file holding `xml`. For a `local`
+   * step, what it does in words for the journal (`write /sys/bus/pci/devices/PF/sriov_numvfs 8`).
+   */
   args: string[];
+  /** Set for a step on the local host's files rather than a virsh command. */
+  local?: LocalChange;
   xml?: string;
   expect: Expectation;
   /** Extra tries when virsh succeeded but the expectation does not hold (the seed's step 13: detach again). */
@@ -113,6 +140,48 @@ function requireMac(a: { mac: string | null; vm: string }): string {
   return a.mac;
 }
 
+/** Sets a PF's VF count (undone by setting it back), verified by `sriov_numvfs` and the `virtfnN` links. */
+function numVfsOp(pf: string, to: number): Op {
+  return {
+    kind: 'set-numvfs',
+    label: `set-numvfs ${pf} to ${to}`,
+    address: pf,
+    args: ['write', `/sys/bus/pci/devices/${pf}/sriov_numvfs`, String(to)],
+    local: { what: 'set-numvfs', pf, to },
+    expect: { what: 'numvfs', address: pf, is: to },
+    retries: 0,
+  };
+}
+
+/** Persists a PF's VF count in passthru's udev rule file. */
+function persistOp(pf: string, to: number): Op {
+  return {
+    kind: 'persist-numvfs',
+    label: `persist-numvfs ${pf} as ${to}`,
+    address: pf,
+    args: ['persist', SRIOV_RULES_FILE, `${pf}=${to}`],
+    local: { what: 'persist-numvfs', pf, to },
+    expect: { what: 'numvfs-persisted', address: pf, is: to },
+    retries: 0,
+  };
+}
+
+/**
+ * `driverctl set-override` of `driver`, or `unset-override` (null), and the override it must leave persisted. `kind`
+ * names the step in the journal by what it does: the undo of a persist that replaced nothing is an unpersist.
+ */
+function driverctlOp(kind: 'persist-binding' | 'unpersist-binding', address: string, driver: string | null): Op {
+  return {
+    kind,
+    label: driver === null ? `${kind} ${address} (driverctl unset-override)` : `${kind} ${address} (driverctl set-override ${driver})`,
+    address,
+    tool: 'driverctl',
+    args: driver === null ? ['unset-override', address] : ['set-override', address, driver],
+    expect: { what: 'persisted', address, is: driver },
+    retries: 0,
+  };
+}
+
 /** The forward step of an action kind and the step that undoes it. */
 interface ActionSteps<A extends Action> {
   forward(action: A): Op;
@@ -122,6 +191,8 @@ interface ActionSteps<A extends Action> {
 
 /** One row per action kind. */
 export const ACTION_STEPS: { readonly [K in ActionKind]: ActionSteps<Extract<Action, { kind: K }>> } = {
+  'set-numvfs': { forward: (a) => numVfsOp(a.address, a.to), undo: (a) => numVfsOp(a.address, a.from) },
+  'persist-numvfs': { forward: (a) => persistOp(a.address, a.to), undo: (a) => persistOp(a.address, a.from) },
   'nodedev-detach': {
     forward: (a) => nodedevOp('nodedev-detach', a.address, { what: 'driver', address: a.address, is: 'vfio-pci' }),
     // Undoing a binding change must restore exactly the driver the device had, not just "a host driver".
@@ -134,6 +205,14 @@ export const ACTION_STEPS: { readonly [K in ActionKind]: ActionSteps<Extract<Act
   'attach-hostdev': { forward: (a) => hostdevOp(a, true), undo: (a) => hostdevOp(a, false) },
   'detach-hostdev': { forward: (a) => hostdevOp(a, false), undo: (a) => hostdevOp(a, true) },
   'remove-interface': { forward: (a) => interfaceOp(a, false), undo: (a) => interfaceOp(a, true) },
+  'persist-binding': {
+    forward: (a) => driverctlOp('persist-binding', a.address, 'vfio-pci'),
+    undo: (a) => driverctlOp(a.fromDriver === null ? 'unpersist-binding' : 'persist-binding', a.address, a.fromDriver),
+  },
+  'unpersist-binding': {
+    forward: (a) => driverctlOp('unpersist-binding', a.address, null),
+    undo: (a) => driverctlOp('persist-binding', a.address, a.fromDriver),
+  },
 };
 
 /** The row of `action`'s kind, typed for any action. */

@@ -21,10 +21,18 @@ const onDriver = (address: string, d: string | null) => (d === null ? `${address
 /** Judges a driver expectation given the driver now bound to its device (null: none). */
 export function judgeDriver(e: DriverExpectation, driver: string | null): Verdict {
   if (e.what === 'driver') return driver === e.is ? HOLDS : { holds: false, observed: onDriver(e.address, driver), expected: driverText(e.is) };
-  if (driver === 'vfio-pci') return { holds: false, observed: onDriver(e.address, driver), expected: 'a host driver' };
-  // Off vfio-pci is what matters; a device no host driver claims (module blacklisted or not loaded, common for
-  // passthrough-only GPUs) is released all the same, and rolling the whole apply back would not help.
-  return driver === null ? { holds: true, note: `no host driver claimed ${e.address}; it is unbound` } : HOLDS;
+  // Released means back on a host driver (SPEC 2 `release`, SPEC 13): a device left unbound did not come back
+  // (a reset bug, or its driver not loaded), and saying "released" then would hide it until the host needs it.
+  return driver === null || driver === 'vfio-pci' ? { holds: false, observed: onDriver(e.address, driver), expected: 'a host driver' } : HOLDS;
+}
+
+/** Judges a VF count: the PF's state now (`sriov_numvfs` and its `virtfnN` links), or the count persisted. */
+export function judgeNumVfs(e: Extract<Expectation, { what: 'numvfs' | 'numvfs-persisted' }>, seen: { numVfs: number; links: number } | number): Verdict {
+  if (typeof seen === 'number') {
+    return seen === e.is ? HOLDS : { holds: false, observed: `the udev rule file persists ${seen} VFs for ${e.address}`, expected: `${e.is}` };
+  }
+  if (seen.numVfs === e.is && seen.links === e.is) return HOLDS;
+  return { holds: false, observed: `${e.address} has sriov_numvfs ${seen.numVfs} and ${seen.links} virtfn links`, expected: `${e.is} VFs` };
 }
 
 const scopeText = (scope: Scope) => (scope === 'persistent' ? 'persistent config' : 'running domain');
@@ -54,4 +62,13 @@ export function judgeDomain(e: DomainExpectation, dom: ParsedDomain | null, scop
   const differences = found.map((seen) => elementDifferences(e.element as string, seen.xml));
   if (differences.some((d) => d.length === 0)) return HOLDS;
   return { holds: false, observed: `${subject(e, found[0])} ${where} ${(differences[0] as string[]).join(', ')}`, expected };
+}
+
+type PersistedExpectation = Extract<Expectation, { what: 'persisted' }>;
+
+/** Judges a persisted-override expectation given the driver the override file now names (null: no file). */
+export function judgePersisted(e: PersistedExpectation, driver: string | null): Verdict {
+  if (driver === e.is) return HOLDS;
+  const observed = driver === null ? `no driverctl override is persisted for ${e.address}` : `the driverctl override of ${e.address} persists ${driver}`;
+  return { holds: false, observed, expected: e.is === null ? 'no override' : `an override to ${e.is}` };
 }

@@ -489,7 +489,7 @@ describe('planHost: safety (SPEC 3)', () => {
       desired([vm('rhel7.3', [byAddress('0000:07:00.0')])]),
       snapshot([nic], [seedVm()], { selinux: { enabled: true, virtUseSysfs: false }, hostUseKnown: false, deviceSource: 'nodedev' }),
     );
-    expect(codes(plan)).toEqual(['warn:selinux-virt-use-sysfs', 'warn:host-use-unknown']);
+    expect(codes(plan)).toEqual(['warn:selinux-virt-use-sysfs', 'warn:host-use-unknown', 'warn:device-holders-unknown']);
     expect(plan.problems[0]!.hint).toBe('setsebool -P virt_use_sysfs 1');
   });
 });

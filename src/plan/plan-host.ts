@@ -10,20 +10,28 @@ import { formatPos, type DesiredHostState, type DesiredVm, type InterfaceSelecto
 import type { Action, HostPlan, Problem } from '../model/plan.js';
 import { ACTION_ORDER } from '../model/plan.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot } from '../model/snapshot.js';
-import { hostdevXml, withManaged } from '../libvirt/hostdev-xml.js';
+import { withManaged } from '../libvirt/hostdev-xml.js';
+import { checkSriovAssignments, planSriov } from './sriov.js';
+import { observedVfInterface, vfInterfaceChange, vfElement } from './vf-interface.js';
+import type { VfInterface } from '../model/desired.js';
 import { fingerprintSnapshot } from './fingerprint.js';
+import { planPersistedBindings } from './bindings.js';
 import { hostView, type HostView } from './host-view.js';
 import { resolveClaims, type Assignment } from './resolve-claims.js';
 import { checkAssignedDevices, checkHostWarnings, checkIommu } from './safety.js';
+import { releasedWithoutDriver } from './not-back.js';
+import { checkDeviceBusy } from './device-busy.js';
 
 const VFIO = 'vfio-pci';
 
 /** Computes the plan for one host. */
 export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): HostPlan {
-  const view = hostView(snapshot);
+  // Claims are resolved on the host as the plan's VF counts leave it (a VF created by this plan can be claimed).
+  const sriov = planSriov(desired, snapshot, hostView(snapshot));
+  const view = hostView(sriov.snapshot);
   const { assignments, problems: claimProblems } = resolveClaims(desired, view);
-  const problems: Problem[] = [];
-  const actions: Action[] = [];
+  const problems: Problem[] = [...sriov.problems];
+  const actions: Action[] = [...sriov.actions];
   const pruned: { address: string; vm: DomainSnapshot }[] = [];
   const keepers = keepersAfterPlan(desired, view);
   for (const vm of desired.vms) {
@@ -61,7 +69,12 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
     }
     actions.push(...vmActions);
   }
-  actions.push(...planBindings(desired, view, assignments, pruned, keepers, problems));
+  const leaving = new Map<string, string>();
+  actions.push(...planBindings(desired, view, assignments, pruned, keepers, problems, leaving));
+  const runningHolder = (address: string) => keepers(address).find((dom) => dom.live?.hostdevs.some((h) => h.address === address));
+  const persisted = planPersistedBindings(view, assignments, leaving, runningHolder);
+  actions.push(...persisted.actions);
+  problems.push(...persisted.problems);
 
   const guarded = dropProtected(actions, desired, view, problems);
   // The group rules judge the bindings the file asks for: a sibling given back to the host breaks the group, now
@@ -77,8 +90,12 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
     problems: sortProblems([
       ...claimProblems,
       ...checkIommu(view, assignments),
-      ...checkAssignedDevices(desired, view, assignments, returned),
+      // A VF this plan creates has no IOMMU group yet: checkSriovAssignments warns about that instead.
+      ...checkAssignedDevices(desired, view, assignments, returned).filter((p) => !(p.code === 'no-iommu-group' && sriov.pending.has(p.address ?? ''))),
+      ...checkSriovAssignments(view, assignments, sriov.pending),
       ...checkHostWarnings(view, assignments),
+      ...releasedWithoutDriver(desired, view),
+      ...checkDeviceBusy(guarded, snapshot, view),
       ...problems,
     ]),
   };
@@ -132,12 +149,13 @@ function planVmHostdevs(
       source: h.source,
       ...(h.mac ? { mac: h.mac } : {}),
       hostdevXml: h.xml,
+      ...(h.source === 'interface' ? { interface: observedVfInterface(h) } : {}),
       config,
       live: inLive,
       reason,
     });
   };
-  const attach = (a: Assignment, element: string, config: boolean, reason: string) => {
+  const attach = (a: Assignment, element: { xml: string; interface?: VfInterface }, config: boolean, reason: string) => {
     const address = a.device.address;
     // A device stays with another running domain that keeps it: libvirt refuses to plug it in here meanwhile.
     const holder = keepers(address).find((d) => d !== dom && d.live?.hostdevs.some((h) => h.address === address));
@@ -153,15 +171,21 @@ function planVmHostdevs(
     const plug = liveToo && !holder && !plugged.has(address);
     if (plug) plugged.add(address);
     if (config || plug) {
-      actions.push({ kind: 'attach-hostdev', ...vmRef, address, managed: a.managed, hostdevXml: element, config, live: plug, reason });
+      const iface = element.interface ? { interface: element.interface } : {};
+      actions.push({ kind: 'attach-hostdev', ...vmRef, address, managed: a.managed, hostdevXml: element.xml, ...iface, config, live: plug, reason });
     }
   };
 
   for (const h of persistent.values()) {
     const want = wanted.get(h.address);
+    const vfChange = want ? vfInterfaceChange(h, want) : null;
     if (!want) {
       detach(h, true, `not claimed for ${vm.name} in ${vm.pos.file}`);
       pruned.push({ address: h.address, vm: dom });
+    } else if (vfChange !== null) {
+      // A MAC, VLAN or trust change (or hostdev ↔ interface): detach and re-attach that element (SPEC 11).
+      detach(h, true, vfChange);
+      attach(want, vfElement(want, h), true, vfChange);
     } else if (h.source === 'hostdev' && h.managed !== want.managed) {
       const lost = bootOrderLost(dom, h);
       if (lost) {
@@ -171,7 +195,7 @@ function planVmHostdevs(
       // Re-added from the element the VM has, every child kept, only `managed` rewritten (SPEC 13).
       const change = `managed changes from ${yesNo(h.managed)} to ${yesNo(want.managed)}`;
       detach(h, true, change);
-      attach(want, withManaged(h.xml, want.managed), true, change);
+      attach(want, { xml: withManaged(h.xml, want.managed) }, true, change);
     }
   }
   if (liveToo) {
@@ -186,10 +210,11 @@ function planVmHostdevs(
     const where = formatPos(a.pos);
     const inConfig = persistent.get(a.device.address);
     if (!inConfig) {
-      attach(a, hostdevXml(a.device.address, a.managed), true, `claimed for ${vm.name} at ${where}`);
+      attach(a, vfElement(a, undefined), true, `claimed for ${vm.name} at ${where}`);
     } else {
       // Hot-plugged as its config declares it, so the running domain gets the same children.
-      attach(a, inConfig.xml, false, `in ${vm.name}'s config but missing from the running domain (${where})`);
+      const iface = observedVfInterface(inConfig);
+      attach(a, { xml: inConfig.xml, ...(iface ? { interface: iface } : {}) }, false, `in ${vm.name}'s config but missing from the running domain (${where})`);
     }
   }
   return actions;
@@ -278,7 +303,8 @@ function planInterfaces(vm: DesiredVm, dom: DomainSnapshot, problems: Problem[])
 /**
  * Driver bindings (SPEC 2): newly assigned devices go to vfio-pci; devices of running VMs and `managed: false`
  * devices must stay there; devices that leave every VM go back to a host driver. A device moving between VMs is
- * not reattached in between.
+ * not reattached in between. `leaving` receives every device given back to the host (whatever its driver now), each
+ * with why: its persisted binding goes too (bindings.ts).
  */
 function planBindings(
   desired: DesiredHostState,
@@ -287,6 +313,7 @@ function planBindings(
   pruned: { address: string; vm: DomainSnapshot }[],
   keepers: Keepers,
   problems: Problem[],
+  leaving: Map<string, string>,
 ): Action[] {
   const actions: Action[] = [];
   const assigned = new Set(assignments.map((a) => a.device.address));
@@ -310,7 +337,7 @@ function planBindings(
   }
 
   const listed = new Set(desired.vms.map((v) => v.name));
-  const releases = new Map<string, string>();
+  const releases = leaving;
   const kept = new Set<string>();
   const released = new Set(desired.release.flatMap((r) => view.devicesAt(r.address).map((d) => d.address)));
   const release = (address: string, why: string) => {
@@ -379,7 +406,8 @@ function dropProtected(actions: Action[], desired: DesiredHostState, view: HostV
   if (patterns.length === 0) return actions;
   return actions.filter((a) => {
     if (a.kind === 'remove-interface' || !view.covers(patterns, a.address)) return true;
-    if (a.kind !== 'attach-hostdev' && a.kind !== 'nodedev-detach') {
+    // The claim of a protected device is reported where it is resolved; what would undo a binding is blocked here.
+    if (a.kind !== 'attach-hostdev' && a.kind !== 'nodedev-detach' && a.kind !== 'persist-binding') {
       problems.push({
         severity: 'block',
         code: 'protected',

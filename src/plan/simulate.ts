@@ -11,6 +11,8 @@
  * - `detach-hostdev` removes it from the scopes it names. A hot-unplug leaves the binding as it is: passthru binds a
  *   device before it attaches it, and libvirt does not reattach one that was on vfio-pci already (SPEC 8).
  * - `remove-interface` removes the guest NIC (matched by MAC, as libvirt's `detach-device` does).
+ * - `persist-binding` / `unpersist-binding` write or remove the driverctl override (driverctl rebinds the device to
+ *   the driver it already has by then: vfio-pci after nodedev-detach, the host driver after nodedev-reattach).
  *
  * An action libvirt would refuse (a hostdev already in the config, a hot-plug into a VM that does not run, a
  * reattach of a device a running VM holds, a hot-plug into a group that is not viable) throws an InternalError:
@@ -18,8 +20,11 @@
  * interface names, the raw `persistentXml`) are left as they were.
  */
 import { InternalError } from '../errors.js';
-import type { Action, HostdevAttach, HostdevDetach, InterfaceRemove, NodedevDetach, NodedevReattach } from '../model/plan.js';
+import type { Action, BindingPersist, BindingUnpersist, HostdevAttach, HostdevDetach, InterfaceRemove, NodedevDetach, NodedevReattach } from '../model/plan.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot, ParsedDomain, PciDevice } from '../model/snapshot.js';
+
+import { withSriovCount } from '../model/sriov-udev-rules.js';
+import { withVfCount } from './sriov.js';
 
 const VFIO = 'vfio-pci';
 
@@ -56,6 +61,15 @@ export function simulate(snapshot: HostSnapshot, actions: readonly Action[], opt
         return detachHostdev(host, action, refuse);
       case 'remove-interface':
         return removeInterface(host, action, refuse);
+      case 'set-numvfs':
+        host.devices = withVfCount(host.devices, action.address, action.to).devices;
+        return;
+      case 'persist-numvfs':
+        host.sriovPersisted = withSriovCount(host.sriovPersisted ?? [], action.address, action.to);
+        return;
+      case 'persist-binding':
+      case 'unpersist-binding':
+        return persistBinding(host, action, refuse);
     }
   });
   return host;
@@ -154,4 +168,15 @@ function removeInterface(host: HostSnapshot, a: InterfaceRemove, refuse: Refuse)
     if (at < 0) refuse('device not found in the domain configuration');
     scope.interfaces.splice(at, 1);
   }
+}
+
+function persistBinding(host: HostSnapshot, a: BindingPersist | BindingUnpersist, refuse: Refuse): void {
+  deviceAt(host, a.address, refuse);
+  const bindings = host.bindings ?? refuse('the persisted bindings of the host were not observed');
+  if (bindings.driverctl === null) refuse('driverctl is not installed');
+  const user = liveHolder(host, a.address);
+  if (user) refuse(`driverctl would unbind the device from running domain "${user.name}"`);
+  const others = bindings.overrides.filter((o) => o.address !== a.address);
+  const kept = a.kind === 'persist-binding' ? [...others, { address: a.address, driver: VFIO }] : others;
+  bindings.overrides = kept.sort((x, y) => (x.address < y.address ? -1 : 1));
 }

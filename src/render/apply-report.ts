@@ -76,7 +76,15 @@ export function renderHostReport(r: ApplyReport, style: Style): string {
     lines.push(...r.leftovers.map((l) => `    - ${l}`));
     lines.push('  Fix these by hand (see the journal for every command run), then run `passthru plan`.');
   }
+  lines.push(...notBackLines(r));
   return lines.join('\n');
+}
+
+/** For each device that did not come back to its host driver, in the apply or its rollback: what to try. */
+function notBackLines(r: ApplyReport): string[] {
+  return [...r.steps, ...r.rollback].flatMap((s) =>
+    s.remedies === undefined ? [] : [`  ${s.label}: the device did not come back. Try, in order:`, ...s.remedies.map((m) => `    - ${m}`)],
+  );
 }
 
 /** What each state of a host not applied to is called in the text report. */
@@ -104,9 +112,9 @@ export function renderApplyText(outcome: ApplyOutcome, journalPath: string, styl
 /**
  * `apply --format json`: every applied host's report (`hosts[]`, each with its `state` and `wave`), and each host not
  * applied to with its `state` and `error` (`notApplied[]`); `waves` when the rollout had several; `journal` null
- * when none ran.
+ * when none ran; `verify` (apply --verify) when it ran.
  */
-export function renderApplyJson(outcome: ApplyOutcome, journalPath: string | null): string {
+export function renderApplyJson(outcome: ApplyOutcome, journalPath: string | null, verify?: unknown): string {
   const ok = outcome.reports.every((r) => r.ok) && outcome.refused.length === 0;
   const waveOf = (host: string) => {
     const i = outcome.waves.findIndex((w) => w.includes(host));
@@ -126,6 +134,8 @@ export function renderApplyJson(outcome: ApplyOutcome, journalPath: string | nul
     hosts: outcome.reports.map((r) => ({ ...r, state: reportState(r), wave: waveOf(r.host) })),
     ...(notApplied.length > 0 ? { notApplied } : {}),
     ...(outcome.waves.length > 1 ? { waves: outcome.waves } : {}),
+    // `apply --verify`: verify's own JSON report (render/verify.ts) of the VMs changed live.
+    ...(verify !== undefined ? { verify } : {}),
   };
   return `${JSON.stringify(report, null, 2)}\n`;
 }

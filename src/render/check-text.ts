@@ -1,6 +1,7 @@
 /** `check` as text: the plan when something is off (unless quiet), then one verdict line naming every host. */
 import type { HostPlan, Plan } from '../model/plan.js';
 import type { HostSnapshot } from '../model/snapshot.js';
+import { planDrifted } from '../plan/not-back.js';
 import { renderPlanText } from './plan-text.js';
 import { printable } from './printable.js';
 import type { Style } from './style.js';
@@ -14,11 +15,11 @@ function verdict(plan: Plan, style: Style): string {
     ...(plan.hosts.some((h) => h.problems.some((p) => p.severity === 'block')) ? ['blocked'] : []),
   ];
   if (errors.length > 0) return style.red(`error: ${errors.join(', ')}`);
-  return plan.changes ? style.yellow('drifted') : style.green('in sync');
+  return planDrifted(plan) ? style.yellow('drifted') : style.green('in sync');
 }
 
 export function renderCheckText(plan: Plan, snapshots: ReadonlyMap<string, HostSnapshot>, style: Style, quiet: boolean): string {
-  const details = !quiet && (plan.changes || !plan.applyable) ? renderPlanText(plan, snapshots, style) : '';
+  const details = !quiet && (planDrifted(plan) || !plan.applyable) ? renderPlanText(plan, snapshots, style) : '';
   const hosts = plan.hosts.map((h) => `${printable(h.name)}: ${hostState(h)}`).join(', ');
   return `${details}passthru check: ${verdict(plan, style)} (${hosts})\n`;
 }

@@ -156,3 +156,19 @@ describe('renderPlanSh with hostile values', () => {
     expect(lines).toContain(`# --- host local (${URI})`);
   });
 });
+
+describe('renderPlanSh: boot-time bindings (SPEC 10)', () => {
+  it('prints the driverctl command lines, quoted, with their undo', () => {
+    const actions: Action[] = [
+      { kind: 'nodedev-detach', address: '0000:01:00.0', fromDriver: 'nouveau', reason: 'r' },
+      { kind: 'persist-binding', address: '0000:01:00.0', fromDriver: "it's", reason: 'r' },
+      { kind: 'unpersist-binding', address: '0000:02:00.0', fromDriver: 'vfio-pci', reason: 'r' },
+    ];
+    const plan: Plan = { format_version: '1', applyable: true, changes: true, hosts: [{ name: 'local', uri: 'qemu:///system', fingerprint: null, actions, problems: [] }] };
+    const lines = renderPlanSh(plan).split('\n');
+    expect(lines).toContain('driverctl set-override 0000:01:00.0 vfio-pci');
+    expect(lines).toContain('driverctl unset-override 0000:02:00.0');
+    expect(lines).toContain(`# driverctl set-override 0000:01:00.0 'it'\\''s'`);
+    expect(lines).toContain('# driverctl set-override 0000:02:00.0 vfio-pci');
+  });
+});

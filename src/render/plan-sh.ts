@@ -10,7 +10,8 @@
  */
 import { isLocalUri } from '../desired/uri.js';
 import type { Action, HostPlan, Plan } from '../model/plan.js';
-import { XML_FILE, forwardOp, undoOp, type Op } from '../plan/action-steps.js';
+import { sriovRuleLine, SRIOV_RULES_FILE } from '../model/sriov-udev-rules.js';
+import { XML_FILE, forwardOp, undoOp, type LocalChange, type Op } from '../plan/action-steps.js';
 import { printable } from './printable.js';
 
 /** POSIX shell quoting: safe for any string, including names with quotes, `;`, `$(…)`, backticks or newlines. */
@@ -31,9 +32,38 @@ function delimiter(text: string): string {
   return d;
 }
 
-/** The lines that run `op` on the host at `uri`: its XML into "$xml" first, when it has one. */
+/**
+ * The shell lines of a step on the local host's files: a VF count written to `sriov_numvfs` (0 first when it
+ * changes between two non-zero counts, as the kernel requires) and waited for, or the PF's line of the udev rule
+ * file replaced.
+ */
+function localLines(change: LocalChange): string[] {
+  const dir = `/sys/bus/pci/devices/${change.pf}`;
+  if (change.what === 'persist-numvfs') {
+    const file = shellQuote(SRIOV_RULES_FILE);
+    return [
+      `[ ! -e ${file} ] || sed -i ${shellQuote(`/KERNEL=="${change.pf}"/d`)} ${file}`,
+      ...(change.to > 0 ? [`mkdir -p ${shellQuote(SRIOV_RULES_FILE.slice(0, SRIOV_RULES_FILE.lastIndexOf('/')))}`, `echo ${shellQuote(sriovRuleLine(change.pf, change.to))} >> ${file}`] : []),
+    ];
+  }
+  const file = shellQuote(`${dir}/sriov_numvfs`);
+  const links = `$(ls -d ${shellQuote(dir)}/virtfn* 2>/dev/null | wc -l)`;
+  const failed = shellQuote(`${change.pf}: ${change.to} VFs did not appear within 30 s`);
+  return [
+    ...(change.to > 0 ? [`[ "$(cat ${file})" = 0 ] || echo 0 > ${file}`] : []),
+    `echo ${change.to} > ${file}`,
+    `i=0; until [ "${links}" -eq ${change.to} ]; do i=$((i + 1)); [ "$i" -le 300 ] || { echo ${failed} >&2; exit 1; }; sleep 0.1; done`,
+  ];
+}
+
+/**
+ * The lines that run `op` on the host at `uri`: its XML into "$xml" first, when it has one. A driverctl step or a
+ * change of the local host's files runs on the machine itself (only local hosts have them), so it takes no URI.
+ */
 function commandLines(op: Op, uri: string): string[] {
-  const argv = ['virsh', '-c', shellQuote(uri), ...op.args.map((a) => (a === XML_FILE ? '"$xml"' : shellQuote(a)))].join(' ');
+  if (op.local) return localLines(op.local);
+  const program = op.tool === 'driverctl' ? ['driverctl'] : ['virsh', '-c', shellQuote(uri)];
+  const argv = [...program, ...op.args.map((a) => (a === XML_FILE ? '"$xml"' : shellQuote(a)))].join(' ');
   if (op.xml === undefined) return [argv];
   const end = delimiter(op.xml);
   return [`cat > "$xml" <<'${end}'`, op.xml, end, argv];

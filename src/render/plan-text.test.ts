@@ -61,3 +61,29 @@ describe('renderPlanText', () => {
     expect(withoutOwnColours(text)).not.toMatch(UNSAFE);
   });
 });
+
+describe('renderPlanText: boot-time bindings (SPEC 10)', () => {
+  it('lists persist-binding and unpersist-binding with the host bindings, and counts them in the summary', () => {
+    const plan = {
+      format_version: '1' as const,
+      applyable: true,
+      changes: true,
+      hosts: [
+        {
+          name: 'local',
+          uri: 'qemu:///system',
+          fingerprint: null,
+          actions: [
+            { kind: 'persist-binding' as const, address: '0000:01:00.0', fromDriver: null, reason: 'managed: false for a' },
+            { kind: 'unpersist-binding' as const, address: '0000:02:00.0', fromDriver: 'vfio-pci', reason: 'listed under `release`' },
+          ],
+          problems: [],
+        },
+      ],
+    };
+    const text = renderPlanText(plan, new Map(), plainStyle);
+    expect(text).toContain('  # host driver bindings\n    1. + 0000:01:00.0 boot-time binding (driverctl): none → vfio-pci\n');
+    expect(text).toContain('    2. - 0000:02:00.0 boot-time binding (driverctl): vfio-pci → none\n');
+    expect(text).toContain('0 interface(s) to remove, 1 boot-time binding(s) to persist, 1 to remove.');
+  });
+});

@@ -4,7 +4,10 @@
  * not be observed shows its error instead. Every value from the host or the file (names, drivers, MACs, reasons,
  * pci.ids names) is interpolated through `printable` (`p` here): it may hold terminal escapes.
  */
+import type { VfInterface } from '../model/desired.js';
 import type { Action, HostPlan, Plan } from '../model/plan.js';
+import { vfIdentity } from '../model/sriov-address.js';
+import { SRIOV_RULES_FILE } from '../model/sriov-udev-rules.js';
 import type { DomainSnapshot, HostSnapshot, PciDevice } from '../model/snapshot.js';
 import { printable as p } from './printable.js';
 import { renderHostError, renderProblem } from './problems.js';
@@ -15,18 +18,34 @@ const deviceName = (d: PciDevice | undefined) =>
 
 const scope = (a: { config: boolean; live: boolean }) => [a.config ? 'config' : '', a.live ? 'live' : ''].filter(Boolean).join('+');
 
+/** `0000:3b:02.3 (VF 3 of 0000:3b:00.0)` for a VF, the bare address otherwise. */
+function deviceRef(address: string, devices: Map<string, PciDevice>): string {
+  const vf = vfIdentity(address, [...devices.values()]);
+  return vf === null ? address : `${address} (VF ${vf.index} of ${vf.pf})`;
+}
+
+const interfaceText = (i: VfInterface) => `${i.mac === null ? '' : ` mac=${p(i.mac)}`}${i.vlan === null ? '' : ` vlan=${i.vlan}`}${i.trust ? ' trust=yes' : ''}`;
+
 function actionLine(a: Action, devices: Map<string, PciDevice>, style: Style): string {
   switch (a.kind) {
+    case 'set-numvfs':
+      return `${style.yellow('~')} ${a.address} ${deviceName(devices.get(a.address))}: ${a.from} → ${a.to} VFs`;
+    case 'persist-numvfs':
+      return `${style.yellow('~')} ${a.address}: ${a.to} VFs at boot (${SRIOV_RULES_FILE}; was ${a.from})`;
     case 'nodedev-detach':
       return `${style.yellow('~')} ${a.address} ${deviceName(devices.get(a.address))}: ${p(a.fromDriver ?? 'unbound')} → vfio-pci`;
     case 'nodedev-reattach':
       return `${style.yellow('~')} ${a.address} ${deviceName(devices.get(a.address))}: vfio-pci → host driver`;
     case 'attach-hostdev':
-      return `${style.green('+')} hostdev ${a.address} managed=${a.managed ? 'yes' : 'no'} (${scope(a)})`;
+      return `${style.green('+')} ${a.interface ? 'interface hostdev' : 'hostdev'} ${deviceRef(a.address, devices)}${a.interface ? interfaceText(a.interface) : ''} managed=${a.managed ? 'yes' : 'no'} (${scope(a)})`;
     case 'detach-hostdev':
-      return `${style.red('-')} ${a.source === 'interface' ? `interface hostdev ${p(a.mac ?? '')}` : 'hostdev'} ${a.address} (${scope(a)})`;
+      return `${style.red('-')} ${a.source === 'interface' ? `interface hostdev ${p(a.mac ?? '')}` : 'hostdev'} ${deviceRef(a.address, devices)} (${scope(a)})`;
     case 'remove-interface':
       return `${style.red('-')} interface type=${p(a.type)}${a.source ? ` source=${p(a.source)}` : ''}${a.mac ? ` mac=${p(a.mac)}` : ''} (${scope(a)})`;
+    case 'persist-binding':
+      return `${style.green('+')} ${a.address} boot-time binding (driverctl): ${a.fromDriver === null ? 'none' : p(a.fromDriver)} → vfio-pci`;
+    case 'unpersist-binding':
+      return `${style.red('-')} ${a.address} boot-time binding (driverctl): ${p(a.fromDriver)} → none`;
   }
 }
 
@@ -45,7 +64,9 @@ function renderHost(host: HostPlan, snapshot: HostSnapshot | undefined, style: S
     const blocked = host.problems.some((x) => x.severity === 'block');
     out.push(blocked ? '  No changes planned: blocked by the problems below.' : '  No changes: the host matches passthrough.yaml.');
   }
-  const bindings = numbered.filter(({ a }) => a.kind === 'nodedev-detach' || a.kind === 'nodedev-reattach');
+  const counts = numbered.filter(({ a }) => a.kind === 'set-numvfs' || a.kind === 'persist-numvfs');
+  if (counts.length > 0) out.push('', '  # SR-IOV VF counts', ...counts.flatMap(item));
+  const bindings = numbered.filter(({ a }) => !('vm' in a) && a.kind !== 'set-numvfs' && a.kind !== 'persist-numvfs');
   if (bindings.length > 0) out.push('', '  # host driver bindings', ...bindings.flatMap(item));
   const vms = [...new Set(numbered.flatMap(({ a }) => ('vm' in a ? [a.vm] : [])))];
   for (const vm of vms) {
@@ -63,7 +84,12 @@ function summary(plan: Plan, style: Style): string {
   const line =
     `Plan: ${count('nodedev-detach')} to bind to vfio-pci, ${count('nodedev-reattach')} to return to the host, ` +
     `${count('attach-hostdev')} hostdev(s) to attach, ${count('detach-hostdev')} to detach, ` +
-    `${count('remove-interface')} interface(s) to remove.`;
+    `${count('remove-interface')} interface(s) to remove` +
+    // Only plans that have them mention VF counts and boot-time bindings: most hosts have none, and scripts read this line.
+    (count('set-numvfs') + count('persist-numvfs') > 0 ? `, ${count('set-numvfs')} VF count(s) to set, ${count('persist-numvfs')} to persist` : '') +
+    (count('persist-binding') + count('unpersist-binding') > 0
+      ? `, ${count('persist-binding')} boot-time binding(s) to persist, ${count('unpersist-binding')} to remove.`
+      : '.');
   if (plan.applyable) return style.bold(plan.changes ? line : 'No changes. Every host matches passthrough.yaml.');
   const why = [
     ...(unobserved.length > 0 ? [`Not observed: ${unobserved.length} host(s) (${unobserved.join(', ')}) could not be observed; their plan is unknown.`] : []),

@@ -14,7 +14,7 @@ function ucs2length(text) {
   return length;
 }
 
-const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/passthrough.schema.json","title":"passthru desired state (passthrough.yaml)","description":"Which PCI devices each libvirt domain gets passed through, and which devices are released to or protected for the host. Validate with `passthru validate`.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Always 1.","const":1},"hosts":{"description":"Hypervisor hosts by name. Optional: without it there is one host, \"local\", at qemu:///system. With more than one host, every VM, release and protect entry must say which host it is on.","type":"object","propertyNames":{"$ref":"#/$defs/hostName"},"additionalProperties":{"$ref":"#/$defs/host"}},"vms":{"description":"The libvirt domains whose PCI passthrough devices passthru owns, by domain name. A domain not listed here is never changed.","type":"object","propertyNames":{"$ref":"#/$defs/domainName"},"additionalProperties":{"$ref":"#/$defs/vm"}},"release":{"description":"Devices that must be bound to a host driver and assigned to no listed VM.","type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"description":"Devices that passthru never detaches from the host or reassigns, whatever else this file says.","type":"array","items":{"$ref":"#/$defs/hostAddress"}}},"$defs":{"hostName":{"description":"A host name of your choice, used in `host:` references and in plan output.","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"},"domainName":{"description":"A libvirt domain name: any characters libvirt allows (not empty, no \"/\", no line break or other control character).","type":"string","pattern":"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"},"host":{"description":"One hypervisor host.","type":"object","additionalProperties":false,"required":["uri"],"properties":{"uri":{"description":"libvirt connection URI, driver[+transport]://[user@][host][:port]/path[?name=value&...], e.g. qemu:///system (this machine) or qemu+ssh://root@hv2/system (a remote host), or a libvirt.conf alias. Characters outside RFC 3986's unreserved set and the delimiters libvirt uses are percent-encoded.","type":"string","pattern":"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"}}},"vm":{"description":"One libvirt domain and the PCI devices it must have.","type":"object","additionalProperties":false,"required":["devices"],"properties":{"host":{"description":"Name of the host (under `hosts`) the domain is defined on. Required when more than one host is declared.","type":"string"},"live":{"description":"Also hot-plug and unplug on the running domain. Default false: only the persistent config changes, effective at the next VM start.","type":"boolean"},"devices":{"description":"Every PCI device the domain must have passed through. Hostdevs of the domain that are not listed here are removed.","type":"array","items":{"$ref":"#/$defs/device"}},"removeInterfaces":{"description":"Guest NICs to remove because a passed-through NIC replaces them.","type":"array","items":{"$ref":"#/$defs/interfaceSelector"}}}},"device":{"description":"A claimed device: either one `address` (a function, or a whole slot) or a `match` selector picking `count` devices by vendor/product ID. Properties are checked by the branch that applies.","type":"object","if":{"properties":{"match":true},"required":["match"]},"then":{"$ref":"#/$defs/matchDevice"},"else":{"$ref":"#/$defs/addressDevice"}},"addressDevice":{"description":"A device claimed by its PCI address.","type":"object","additionalProperties":false,"required":["address"],"properties":{"address":{"$ref":"#/$defs/pciAddress","description":"PCI address as `lspci -D` prints it (\"0000:07:00.0\"), without the domain (\"07:00.0\"), as a libvirt node device name (\"pci_0000_07_00_0\"), or without the function (\"0000:01:00\") for every function of that slot."},"expect":{"$ref":"#/$defs/identity","description":"Identity guard: the plan is blocked when the device at this address has another vendor/product ID."},"managed":{"description":"<hostdev managed='yes'>: libvirt detaches the device from its host driver at VM start and reattaches it at shutdown. Default true.","type":"boolean"},"force":{"description":"Allow passing through a device the host itself uses (default route NIC, disk controller of a mounted filesystem, boot GPU). Default false.","type":"boolean"}}},"matchDevice":{"description":"A selector: `count` devices with this vendor/product ID, chosen lowest address first; devices already attached that match stay chosen.","type":"object","additionalProperties":false,"required":["match"],"properties":{"match":{"$ref":"#/$defs/identity","description":"Vendor/product ID of the devices to pick, as `lspci -nn` shows it ([8086:1521])."},"count":{"description":"How many matching devices to pass through. Default 1.","type":"integer","minimum":1},"managed":{"description":"<hostdev managed='yes'>: libvirt detaches the devices from their host driver at VM start and reattaches them at shutdown. Default true.","type":"boolean"},"force":{"description":"Allow passing through devices the host itself uses. Default false.","type":"boolean"}}},"identity":{"description":"PCI vendor and product (device) ID.","type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"$ref":"#/$defs/pciId","description":"Vendor ID: 4 hex digits, e.g. \"8086\"."},"product":{"$ref":"#/$defs/pciId","description":"Product (device) ID: 4 hex digits, e.g. \"1521\"."}}},"pciId":{"description":"4 hex digits, optionally with 0x. Quoting is recommended; an unquoted 8086 is read as written.","type":["string","integer"],"pattern":"^(0[xX])?[0-9a-fA-F]{4}$"},"pciAddress":{"description":"PCI address: [domain:]bus:slot[.function] in hex, or a node device name pci_dddd_bb_ss_f.","type":"string","pattern":"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"},"interfaceSelector":{"description":"Selects guest NICs (<interface>) to remove. Fields left out match anything.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"The interface type: bridge, network, direct, user, ...","type":"string","minLength":1},"source":{"description":"The source bridge, network or device name, e.g. br0.","type":"string","minLength":1},"mac":{"description":"The guest MAC address, e.g. 52:54:00:12:34:56.","type":"string","pattern":"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"}}},"hostAddress":{"description":"A device on a host.","type":"object","additionalProperties":false,"required":["address"],"properties":{"host":{"description":"Name of the host (under `hosts`). Required when more than one host is declared.","type":"string"},"address":{"$ref":"#/$defs/pciAddress","description":"PCI address: a function (\"0000:07:00.1\") or a whole slot (\"0000:01:00\")."}}}}};
+const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/passthrough.schema.json","title":"passthru desired state (passthrough.yaml)","description":"Which PCI devices each libvirt domain gets passed through, which devices are released to or protected for the host, and how many SR-IOV VFs each owned PF has. Validate with `passthru validate`.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Always 1.","const":1},"hosts":{"description":"Hypervisor hosts by name. Optional: without it there is one host, \"local\", at qemu:///system. With more than one host, every VM, release and protect entry must say which host it is on.","type":"object","propertyNames":{"$ref":"#/$defs/hostName"},"additionalProperties":{"$ref":"#/$defs/host"}},"vms":{"description":"The libvirt domains whose PCI passthrough devices passthru owns, by domain name. A domain not listed here is never changed.","type":"object","propertyNames":{"$ref":"#/$defs/domainName"},"additionalProperties":{"$ref":"#/$defs/vm"}},"release":{"description":"Devices that must be bound to a host driver and assigned to no listed VM.","type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"description":"Devices that passthru never detaches from the host or reassigns, whatever else this file says.","type":"array","items":{"$ref":"#/$defs/hostAddress"}},"sriov":{"description":"SR-IOV physical functions whose VF count passthru owns: it sets `sriov_numvfs` and persists it for the next boot. Changing a count destroys every VF of that PF, so it is refused while any of them is in a domain.","type":"array","items":{"$ref":"#/$defs/sriovPf"}}},"$defs":{"hostName":{"description":"A host name of your choice, used in `host:` references and in plan output.","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"},"domainName":{"description":"A libvirt domain name: any characters libvirt allows (not empty, no \"/\", no line break or other control character).","type":"string","pattern":"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"},"host":{"description":"One hypervisor host.","type":"object","additionalProperties":false,"required":["uri"],"properties":{"uri":{"description":"libvirt connection URI, driver[+transport]://[user@][host][:port]/path[?name=value&...], e.g. qemu:///system (this machine) or qemu+ssh://root@hv2/system (a remote host), or a libvirt.conf alias. Characters outside RFC 3986's unreserved set and the delimiters libvirt uses are percent-encoded.","type":"string","pattern":"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"}}},"vm":{"description":"One libvirt domain and the PCI devices it must have.","type":"object","additionalProperties":false,"required":["devices"],"properties":{"host":{"description":"Name of the host (under `hosts`) the domain is defined on. Required when more than one host is declared.","type":"string"},"live":{"description":"Also hot-plug and unplug on the running domain. Default false: only the persistent config changes, effective at the next VM start.","type":"boolean"},"devices":{"description":"Every PCI device the domain must have passed through. Hostdevs of the domain that are not listed here are removed.","type":"array","items":{"$ref":"#/$defs/device"}},"removeInterfaces":{"description":"Guest NICs to remove because a passed-through NIC replaces them.","type":"array","items":{"$ref":"#/$defs/interfaceSelector"}}}},"device":{"description":"A claimed device: one `address` (a function, or a whole slot), an SR-IOV VF by `vf: { pf, index }`, or a `match` selector picking `count` devices by vendor/product ID or among the VFs of one PF (`match: { pf }`). Properties are checked by the branch that applies.","type":"object","if":{"properties":{"match":true},"required":["match"]},"then":{"$ref":"#/$defs/anyMatchDevice"},"else":{"if":{"properties":{"vf":true},"required":["vf"]},"then":{"$ref":"#/$defs/vfDevice"},"else":{"$ref":"#/$defs/addressDevice"}}},"anyMatchDevice":{"description":"A selector: by vendor/product ID (`match: { vendor, product }`) or among the VFs of one PF (`match: { pf }`).","type":"object","if":{"properties":{"match":{"type":"object","properties":{"pf":true},"required":["pf"]}}},"then":{"$ref":"#/$defs/vfMatchDevice"},"else":{"$ref":"#/$defs/matchDevice"}},"addressDevice":{"description":"A device claimed by its PCI address.","type":"object","additionalProperties":false,"required":["address"],"properties":{"address":{"$ref":"#/$defs/pciAddress","description":"PCI address as `lspci -D` prints it (\"0000:07:00.0\"), without the domain (\"07:00.0\"), as a libvirt node device name (\"pci_0000_07_00_0\"), or without the function (\"0000:01:00\") for every function of that slot."},"expect":{"$ref":"#/$defs/identity","description":"Identity guard: the plan is blocked when the device at this address has another vendor/product ID."},"interface":{"$ref":"#/$defs/vfInterface","description":"Give this SR-IOV VF to the guest as a NIC, <interface type='hostdev'>, with this MAC, VLAN and trust, rather than as a plain <hostdev>."},"managed":{"description":"<hostdev managed='yes'>: libvirt detaches the device from its host driver at VM start and reattaches it at shutdown. Default true.","type":"boolean"},"force":{"description":"Allow passing through a device the host itself uses (default route NIC, disk controller of a mounted filesystem, boot GPU). Default false.","type":"boolean"}}},"matchDevice":{"description":"A selector: `count` devices with this vendor/product ID, chosen lowest address first; devices already attached that match stay chosen.","type":"object","additionalProperties":false,"required":["match"],"properties":{"match":{"$ref":"#/$defs/identity","description":"Vendor/product ID of the devices to pick, as `lspci -nn` shows it ([8086:1521])."},"count":{"description":"How many matching devices to pass through. Default 1.","type":"integer","minimum":1},"interface":{"$ref":"#/$defs/vfInterface","description":"Give this SR-IOV VF to the guest as a NIC, <interface type='hostdev'>, with this MAC, VLAN and trust, rather than as a plain <hostdev>."},"managed":{"description":"<hostdev managed='yes'>: libvirt detaches the devices from their host driver at VM start and reattaches them at shutdown. Default true.","type":"boolean"},"force":{"description":"Allow passing through devices the host itself uses. Default false.","type":"boolean"}}},"vfDevice":{"description":"An SR-IOV VF named by its PF and index (the PF's `virtfnN` link): VF addresses move when the PF's VF count changes, this name does not.","type":"object","additionalProperties":false,"required":["vf"],"properties":{"vf":{"description":"The VF: its physical function and its index.","type":"object","additionalProperties":false,"required":["pf","index"],"properties":{"pf":{"$ref":"#/$defs/pciAddress","description":"PCI address of the physical function, e.g. \"0000:3b:00.0\"."},"index":{"description":"The VF's index N (the PF's `virtfnN` link), from 0.","type":"integer","minimum":0}}},"interface":{"$ref":"#/$defs/vfInterface","description":"Give this SR-IOV VF to the guest as a NIC, <interface type='hostdev'>, with this MAC, VLAN and trust, rather than as a plain <hostdev>."},"managed":{"description":"managed='yes' on the <hostdev> or <interface type='hostdev'>. Default true.","type":"boolean"},"force":{"description":"Allow passing through a device the host itself uses. Default false.","type":"boolean"}}},"vfMatchDevice":{"description":"A selector over the VFs of one PF: `count` free VFs, lowest index first; VFs already attached to this VM stay chosen.","type":"object","additionalProperties":false,"required":["match"],"properties":{"match":{"description":"The physical function whose VFs are picked.","type":"object","additionalProperties":false,"required":["pf"],"properties":{"pf":{"$ref":"#/$defs/pciAddress","description":"PCI address of the physical function whose VFs are picked."}}},"count":{"description":"How many VFs to pass through. Default 1.","type":"integer","minimum":1},"interface":{"$ref":"#/$defs/vfInterface","description":"Give this SR-IOV VF to the guest as a NIC, <interface type='hostdev'>, with this MAC, VLAN and trust, rather than as a plain <hostdev>."},"managed":{"description":"managed='yes' on the <hostdev> or <interface type='hostdev'>. Default true.","type":"boolean"},"force":{"description":"Allow passing through VFs the host itself uses. Default false.","type":"boolean"}}},"vfInterface":{"description":"An SR-IOV VF as a guest NIC: <interface type='hostdev' managed='yes'> with <mac>, <vlan><tag> and trustGuestRxFilters.","type":"object","additionalProperties":false,"properties":{"mac":{"description":"The guest MAC address, unicast, e.g. 52:54:00:12:34:56. Left out: libvirt picks one, which passthru then keeps.","type":"string","pattern":"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"},"vlan":{"description":"802.1Q VLAN tag of the VF's traffic, 0-4095. Left out: untagged.","type":"integer","minimum":0,"maximum":4095},"trust":{"description":"trustGuestRxFilters='yes': the host follows the guest's MAC and multicast filter changes. Default false.","type":"boolean"}}},"sriovPf":{"description":"One SR-IOV physical function and its VF count.","type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"host":{"description":"Name of the host (under `hosts`). Required when more than one host is declared.","type":"string"},"pf":{"$ref":"#/$defs/pciAddress","description":"PCI address of the physical function, e.g. \"0000:3b:00.0\"."},"numVfs":{"description":"How many VFs the PF has (`sriov_numvfs`); 0 for none. At most the PF's `sriov_totalvfs`.","type":"integer","minimum":0,"maximum":65535}}},"identity":{"description":"PCI vendor and product (device) ID.","type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"$ref":"#/$defs/pciId","description":"Vendor ID: 4 hex digits, e.g. \"8086\"."},"product":{"$ref":"#/$defs/pciId","description":"Product (device) ID: 4 hex digits, e.g. \"1521\"."}}},"pciId":{"description":"4 hex digits, optionally with 0x. Quoting is recommended; an unquoted 8086 is read as written.","type":["string","integer"],"pattern":"^(0[xX])?[0-9a-fA-F]{4}$"},"pciAddress":{"description":"PCI address: [domain:]bus:slot[.function] in hex, or a node device name pci_dddd_bb_ss_f.","type":"string","pattern":"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"},"interfaceSelector":{"description":"Selects guest NICs (<interface>) to remove. Fields left out match anything.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"The interface type: bridge, network, direct, user, ...","type":"string","minLength":1},"source":{"description":"The source bridge, network or device name, e.g. br0.","type":"string","minLength":1},"mac":{"description":"The guest MAC address, e.g. 52:54:00:12:34:56.","type":"string","pattern":"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"}}},"hostAddress":{"description":"A device on a host.","type":"object","additionalProperties":false,"required":["address"],"properties":{"host":{"description":"Name of the host (under `hosts`). Required when more than one host is declared.","type":"string"},"address":{"$ref":"#/$defs/pciAddress","description":"PCI address: a function (\"0000:07:00.1\") or a whole slot (\"0000:01:00\")."}}}}};
 const schema1 = {"description":"A host name of your choice, used in `host:` references and in plan output.","type":"string","pattern":"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"};
 const schema2 = {"description":"One hypervisor host.","type":"object","additionalProperties":false,"required":["uri"],"properties":{"uri":{"description":"libvirt connection URI, driver[+transport]://[user@][host][:port]/path[?name=value&...], e.g. qemu:///system (this machine) or qemu+ssh://root@hv2/system (a remote host), or a libvirt.conf alias. Characters outside RFC 3986's unreserved set and the delimiters libvirt uses are percent-encoded.","type":"string","pattern":"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"}}};
 const schema3 = {"description":"A libvirt domain name: any characters libvirt allows (not empty, no \"/\", no line break or other control character).","type":"string","pattern":"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"};
@@ -22,12 +22,14 @@ const pattern0 = new RegExp("^[A-Za-z0-9_][A-Za-z0-9_.-]*$", "u");
 const pattern1 = new RegExp("^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$", "u");
 const pattern2 = new RegExp("^[^/\\u0000-\\u001f\\u007f-\\u009f]+$", "u");
 const schema4 = {"description":"One libvirt domain and the PCI devices it must have.","type":"object","additionalProperties":false,"required":["devices"],"properties":{"host":{"description":"Name of the host (under `hosts`) the domain is defined on. Required when more than one host is declared.","type":"string"},"live":{"description":"Also hot-plug and unplug on the running domain. Default false: only the persistent config changes, effective at the next VM start.","type":"boolean"},"devices":{"description":"Every PCI device the domain must have passed through. Hostdevs of the domain that are not listed here are removed.","type":"array","items":{"$ref":"#/$defs/device"}},"removeInterfaces":{"description":"Guest NICs to remove because a passed-through NIC replaces them.","type":"array","items":{"$ref":"#/$defs/interfaceSelector"}}}};
-const schema12 = {"description":"Selects guest NICs (<interface>) to remove. Fields left out match anything.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"The interface type: bridge, network, direct, user, ...","type":"string","minLength":1},"source":{"description":"The source bridge, network or device name, e.g. br0.","type":"string","minLength":1},"mac":{"description":"The guest MAC address, e.g. 52:54:00:12:34:56.","type":"string","pattern":"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"}}};
-const schema5 = {"description":"A claimed device: either one `address` (a function, or a whole slot) or a `match` selector picking `count` devices by vendor/product ID. Properties are checked by the branch that applies.","type":"object","if":{"properties":{"match":true},"required":["match"]},"then":{"$ref":"#/$defs/matchDevice"},"else":{"$ref":"#/$defs/addressDevice"}};
-const schema6 = {"description":"A selector: `count` devices with this vendor/product ID, chosen lowest address first; devices already attached that match stay chosen.","type":"object","additionalProperties":false,"required":["match"],"properties":{"match":{"$ref":"#/$defs/identity","description":"Vendor/product ID of the devices to pick, as `lspci -nn` shows it ([8086:1521])."},"count":{"description":"How many matching devices to pass through. Default 1.","type":"integer","minimum":1},"managed":{"description":"<hostdev managed='yes'>: libvirt detaches the devices from their host driver at VM start and reattaches them at shutdown. Default true.","type":"boolean"},"force":{"description":"Allow passing through devices the host itself uses. Default false.","type":"boolean"}}};
-const schema7 = {"description":"PCI vendor and product (device) ID.","type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"$ref":"#/$defs/pciId","description":"Vendor ID: 4 hex digits, e.g. \"8086\"."},"product":{"$ref":"#/$defs/pciId","description":"Product (device) ID: 4 hex digits, e.g. \"1521\"."}}};
-const schema8 = {"description":"4 hex digits, optionally with 0x. Quoting is recommended; an unquoted 8086 is read as written.","type":["string","integer"],"pattern":"^(0[xX])?[0-9a-fA-F]{4}$"};
-const pattern3 = new RegExp("^(0[xX])?[0-9a-fA-F]{4}$", "u");
+const schema21 = {"description":"Selects guest NICs (<interface>) to remove. Fields left out match anything.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"The interface type: bridge, network, direct, user, ...","type":"string","minLength":1},"source":{"description":"The source bridge, network or device name, e.g. br0.","type":"string","minLength":1},"mac":{"description":"The guest MAC address, e.g. 52:54:00:12:34:56.","type":"string","pattern":"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"}}};
+const schema5 = {"description":"A claimed device: one `address` (a function, or a whole slot), an SR-IOV VF by `vf: { pf, index }`, or a `match` selector picking `count` devices by vendor/product ID or among the VFs of one PF (`match: { pf }`). Properties are checked by the branch that applies.","type":"object","if":{"properties":{"match":true},"required":["match"]},"then":{"$ref":"#/$defs/anyMatchDevice"},"else":{"if":{"properties":{"vf":true},"required":["vf"]},"then":{"$ref":"#/$defs/vfDevice"},"else":{"$ref":"#/$defs/addressDevice"}}};
+const schema6 = {"description":"A selector: by vendor/product ID (`match: { vendor, product }`) or among the VFs of one PF (`match: { pf }`).","type":"object","if":{"properties":{"match":{"type":"object","properties":{"pf":true},"required":["pf"]}}},"then":{"$ref":"#/$defs/vfMatchDevice"},"else":{"$ref":"#/$defs/matchDevice"}};
+const schema7 = {"description":"A selector over the VFs of one PF: `count` free VFs, lowest index first; VFs already attached to this VM stay chosen.","type":"object","additionalProperties":false,"required":["match"],"properties":{"match":{"description":"The physical function whose VFs are picked.","type":"object","additionalProperties":false,"required":["pf"],"properties":{"pf":{"$ref":"#/$defs/pciAddress","description":"PCI address of the physical function whose VFs are picked."}}},"count":{"description":"How many VFs to pass through. Default 1.","type":"integer","minimum":1},"interface":{"$ref":"#/$defs/vfInterface","description":"Give this SR-IOV VF to the guest as a NIC, <interface type='hostdev'>, with this MAC, VLAN and trust, rather than as a plain <hostdev>."},"managed":{"description":"managed='yes' on the <hostdev> or <interface type='hostdev'>. Default true.","type":"boolean"},"force":{"description":"Allow passing through VFs the host itself uses. Default false.","type":"boolean"}}};
+const schema8 = {"description":"PCI address: [domain:]bus:slot[.function] in hex, or a node device name pci_dddd_bb_ss_f.","type":"string","pattern":"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"};
+const schema9 = {"description":"An SR-IOV VF as a guest NIC: <interface type='hostdev' managed='yes'> with <mac>, <vlan><tag> and trustGuestRxFilters.","type":"object","additionalProperties":false,"properties":{"mac":{"description":"The guest MAC address, unicast, e.g. 52:54:00:12:34:56. Left out: libvirt picks one, which passthru then keeps.","type":"string","pattern":"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"},"vlan":{"description":"802.1Q VLAN tag of the VF's traffic, 0-4095. Left out: untagged.","type":"integer","minimum":0,"maximum":4095},"trust":{"description":"trustGuestRxFilters='yes': the host follows the guest's MAC and multicast filter changes. Default false.","type":"boolean"}}};
+const pattern3 = new RegExp("^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$", "u");
+const pattern4 = new RegExp("^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$", "u");
 
 function validate4(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -40,8 +42,275 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.match === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "match"},message:"must have required property '"+"match"+"'",schema:schema7.required,parentSchema:schema7,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "match") || (key0 === "count")) || (key0 === "interface")) || (key0 === "managed")) || (key0 === "force"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema7,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.match !== undefined){
+let data0 = data.match;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.pf === undefined){
+const err2 = {instancePath:instancePath+"/match",schemaPath:"#/properties/match/required",keyword:"required",params:{missingProperty: "pf"},message:"must have required property '"+"pf"+"'",schema:schema7.properties.match.required,parentSchema:schema7.properties.match,data:data0};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key1 in data0){
+if(!(key1 === "pf")){
+const err3 = {instancePath:instancePath+"/match",schemaPath:"#/properties/match/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema7.properties.match,data:data0};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data0.pf !== undefined){
+let data1 = data0.pf;
+if(typeof data1 === "string"){
+if(!pattern3.test(data1)){
+const err4 = {instancePath:instancePath+"/match/pf",schemaPath:"#/$defs/pciAddress/pattern",keyword:"pattern",params:{pattern: "^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"},message:"must match pattern \""+"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"+"\"",schema:"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$",parentSchema:schema8,data:data1};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/match/pf",schemaPath:"#/$defs/pciAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema8.type,parentSchema:schema8,data:data1};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/match",schemaPath:"#/properties/match/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema7.properties.match.type,parentSchema:schema7.properties.match,data:data0};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.count !== undefined){
+let data2 = data.count;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err7 = {instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema7.properties.count.type,parentSchema:schema7.properties.count,data:data2};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 1 || isNaN(data2)){
+const err8 = {instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema7.properties.count,data:data2};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+if(data.interface !== undefined){
+let data3 = data.interface;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+for(const key2 in data3){
+if(!(((key2 === "mac") || (key2 === "vlan")) || (key2 === "trust"))){
+const err9 = {instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema9,data:data3};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data3.mac !== undefined){
+let data4 = data3.mac;
+if(typeof data4 === "string"){
+if(!pattern4.test(data4)){
+const err10 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"},message:"must match pattern \""+"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"+"\"",schema:"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$",parentSchema:schema9.properties.mac,data:data4};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema9.properties.mac.type,parentSchema:schema9.properties.mac,data:data4};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data3.vlan !== undefined){
+let data5 = data3.vlan;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err12 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema9.properties.vlan.type,parentSchema:schema9.properties.vlan,data:data5};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 4095 || isNaN(data5)){
+const err13 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095",schema:4095,parentSchema:schema9.properties.vlan,data:data5};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data5 < 0 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema9.properties.vlan,data:data5};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+if(data3.trust !== undefined){
+let data6 = data3.trust;
+if(typeof data6 !== "boolean"){
+const err15 = {instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema9.properties.trust.type,parentSchema:schema9.properties.trust,data:data6};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema9.type,parentSchema:schema9,data:data3};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.managed !== undefined){
+let data7 = data.managed;
+if(typeof data7 !== "boolean"){
+const err17 = {instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema7.properties.managed.type,parentSchema:schema7.properties.managed,data:data7};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.force !== undefined){
+let data8 = data.force;
+if(typeof data8 !== "boolean"){
+const err18 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema7.properties.force.type,parentSchema:schema7.properties.force,data:data8};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema7.type,parentSchema:schema7,data};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+validate4.errors = vErrors;
+return errors === 0;
+}
+validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema10 = {"description":"A selector: `count` devices with this vendor/product ID, chosen lowest address first; devices already attached that match stay chosen.","type":"object","additionalProperties":false,"required":["match"],"properties":{"match":{"$ref":"#/$defs/identity","description":"Vendor/product ID of the devices to pick, as `lspci -nn` shows it ([8086:1521])."},"count":{"description":"How many matching devices to pass through. Default 1.","type":"integer","minimum":1},"interface":{"$ref":"#/$defs/vfInterface","description":"Give this SR-IOV VF to the guest as a NIC, <interface type='hostdev'>, with this MAC, VLAN and trust, rather than as a plain <hostdev>."},"managed":{"description":"<hostdev managed='yes'>: libvirt detaches the devices from their host driver at VM start and reattaches them at shutdown. Default true.","type":"boolean"},"force":{"description":"Allow passing through devices the host itself uses. Default false.","type":"boolean"}}};
+const schema11 = {"description":"PCI vendor and product (device) ID.","type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"$ref":"#/$defs/pciId","description":"Vendor ID: 4 hex digits, e.g. \"8086\"."},"product":{"$ref":"#/$defs/pciId","description":"Product (device) ID: 4 hex digits, e.g. \"1521\"."}}};
+const schema12 = {"description":"4 hex digits, optionally with 0x. Quoting is recommended; an unquoted 8086 is read as written.","type":["string","integer"],"pattern":"^(0[xX])?[0-9a-fA-F]{4}$"};
+const pattern5 = new RegExp("^(0[xX])?[0-9a-fA-F]{4}$", "u");
+
+function validate7(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate7.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.vendor === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "vendor"},message:"must have required property '"+"vendor"+"'",schema:schema7.required,parentSchema:schema7,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "vendor"},message:"must have required property '"+"vendor"+"'",schema:schema11.required,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -51,7 +320,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.product === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "product"},message:"must have required property '"+"product"+"'",schema:schema7.required,parentSchema:schema7,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "product"},message:"must have required property '"+"product"+"'",schema:schema11.required,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -62,7 +331,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "vendor") || (key0 === "product"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema7,data};
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -75,7 +344,7 @@ errors++;
 if(data.vendor !== undefined){
 let data0 = data.vendor;
 if((typeof data0 !== "string") && (!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0))))){
-const err3 = {instancePath:instancePath+"/vendor",schemaPath:"#/$defs/pciId/type",keyword:"type",params:{type: schema8.type},message:"must be string,integer",schema:schema8.type,parentSchema:schema8,data:data0};
+const err3 = {instancePath:instancePath+"/vendor",schemaPath:"#/$defs/pciId/type",keyword:"type",params:{type: schema12.type},message:"must be string,integer",schema:schema12.type,parentSchema:schema12,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -85,8 +354,8 @@ vErrors.push(err3);
 errors++;
 }
 if(typeof data0 === "string"){
-if(!pattern3.test(data0)){
-const err4 = {instancePath:instancePath+"/vendor",schemaPath:"#/$defs/pciId/pattern",keyword:"pattern",params:{pattern: "^(0[xX])?[0-9a-fA-F]{4}$"},message:"must match pattern \""+"^(0[xX])?[0-9a-fA-F]{4}$"+"\"",schema:"^(0[xX])?[0-9a-fA-F]{4}$",parentSchema:schema8,data:data0};
+if(!pattern5.test(data0)){
+const err4 = {instancePath:instancePath+"/vendor",schemaPath:"#/$defs/pciId/pattern",keyword:"pattern",params:{pattern: "^(0[xX])?[0-9a-fA-F]{4}$"},message:"must match pattern \""+"^(0[xX])?[0-9a-fA-F]{4}$"+"\"",schema:"^(0[xX])?[0-9a-fA-F]{4}$",parentSchema:schema12,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -100,7 +369,7 @@ errors++;
 if(data.product !== undefined){
 let data1 = data.product;
 if((typeof data1 !== "string") && (!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1))))){
-const err5 = {instancePath:instancePath+"/product",schemaPath:"#/$defs/pciId/type",keyword:"type",params:{type: schema8.type},message:"must be string,integer",schema:schema8.type,parentSchema:schema8,data:data1};
+const err5 = {instancePath:instancePath+"/product",schemaPath:"#/$defs/pciId/type",keyword:"type",params:{type: schema12.type},message:"must be string,integer",schema:schema12.type,parentSchema:schema12,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -110,8 +379,8 @@ vErrors.push(err5);
 errors++;
 }
 if(typeof data1 === "string"){
-if(!pattern3.test(data1)){
-const err6 = {instancePath:instancePath+"/product",schemaPath:"#/$defs/pciId/pattern",keyword:"pattern",params:{pattern: "^(0[xX])?[0-9a-fA-F]{4}$"},message:"must match pattern \""+"^(0[xX])?[0-9a-fA-F]{4}$"+"\"",schema:"^(0[xX])?[0-9a-fA-F]{4}$",parentSchema:schema8,data:data1};
+if(!pattern5.test(data1)){
+const err6 = {instancePath:instancePath+"/product",schemaPath:"#/$defs/pciId/pattern",keyword:"pattern",params:{pattern: "^(0[xX])?[0-9a-fA-F]{4}$"},message:"must match pattern \""+"^(0[xX])?[0-9a-fA-F]{4}$"+"\"",schema:"^(0[xX])?[0-9a-fA-F]{4}$",parentSchema:schema12,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -124,7 +393,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema7.type,parentSchema:schema7,data};
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -133,10 +402,217 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate4.errors = vErrors;
+validate7.errors = vErrors;
 return errors === 0;
 }
-validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate7.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate6.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.match === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "match"},message:"must have required property '"+"match"+"'",schema:schema10.required,parentSchema:schema10,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "match") || (key0 === "count")) || (key0 === "interface")) || (key0 === "managed")) || (key0 === "force"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema10,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.match !== undefined){
+if(!(validate7(data.match, {instancePath:instancePath+"/match",parentData:data,parentDataProperty:"match",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : appendErrors(vErrors, validate7.errors);
+errors = vErrors.length;
+}
+}
+if(data.count !== undefined){
+let data1 = data.count;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err2 = {instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema10.properties.count.type,parentSchema:schema10.properties.count,data:data1};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 1 || isNaN(data1)){
+const err3 = {instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema10.properties.count,data:data1};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+if(data.interface !== undefined){
+let data2 = data.interface;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+for(const key1 in data2){
+if(!(((key1 === "mac") || (key1 === "vlan")) || (key1 === "trust"))){
+const err4 = {instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema9,data:data2};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data2.mac !== undefined){
+let data3 = data2.mac;
+if(typeof data3 === "string"){
+if(!pattern4.test(data3)){
+const err5 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"},message:"must match pattern \""+"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"+"\"",schema:"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$",parentSchema:schema9.properties.mac,data:data3};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema9.properties.mac.type,parentSchema:schema9.properties.mac,data:data3};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data2.vlan !== undefined){
+let data4 = data2.vlan;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err7 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema9.properties.vlan.type,parentSchema:schema9.properties.vlan,data:data4};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 4095 || isNaN(data4)){
+const err8 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095",schema:4095,parentSchema:schema9.properties.vlan,data:data4};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data4 < 0 || isNaN(data4)){
+const err9 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema9.properties.vlan,data:data4};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+if(data2.trust !== undefined){
+let data5 = data2.trust;
+if(typeof data5 !== "boolean"){
+const err10 = {instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema9.properties.trust.type,parentSchema:schema9.properties.trust,data:data5};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema9.type,parentSchema:schema9,data:data2};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.managed !== undefined){
+let data6 = data.managed;
+if(typeof data6 !== "boolean"){
+const err12 = {instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema10.properties.managed.type,parentSchema:schema10.properties.managed,data:data6};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.force !== undefined){
+let data7 = data.force;
+if(typeof data7 !== "boolean"){
+const err13 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema10.properties.force.type,parentSchema:schema10.properties.force,data:data7};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema10.type,parentSchema:schema10,data};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate6.errors = vErrors;
+return errors === 0;
+}
+validate6.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate3(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -149,9 +625,8 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.match === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "match"},message:"must have required property '"+"match"+"'",schema:schema6.required,parentSchema:schema6,data};
+if(!(data && typeof data == "object" && !Array.isArray(data))){
+const err0 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema6.type,parentSchema:schema6,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -160,9 +635,18 @@ vErrors.push(err0);
 }
 errors++;
 }
-for(const key0 in data){
-if(!((((key0 === "match") || (key0 === "count")) || (key0 === "managed")) || (key0 === "force"))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema6,data};
+const _errs1 = errors;
+let valid0 = true;
+const _errs2 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.match !== undefined){
+let data0 = data.match;
+const _errs3 = errors;
+if(errors === _errs3){
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+let missing0;
+if((data0.pf === undefined) && (missing0 = "pf")){
+const err1 = {};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -172,16 +656,8 @@ vErrors.push(err1);
 errors++;
 }
 }
-if(data.match !== undefined){
-if(!(validate4(data.match, {instancePath:instancePath+"/match",parentData:data,parentDataProperty:"match",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate4.errors : appendErrors(vErrors, validate4.errors);
-errors = vErrors.length;
-}
-}
-if(data.count !== undefined){
-let data1 = data.count;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err2 = {instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema6.properties.count.type,parentSchema:schema6.properties.count,data:data1};
+else {
+const err2 = {};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -190,9 +666,50 @@ vErrors.push(err2);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 < 1 || isNaN(data1)){
-const err3 = {instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema6.properties.count,data:data1};
+}
+}
+}
+var _valid0 = _errs2 === errors;
+errors = _errs1;
+if(vErrors !== null){
+if(_errs1){
+vErrors.length = _errs1;
+}
+else {
+vErrors = null;
+}
+}
+let ifClause0;
+if(_valid0){
+const _errs5 = errors;
+if(!(validate4(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate4.errors : appendErrors(vErrors, validate4.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs5 === errors;
+valid0 = _valid0;
+if(valid0){
+var props0 = true;
+}
+ifClause0 = "then";
+}
+else {
+const _errs6 = errors;
+if(!(validate6(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate6.errors : appendErrors(vErrors, validate6.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs6 === errors;
+valid0 = _valid0;
+if(valid0){
+if(props0 !== true){
+props0 = true;
+}
+}
+ifClause0 = "else";
+}
+if(!valid0){
+const err3 = {instancePath,schemaPath:"#/if",keyword:"if",params:{failingKeyword: ifClause0},message:"must match \""+ifClause0+"\" schema",schema:schema6.if,parentSchema:schema6,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -201,58 +718,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-}
-if(data.managed !== undefined){
-let data2 = data.managed;
-if(typeof data2 !== "boolean"){
-const err4 = {instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema6.properties.managed.type,parentSchema:schema6.properties.managed,data:data2};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.force !== undefined){
-let data3 = data.force;
-if(typeof data3 !== "boolean"){
-const err5 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema6.properties.force.type,parentSchema:schema6.properties.force,data:data3};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-}
-else {
-const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema6.type,parentSchema:schema6,data};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
 validate3.errors = vErrors;
+evaluated0.props = props0;
 return errors === 0;
 }
-validate3.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate3.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema10 = {"description":"A device claimed by its PCI address.","type":"object","additionalProperties":false,"required":["address"],"properties":{"address":{"$ref":"#/$defs/pciAddress","description":"PCI address as `lspci -D` prints it (\"0000:07:00.0\"), without the domain (\"07:00.0\"), as a libvirt node device name (\"pci_0000_07_00_0\"), or without the function (\"0000:01:00\") for every function of that slot."},"expect":{"$ref":"#/$defs/identity","description":"Identity guard: the plan is blocked when the device at this address has another vendor/product ID."},"managed":{"description":"<hostdev managed='yes'>: libvirt detaches the device from its host driver at VM start and reattaches it at shutdown. Default true.","type":"boolean"},"force":{"description":"Allow passing through a device the host itself uses (default route NIC, disk controller of a mounted filesystem, boot GPU). Default false.","type":"boolean"}}};
-const schema11 = {"description":"PCI address: [domain:]bus:slot[.function] in hex, or a node device name pci_dddd_bb_ss_f.","type":"string","pattern":"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"};
-const pattern5 = new RegExp("^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$", "u");
+const schema15 = {"description":"An SR-IOV VF named by its PF and index (the PF's `virtfnN` link): VF addresses move when the PF's VF count changes, this name does not.","type":"object","additionalProperties":false,"required":["vf"],"properties":{"vf":{"description":"The VF: its physical function and its index.","type":"object","additionalProperties":false,"required":["pf","index"],"properties":{"pf":{"$ref":"#/$defs/pciAddress","description":"PCI address of the physical function, e.g. \"0000:3b:00.0\"."},"index":{"description":"The VF's index N (the PF's `virtfnN` link), from 0.","type":"integer","minimum":0}}},"interface":{"$ref":"#/$defs/vfInterface","description":"Give this SR-IOV VF to the guest as a NIC, <interface type='hostdev'>, with this MAC, VLAN and trust, rather than as a plain <hostdev>."},"managed":{"description":"managed='yes' on the <hostdev> or <interface type='hostdev'>. Default true.","type":"boolean"},"force":{"description":"Allow passing through a device the host itself uses. Default false.","type":"boolean"}}};
 
-function validate7(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate7.evaluated;
+const evaluated0 = validate11.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -260,8 +737,8 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.address === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "address"},message:"must have required property '"+"address"+"'",schema:schema10.required,parentSchema:schema10,data};
+if(data.vf === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "vf"},message:"must have required property '"+"vf"+"'",schema:schema15.required,parentSchema:schema15,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -271,8 +748,282 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!((((key0 === "address") || (key0 === "expect")) || (key0 === "managed")) || (key0 === "force"))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema10,data};
+if(!((((key0 === "vf") || (key0 === "interface")) || (key0 === "managed")) || (key0 === "force"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema15,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.vf !== undefined){
+let data0 = data.vf;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.pf === undefined){
+const err2 = {instancePath:instancePath+"/vf",schemaPath:"#/properties/vf/required",keyword:"required",params:{missingProperty: "pf"},message:"must have required property '"+"pf"+"'",schema:schema15.properties.vf.required,parentSchema:schema15.properties.vf,data:data0};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data0.index === undefined){
+const err3 = {instancePath:instancePath+"/vf",schemaPath:"#/properties/vf/required",keyword:"required",params:{missingProperty: "index"},message:"must have required property '"+"index"+"'",schema:schema15.properties.vf.required,parentSchema:schema15.properties.vf,data:data0};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key1 in data0){
+if(!((key1 === "pf") || (key1 === "index"))){
+const err4 = {instancePath:instancePath+"/vf",schemaPath:"#/properties/vf/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema15.properties.vf,data:data0};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data0.pf !== undefined){
+let data1 = data0.pf;
+if(typeof data1 === "string"){
+if(!pattern3.test(data1)){
+const err5 = {instancePath:instancePath+"/vf/pf",schemaPath:"#/$defs/pciAddress/pattern",keyword:"pattern",params:{pattern: "^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"},message:"must match pattern \""+"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"+"\"",schema:"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$",parentSchema:schema8,data:data1};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/vf/pf",schemaPath:"#/$defs/pciAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema8.type,parentSchema:schema8,data:data1};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data0.index !== undefined){
+let data2 = data0.index;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err7 = {instancePath:instancePath+"/vf/index",schemaPath:"#/properties/vf/properties/index/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema15.properties.vf.properties.index.type,parentSchema:schema15.properties.vf.properties.index,data:data2};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 0 || isNaN(data2)){
+const err8 = {instancePath:instancePath+"/vf/index",schemaPath:"#/properties/vf/properties/index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema15.properties.vf.properties.index,data:data2};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/vf",schemaPath:"#/properties/vf/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema15.properties.vf.type,parentSchema:schema15.properties.vf,data:data0};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.interface !== undefined){
+let data3 = data.interface;
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+for(const key2 in data3){
+if(!(((key2 === "mac") || (key2 === "vlan")) || (key2 === "trust"))){
+const err10 = {instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema9,data:data3};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data3.mac !== undefined){
+let data4 = data3.mac;
+if(typeof data4 === "string"){
+if(!pattern4.test(data4)){
+const err11 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"},message:"must match pattern \""+"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"+"\"",schema:"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$",parentSchema:schema9.properties.mac,data:data4};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema9.properties.mac.type,parentSchema:schema9.properties.mac,data:data4};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data3.vlan !== undefined){
+let data5 = data3.vlan;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err13 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema9.properties.vlan.type,parentSchema:schema9.properties.vlan,data:data5};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 4095 || isNaN(data5)){
+const err14 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095",schema:4095,parentSchema:schema9.properties.vlan,data:data5};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data5 < 0 || isNaN(data5)){
+const err15 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema9.properties.vlan,data:data5};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+if(data3.trust !== undefined){
+let data6 = data3.trust;
+if(typeof data6 !== "boolean"){
+const err16 = {instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema9.properties.trust.type,parentSchema:schema9.properties.trust,data:data6};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema9.type,parentSchema:schema9,data:data3};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.managed !== undefined){
+let data7 = data.managed;
+if(typeof data7 !== "boolean"){
+const err18 = {instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema15.properties.managed.type,parentSchema:schema15.properties.managed,data:data7};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.force !== undefined){
+let data8 = data.force;
+if(typeof data8 !== "boolean"){
+const err19 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema15.properties.force.type,parentSchema:schema15.properties.force,data:data8};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema15.type,parentSchema:schema15,data};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+validate11.errors = vErrors;
+return errors === 0;
+}
+validate11.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema18 = {"description":"A device claimed by its PCI address.","type":"object","additionalProperties":false,"required":["address"],"properties":{"address":{"$ref":"#/$defs/pciAddress","description":"PCI address as `lspci -D` prints it (\"0000:07:00.0\"), without the domain (\"07:00.0\"), as a libvirt node device name (\"pci_0000_07_00_0\"), or without the function (\"0000:01:00\") for every function of that slot."},"expect":{"$ref":"#/$defs/identity","description":"Identity guard: the plan is blocked when the device at this address has another vendor/product ID."},"interface":{"$ref":"#/$defs/vfInterface","description":"Give this SR-IOV VF to the guest as a NIC, <interface type='hostdev'>, with this MAC, VLAN and trust, rather than as a plain <hostdev>."},"managed":{"description":"<hostdev managed='yes'>: libvirt detaches the device from its host driver at VM start and reattaches it at shutdown. Default true.","type":"boolean"},"force":{"description":"Allow passing through a device the host itself uses (default route NIC, disk controller of a mounted filesystem, boot GPU). Default false.","type":"boolean"}}};
+
+function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate13.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.address === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "address"},message:"must have required property '"+"address"+"'",schema:schema18.required,parentSchema:schema18,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "address") || (key0 === "expect")) || (key0 === "interface")) || (key0 === "managed")) || (key0 === "force"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema18,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -285,8 +1036,8 @@ errors++;
 if(data.address !== undefined){
 let data0 = data.address;
 if(typeof data0 === "string"){
-if(!pattern5.test(data0)){
-const err2 = {instancePath:instancePath+"/address",schemaPath:"#/$defs/pciAddress/pattern",keyword:"pattern",params:{pattern: "^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"},message:"must match pattern \""+"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"+"\"",schema:"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$",parentSchema:schema11,data:data0};
+if(!pattern3.test(data0)){
+const err2 = {instancePath:instancePath+"/address",schemaPath:"#/$defs/pciAddress/pattern",keyword:"pattern",params:{pattern: "^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"},message:"must match pattern \""+"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"+"\"",schema:"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$",parentSchema:schema8,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -297,7 +1048,7 @@ errors++;
 }
 }
 else {
-const err3 = {instancePath:instancePath+"/address",schemaPath:"#/$defs/pciAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.type,parentSchema:schema11,data:data0};
+const err3 = {instancePath:instancePath+"/address",schemaPath:"#/$defs/pciAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema8.type,parentSchema:schema8,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -308,15 +1059,17 @@ errors++;
 }
 }
 if(data.expect !== undefined){
-if(!(validate4(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate4.errors : appendErrors(vErrors, validate4.errors);
+if(!(validate7(data.expect, {instancePath:instancePath+"/expect",parentData:data,parentDataProperty:"expect",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate7.errors : appendErrors(vErrors, validate7.errors);
 errors = vErrors.length;
 }
 }
-if(data.managed !== undefined){
-let data2 = data.managed;
-if(typeof data2 !== "boolean"){
-const err4 = {instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema10.properties.managed.type,parentSchema:schema10.properties.managed,data:data2};
+if(data.interface !== undefined){
+let data2 = data.interface;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+for(const key1 in data2){
+if(!(((key1 === "mac") || (key1 === "vlan")) || (key1 === "trust"))){
+const err4 = {instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema9,data:data2};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -326,10 +1079,11 @@ vErrors.push(err4);
 errors++;
 }
 }
-if(data.force !== undefined){
-let data3 = data.force;
-if(typeof data3 !== "boolean"){
-const err5 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema10.properties.force.type,parentSchema:schema10.properties.force,data:data3};
+if(data2.mac !== undefined){
+let data3 = data2.mac;
+if(typeof data3 === "string"){
+if(!pattern4.test(data3)){
+const err5 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"},message:"must match pattern \""+"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"+"\"",schema:"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$",parentSchema:schema9.properties.mac,data:data3};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -339,9 +1093,8 @@ vErrors.push(err5);
 errors++;
 }
 }
-}
 else {
-const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema10.type,parentSchema:schema10,data};
+const err6 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema9.properties.mac.type,parentSchema:schema9.properties.mac,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -350,10 +1103,108 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate7.errors = vErrors;
+}
+if(data2.vlan !== undefined){
+let data4 = data2.vlan;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err7 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema9.properties.vlan.type,parentSchema:schema9.properties.vlan,data:data4};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 4095 || isNaN(data4)){
+const err8 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095",schema:4095,parentSchema:schema9.properties.vlan,data:data4};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data4 < 0 || isNaN(data4)){
+const err9 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema9.properties.vlan,data:data4};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+if(data2.trust !== undefined){
+let data5 = data2.trust;
+if(typeof data5 !== "boolean"){
+const err10 = {instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema9.properties.trust.type,parentSchema:schema9.properties.trust,data:data5};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema9.type,parentSchema:schema9,data:data2};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.managed !== undefined){
+let data6 = data.managed;
+if(typeof data6 !== "boolean"){
+const err12 = {instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema18.properties.managed.type,parentSchema:schema18.properties.managed,data:data6};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.force !== undefined){
+let data7 = data.force;
+if(typeof data7 !== "boolean"){
+const err13 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema18.properties.force.type,parentSchema:schema18.properties.force,data:data7};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema18.type,parentSchema:schema18,data};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate13.errors = vErrors;
 return errors === 0;
 }
-validate7.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate13.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -409,35 +1260,108 @@ if(!(validate3(data, {instancePath,parentData,parentDataProperty,rootData,dynami
 vErrors = vErrors === null ? validate3.errors : appendErrors(vErrors, validate3.errors);
 errors = vErrors.length;
 }
+else {
+var props0 = validate3.evaluated.props;
+}
 var _valid0 = _errs3 === errors;
 valid0 = _valid0;
 if(valid0){
-var props0 = true;
+if(props0 !== true){
+props0 = props0 || {};
+props0.match = true;
+}
 }
 ifClause0 = "then";
 }
 else {
 const _errs4 = errors;
-if(!(validate7(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate7.errors : appendErrors(vErrors, validate7.errors);
-errors = vErrors.length;
-}
-var _valid0 = _errs4 === errors;
-valid0 = _valid0;
-if(valid0){
-if(props0 !== true){
-props0 = true;
-}
-}
-ifClause0 = "else";
-}
-if(!valid0){
-const err2 = {instancePath,schemaPath:"#/if",keyword:"if",params:{failingKeyword: ifClause0},message:"must match \""+ifClause0+"\" schema",schema:schema5.if,parentSchema:schema5,data};
+const _errs5 = errors;
+let valid1 = true;
+const _errs6 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing1;
+if((data.vf === undefined) && (missing1 = "vf")){
+const err2 = {};
 if(vErrors === null){
 vErrors = [err2];
 }
 else {
 vErrors.push(err2);
+}
+errors++;
+}
+}
+var _valid1 = _errs6 === errors;
+errors = _errs5;
+if(vErrors !== null){
+if(_errs5){
+vErrors.length = _errs5;
+}
+else {
+vErrors = null;
+}
+}
+let ifClause1;
+if(_valid1){
+const _errs7 = errors;
+if(!(validate11(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate11.errors : appendErrors(vErrors, validate11.errors);
+errors = vErrors.length;
+}
+var _valid1 = _errs7 === errors;
+valid1 = _valid1;
+if(valid1){
+var props1 = true;
+}
+ifClause1 = "then";
+}
+else {
+const _errs8 = errors;
+if(!(validate13(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate13.errors : appendErrors(vErrors, validate13.errors);
+errors = vErrors.length;
+}
+var _valid1 = _errs8 === errors;
+valid1 = _valid1;
+if(valid1){
+if(props1 !== true){
+props1 = true;
+}
+}
+ifClause1 = "else";
+}
+if(!valid1){
+const err3 = {instancePath,schemaPath:"#/else/if",keyword:"if",params:{failingKeyword: ifClause1},message:"must match \""+ifClause1+"\" schema",schema:schema5.else.if,parentSchema:schema5.else,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+var _valid0 = _errs4 === errors;
+valid0 = _valid0;
+if(valid0){
+if(props0 !== true && props1 !== undefined){
+if(props1 === true){
+props0 = true;
+}
+else {
+props0 = props0 || {};
+Object.assign(props0, props1);
+}
+}
+}
+ifClause0 = "else";
+}
+if(!valid0){
+const err4 = {instancePath,schemaPath:"#/if",keyword:"if",params:{failingKeyword: ifClause0},message:"must match \""+ifClause0+"\" schema",schema:schema5.if,parentSchema:schema5,data};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
 }
 errors++;
 }
@@ -448,7 +1372,6 @@ return errors === 0;
 validate2.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 const func0 = ucs2length;
-const pattern6 = new RegExp("^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$", "u");
 
 function validate1(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -539,7 +1462,7 @@ for(let i1=0; i1<len1; i1++){
 let data5 = data4[i1];
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.type === undefined){
-const err5 = {instancePath:instancePath+"/removeInterfaces/" + i1,schemaPath:"#/$defs/interfaceSelector/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema12.required,parentSchema:schema12,data:data5};
+const err5 = {instancePath:instancePath+"/removeInterfaces/" + i1,schemaPath:"#/$defs/interfaceSelector/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema21.required,parentSchema:schema21,data:data5};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -550,7 +1473,7 @@ errors++;
 }
 for(const key1 in data5){
 if(!(((key1 === "type") || (key1 === "source")) || (key1 === "mac"))){
-const err6 = {instancePath:instancePath+"/removeInterfaces/" + i1,schemaPath:"#/$defs/interfaceSelector/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema12,data:data5};
+const err6 = {instancePath:instancePath+"/removeInterfaces/" + i1,schemaPath:"#/$defs/interfaceSelector/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data5};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -564,7 +1487,7 @@ if(data5.type !== undefined){
 let data6 = data5.type;
 if(typeof data6 === "string"){
 if(func0(data6) < 1){
-const err7 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/type",schemaPath:"#/$defs/interfaceSelector/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema12.properties.type,data:data6};
+const err7 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/type",schemaPath:"#/$defs/interfaceSelector/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema21.properties.type,data:data6};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -575,7 +1498,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/type",schemaPath:"#/$defs/interfaceSelector/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema12.properties.type.type,parentSchema:schema12.properties.type,data:data6};
+const err8 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/type",schemaPath:"#/$defs/interfaceSelector/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema21.properties.type.type,parentSchema:schema21.properties.type,data:data6};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -589,7 +1512,7 @@ if(data5.source !== undefined){
 let data7 = data5.source;
 if(typeof data7 === "string"){
 if(func0(data7) < 1){
-const err9 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/source",schemaPath:"#/$defs/interfaceSelector/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema12.properties.source,data:data7};
+const err9 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/source",schemaPath:"#/$defs/interfaceSelector/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema21.properties.source,data:data7};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -600,7 +1523,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/source",schemaPath:"#/$defs/interfaceSelector/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema12.properties.source.type,parentSchema:schema12.properties.source,data:data7};
+const err10 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/source",schemaPath:"#/$defs/interfaceSelector/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema21.properties.source.type,parentSchema:schema21.properties.source,data:data7};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -613,8 +1536,8 @@ errors++;
 if(data5.mac !== undefined){
 let data8 = data5.mac;
 if(typeof data8 === "string"){
-if(!pattern6.test(data8)){
-const err11 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/mac",schemaPath:"#/$defs/interfaceSelector/properties/mac/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"},message:"must match pattern \""+"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"+"\"",schema:"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$",parentSchema:schema12.properties.mac,data:data8};
+if(!pattern4.test(data8)){
+const err11 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/mac",schemaPath:"#/$defs/interfaceSelector/properties/mac/pattern",keyword:"pattern",params:{pattern: "^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"},message:"must match pattern \""+"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"+"\"",schema:"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$",parentSchema:schema21.properties.mac,data:data8};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -625,7 +1548,7 @@ errors++;
 }
 }
 else {
-const err12 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/mac",schemaPath:"#/$defs/interfaceSelector/properties/mac/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema12.properties.mac.type,parentSchema:schema12.properties.mac,data:data8};
+const err12 = {instancePath:instancePath+"/removeInterfaces/" + i1+"/mac",schemaPath:"#/$defs/interfaceSelector/properties/mac/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema21.properties.mac.type,parentSchema:schema21.properties.mac,data:data8};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -637,7 +1560,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/removeInterfaces/" + i1,schemaPath:"#/$defs/interfaceSelector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema12.type,parentSchema:schema12,data:data5};
+const err13 = {instancePath:instancePath+"/removeInterfaces/" + i1,schemaPath:"#/$defs/interfaceSelector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema21.type,parentSchema:schema21,data:data5};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -675,12 +1598,12 @@ return errors === 0;
 }
 validate1.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema13 = {"description":"A device on a host.","type":"object","additionalProperties":false,"required":["address"],"properties":{"host":{"description":"Name of the host (under `hosts`). Required when more than one host is declared.","type":"string"},"address":{"$ref":"#/$defs/pciAddress","description":"PCI address: a function (\"0000:07:00.1\") or a whole slot (\"0000:01:00\")."}}};
+const schema22 = {"description":"A device on a host.","type":"object","additionalProperties":false,"required":["address"],"properties":{"host":{"description":"Name of the host (under `hosts`). Required when more than one host is declared.","type":"string"},"address":{"$ref":"#/$defs/pciAddress","description":"PCI address: a function (\"0000:07:00.1\") or a whole slot (\"0000:01:00\")."}}};
 
-function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate12.evaluated;
+const evaluated0 = validate18.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -689,7 +1612,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.address === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "address"},message:"must have required property '"+"address"+"'",schema:schema13.required,parentSchema:schema13,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "address"},message:"must have required property '"+"address"+"'",schema:schema22.required,parentSchema:schema22,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -700,7 +1623,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "host") || (key0 === "address"))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema13,data};
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema22,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -713,7 +1636,7 @@ errors++;
 if(data.host !== undefined){
 let data0 = data.host;
 if(typeof data0 !== "string"){
-const err2 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema13.properties.host.type,parentSchema:schema13.properties.host,data:data0};
+const err2 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.properties.host.type,parentSchema:schema22.properties.host,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -726,8 +1649,8 @@ errors++;
 if(data.address !== undefined){
 let data1 = data.address;
 if(typeof data1 === "string"){
-if(!pattern5.test(data1)){
-const err3 = {instancePath:instancePath+"/address",schemaPath:"#/$defs/pciAddress/pattern",keyword:"pattern",params:{pattern: "^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"},message:"must match pattern \""+"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"+"\"",schema:"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$",parentSchema:schema11,data:data1};
+if(!pattern3.test(data1)){
+const err3 = {instancePath:instancePath+"/address",schemaPath:"#/$defs/pciAddress/pattern",keyword:"pattern",params:{pattern: "^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"},message:"must match pattern \""+"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"+"\"",schema:"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$",parentSchema:schema8,data:data1};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -738,7 +1661,7 @@ errors++;
 }
 }
 else {
-const err4 = {instancePath:instancePath+"/address",schemaPath:"#/$defs/pciAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.type,parentSchema:schema11,data:data1};
+const err4 = {instancePath:instancePath+"/address",schemaPath:"#/$defs/pciAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema8.type,parentSchema:schema8,data:data1};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -750,7 +1673,7 @@ errors++;
 }
 }
 else {
-const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema13.type,parentSchema:schema13,data};
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.type,parentSchema:schema22,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -759,10 +1682,144 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate12.errors = vErrors;
+validate18.errors = vErrors;
 return errors === 0;
 }
-validate12.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate18.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema24 = {"description":"One SR-IOV physical function and its VF count.","type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"host":{"description":"Name of the host (under `hosts`). Required when more than one host is declared.","type":"string"},"pf":{"$ref":"#/$defs/pciAddress","description":"PCI address of the physical function, e.g. \"0000:3b:00.0\"."},"numVfs":{"description":"How many VFs the PF has (`sriov_numvfs`); 0 for none. At most the PF's `sriov_totalvfs`.","type":"integer","minimum":0,"maximum":65535}}};
+
+function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate21.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.pf === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pf"},message:"must have required property '"+"pf"+"'",schema:schema24.required,parentSchema:schema24,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.numVfs === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "numVfs"},message:"must have required property '"+"numVfs"+"'",schema:schema24.required,parentSchema:schema24,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "host") || (key0 === "pf")) || (key0 === "numVfs"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.host !== undefined){
+let data0 = data.host;
+if(typeof data0 !== "string"){
+const err3 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema24.properties.host.type,parentSchema:schema24.properties.host,data:data0};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.pf !== undefined){
+let data1 = data.pf;
+if(typeof data1 === "string"){
+if(!pattern3.test(data1)){
+const err4 = {instancePath:instancePath+"/pf",schemaPath:"#/$defs/pciAddress/pattern",keyword:"pattern",params:{pattern: "^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"},message:"must match pattern \""+"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$"+"\"",schema:"^(?:(?:(?:0[xX])?[0-9a-fA-F]{1,4}:)?(?:0[xX])?[0-9a-fA-F]{1,2}:(?:0[xX])?[0-9a-fA-F]{1,2}(?:\\.(?:0[xX])?[0-7])?|pci_[0-9a-fA-F]{4}_[0-9a-fA-F]{2}_[0-9a-fA-F]{2}_[0-7])$",parentSchema:schema8,data:data1};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/pf",schemaPath:"#/$defs/pciAddress/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema8.type,parentSchema:schema8,data:data1};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.numVfs !== undefined){
+let data2 = data.numVfs;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err6 = {instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema24.properties.numVfs.type,parentSchema:schema24.properties.numVfs,data:data2};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 65535 || isNaN(data2)){
+const err7 = {instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema24.properties.numVfs,data:data2};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data2 < 0 || isNaN(data2)){
+const err8 = {instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema24.properties.numVfs,data:data2};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema24.type,parentSchema:schema24,data};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+validate21.errors = vErrors;
+return errors === 0;
+}
+validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -788,7 +1845,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(((((key0 === "version") || (key0 === "hosts")) || (key0 === "vms")) || (key0 === "release")) || (key0 === "protect"))){
+if(!((((((key0 === "version") || (key0 === "hosts")) || (key0 === "vms")) || (key0 === "release")) || (key0 === "protect")) || (key0 === "sriov"))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema0,data};
 if(vErrors === null){
 vErrors = [err1];
@@ -987,8 +2044,8 @@ let data6 = data.release;
 if(Array.isArray(data6)){
 const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate12(data6[i0], {instancePath:instancePath+"/release/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate12.errors : appendErrors(vErrors, validate12.errors);
+if(!(validate18(data6[i0], {instancePath:instancePath+"/release/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate18.errors : appendErrors(vErrors, validate18.errors);
 errors = vErrors.length;
 }
 }
@@ -1009,8 +2066,8 @@ let data8 = data.protect;
 if(Array.isArray(data8)){
 const len1 = data8.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate12(data8[i1], {instancePath:instancePath+"/protect/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate12.errors : appendErrors(vErrors, validate12.errors);
+if(!(validate18(data8[i1], {instancePath:instancePath+"/protect/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate18.errors : appendErrors(vErrors, validate18.errors);
 errors = vErrors.length;
 }
 }
@@ -1026,14 +2083,36 @@ vErrors.push(err17);
 errors++;
 }
 }
+if(data.sriov !== undefined){
+let data10 = data.sriov;
+if(Array.isArray(data10)){
+const len2 = data10.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate21(data10[i2], {instancePath:instancePath+"/sriov/" + i2,parentData:data10,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : appendErrors(vErrors, validate21.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema0.type,parentSchema:schema0,data};
+const err18 = {instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema0.properties.sriov.type,parentSchema:schema0.properties.sriov,data:data10};
 if(vErrors === null){
 vErrors = [err18];
 }
 else {
 vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema0.type,parentSchema:schema0,data};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
 }
 errors++;
 }

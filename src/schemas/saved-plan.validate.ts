@@ -14,25 +14,25 @@ function ucs2length(text) {
   return length;
 }
 
-const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/saved-plan.schema.json","title":"passthru saved plan (plan -o FILE)","description":"What `passthru plan -o FILE` writes and `passthru apply FILE` reads: the plan, the snapshots it was computed from, and the desired state (normalised: every default filled in, addresses canonical). apply refuses a file that does not match this schema, whose plan is not what its desired state plans on its snapshots, or whose hosts changed since.","type":"object","additionalProperties":false,"required":["format_version","plan","snapshots","desired"],"properties":{"format_version":{"const":"1"},"plan":{"$ref":"#/$defs/plan"},"snapshots":{"description":"One snapshot per host of the desired state, as observed when the plan was made.","type":"array","minItems":1,"items":{"$ref":"snapshot.schema.json#/$defs/hostSnapshot"}},"desired":{"$ref":"#/$defs/desiredState"}},"$defs":{"text":{"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},"nonEmptyText":{"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},"pos":{"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}},"address":{"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},"hostName":{"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},"identity":{"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}},"desiredHost":{"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}},"claim":{"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"$ref":"#/$defs/addressClaim"}},"addressClaim":{"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}},"matchClaim":{"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}},"interfaceSelector":{"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}},"desiredVm":{"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}},"hostAddress":{"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}},"desiredState":{"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}}}},"action":{"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}},"problem":{"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}},"hostPlan":{"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}},"plan":{"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}}}};
+const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/saved-plan.schema.json","title":"passthru saved plan (plan -o FILE)","description":"What `passthru plan -o FILE` writes and `passthru apply FILE` reads: the plan, the snapshots it was computed from, and the desired state (normalised: every default filled in, addresses canonical). apply refuses a file that does not match this schema, whose plan is not what its desired state plans on its snapshots, or whose hosts changed since.","type":"object","additionalProperties":false,"required":["format_version","plan","snapshots","desired"],"properties":{"format_version":{"const":"1"},"plan":{"$ref":"#/$defs/plan"},"snapshots":{"description":"One snapshot per host of the desired state, as observed when the plan was made.","type":"array","minItems":1,"items":{"$ref":"snapshot.schema.json#/$defs/hostSnapshot"}},"desired":{"$ref":"#/$defs/desiredState"}},"$defs":{"text":{"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},"nonEmptyText":{"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},"pos":{"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}},"address":{"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},"hostName":{"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},"identity":{"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}},"desiredHost":{"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}},"claim":{"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match","vf","vf-match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"if":{"properties":{"kind":{"const":"vf"}}},"then":{"$ref":"#/$defs/vfClaim"},"else":{"if":{"properties":{"kind":{"const":"vf-match"}}},"then":{"$ref":"#/$defs/vfMatchClaim"},"else":{"$ref":"#/$defs/addressClaim"}}}},"vfInterface":{"type":"object","additionalProperties":false,"required":["mac","vlan","trust"],"properties":{"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"vlan":{"oneOf":[{"type":"integer","minimum":0,"maximum":4095},{"type":"null"}]},"trust":{"type":"boolean"}}},"pfAddress":{"description":"Canonical PCI address of a function.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"vfClaim":{"type":"object","additionalProperties":false,"required":["kind","pf","index","expect","managed","force","pos"],"properties":{"kind":{"const":"vf"},"pf":{"$ref":"#/$defs/pfAddress"},"index":{"type":"integer","minimum":0},"expect":{"type":"null"},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"vfMatchClaim":{"type":"object","additionalProperties":false,"required":["kind","pf","count","managed","force","pos"],"properties":{"kind":{"const":"vf-match"},"pf":{"$ref":"#/$defs/pfAddress"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"sriovPf":{"type":"object","additionalProperties":false,"required":["host","pf","numVfs","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"pf":{"$ref":"#/$defs/pfAddress"},"numVfs":{"type":"integer","minimum":0,"maximum":65535},"pos":{"$ref":"#/$defs/pos"}}},"addressClaim":{"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"matchClaim":{"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}},"interfaceSelector":{"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}},"desiredVm":{"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}},"hostAddress":{"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}},"desiredState":{"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"sriov":{"type":"array","items":{"$ref":"#/$defs/sriovPf"}}}},"action":{"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["set-numvfs","persist-numvfs","nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface","persist-binding","unpersist-binding"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}},"problem":{"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}},"hostPlan":{"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}},"plan":{"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}}}};
 const schema1 = {"description":"The plan as `plan --format json` prints it.","type":"object","required":["format_version","applyable","changes","hosts"],"properties":{"format_version":{"const":"1"},"applyable":{"type":"boolean"},"changes":{"type":"boolean"},"hosts":{"type":"array","items":{"$ref":"#/$defs/hostPlan"}}}};
 const schema2 = {"type":"object","required":["name","uri","fingerprint","actions","problems"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"fingerprint":{"description":"Of the snapshot the host's plan was computed from; null for a host that could not be observed (and has no snapshot here).","oneOf":[{"type":"string","pattern":"^sha256:[0-9a-f]{64}$"},{"type":"null"}]},"actions":{"type":"array","items":{"$ref":"#/$defs/action"}},"problems":{"type":"array","items":{"$ref":"#/$defs/problem"}}}};
 const schema3 = {"description":"A host name from the file, or the host part of a -c URI (a DNS name, an IP address, an IPv6 literal in brackets).","type":"string","pattern":"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"};
-const schema19 = {"description":"libvirt connection URI, driver[+transport]://[user@][host][:port]/path[?name=value&...], e.g. qemu:///system (this machine) or qemu+ssh://root@hv2/system (a remote host), or a libvirt.conf alias. Characters outside RFC 3986's unreserved set and the delimiters libvirt uses are percent-encoded.","type":"string","pattern":"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"};
-const schema23 = {"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}};
+const schema30 = {"description":"libvirt connection URI, driver[+transport]://[user@][host][:port]/path[?name=value&...], e.g. qemu:///system (this machine) or qemu+ssh://root@hv2/system (a remote host), or a libvirt.conf alias. Characters outside RFC 3986's unreserved set and the delimiters libvirt uses are percent-encoded.","type":"string","pattern":"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"};
+const schema34 = {"type":"object","required":["severity","code","message"],"properties":{"severity":{"enum":["block","warn"]},"code":{"type":"string"},"message":{"type":"string"},"hint":{"type":"string"}}};
 const pattern0 = new RegExp("^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$", "u");
 const pattern2 = new RegExp("^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$", "u");
-const pattern10 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-const schema20 = {"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}};
-const schema21 = {"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"};
+const pattern17 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const schema31 = {"description":"One planned step. Fields beyond these are allowed here; apply re-plans and refuses a plan whose actions differ in any field.","type":"object","required":["kind","reason"],"properties":{"kind":{"enum":["set-numvfs","persist-numvfs","nodedev-detach","nodedev-reattach","attach-hostdev","detach-hostdev","remove-interface","persist-binding","unpersist-binding"]},"reason":{"type":"string"},"address":{"$ref":"#/$defs/address"},"vm":{"$ref":"passthrough.schema.json#/$defs/domainName"},"vmUuid":{"type":"string"},"managed":{"type":"boolean"},"config":{"type":"boolean"},"live":{"type":"boolean"}}};
+const schema32 = {"description":"Canonical PCI address of a function (0000:07:00.0) or a whole slot (0000:01:00).","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"};
 const schema7 = {"description":"A libvirt domain name: any characters libvirt allows (not empty, no \"/\", no line break or other control character).","type":"string","pattern":"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"};
-const pattern11 = new RegExp("^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$", "u");
+const pattern18 = new RegExp("^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$", "u");
 const pattern3 = new RegExp("^[^/\\u0000-\\u001f\\u007f-\\u009f]+$", "u");
 
-function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate18.evaluated;
+const evaluated0 = validate26.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -43,15 +43,15 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.kind === undefined) && (missing0 = "kind")) || ((data.reason === undefined) && (missing0 = "reason"))){
-validate18.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate26.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 if(data.kind !== undefined){
 let data0 = data.kind;
 const _errs1 = errors;
-if(!(((((data0 === "nodedev-detach") || (data0 === "nodedev-reattach")) || (data0 === "attach-hostdev")) || (data0 === "detach-hostdev")) || (data0 === "remove-interface"))){
-validate18.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema20.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+if(!(((((((((data0 === "set-numvfs") || (data0 === "persist-numvfs")) || (data0 === "nodedev-detach")) || (data0 === "nodedev-reattach")) || (data0 === "attach-hostdev")) || (data0 === "detach-hostdev")) || (data0 === "remove-interface")) || (data0 === "persist-binding")) || (data0 === "unpersist-binding"))){
+validate26.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema31.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs1 === errors;
@@ -63,7 +63,7 @@ if(valid0){
 if(data.reason !== undefined){
 const _errs2 = errors;
 if(typeof data.reason !== "string"){
-validate18.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate26.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -78,13 +78,13 @@ const _errs4 = errors;
 const _errs5 = errors;
 if(errors === _errs5){
 if(typeof data2 === "string"){
-if(!pattern11.test(data2)){
-validate18.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
+if(!pattern18.test(data2)){
+validate26.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
 return false;
 }
 }
 else {
-validate18.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate26.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -101,12 +101,12 @@ const _errs8 = errors;
 if(errors === _errs8){
 if(typeof data3 === "string"){
 if(!pattern3.test(data3)){
-validate18.errors = [{instancePath:instancePath+"/vm",schemaPath:"passthrough.schema.json#/$defs/domainName/pattern",keyword:"pattern",params:{pattern: "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
+validate26.errors = [{instancePath:instancePath+"/vm",schemaPath:"passthrough.schema.json#/$defs/domainName/pattern",keyword:"pattern",params:{pattern: "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
 return false;
 }
 }
 else {
-validate18.errors = [{instancePath:instancePath+"/vm",schemaPath:"passthrough.schema.json#/$defs/domainName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate26.errors = [{instancePath:instancePath+"/vm",schemaPath:"passthrough.schema.json#/$defs/domainName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -119,7 +119,7 @@ if(valid0){
 if(data.vmUuid !== undefined){
 const _errs10 = errors;
 if(typeof data.vmUuid !== "string"){
-validate18.errors = [{instancePath:instancePath+"/vmUuid",schemaPath:"#/properties/vmUuid/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate26.errors = [{instancePath:instancePath+"/vmUuid",schemaPath:"#/properties/vmUuid/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -131,7 +131,7 @@ if(valid0){
 if(data.managed !== undefined){
 const _errs12 = errors;
 if(typeof data.managed !== "boolean"){
-validate18.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate26.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -143,7 +143,7 @@ if(valid0){
 if(data.config !== undefined){
 const _errs14 = errors;
 if(typeof data.config !== "boolean"){
-validate18.errors = [{instancePath:instancePath+"/config",schemaPath:"#/properties/config/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate26.errors = [{instancePath:instancePath+"/config",schemaPath:"#/properties/config/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -155,7 +155,7 @@ if(valid0){
 if(data.live !== undefined){
 const _errs16 = errors;
 if(typeof data.live !== "boolean"){
-validate18.errors = [{instancePath:instancePath+"/live",schemaPath:"#/properties/live/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate26.errors = [{instancePath:instancePath+"/live",schemaPath:"#/properties/live/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs16 === errors;
@@ -173,14 +173,14 @@ var valid0 = true;
 }
 }
 else {
-validate18.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate26.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate18.errors = vErrors;
+validate26.errors = vErrors;
 return errors === 0;
 }
-validate18.evaluated = {"props":{"kind":true,"reason":true,"address":true,"vm":true,"vmUuid":true,"managed":true,"config":true,"live":true},"dynamicProps":false,"dynamicItems":false};
+validate26.evaluated = {"props":{"kind":true,"reason":true,"address":true,"vm":true,"vmUuid":true,"managed":true,"config":true,"live":true},"dynamicProps":false,"dynamicItems":false};
 
 
 function validate2(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -254,7 +254,7 @@ let passing0 = null;
 const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
-if(!pattern10.test(data2)){
+if(!pattern17.test(data2)){
 const err0 = {instancePath:instancePath+"/fingerprint",schemaPath:"#/properties/fingerprint/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -341,8 +341,8 @@ var valid4 = true;
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 const _errs15 = errors;
-if(!(validate18(data3[i0], {instancePath:instancePath+"/actions/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate18.errors : appendErrors(vErrors, validate18.errors);
+if(!(validate26(data3[i0], {instancePath:instancePath+"/actions/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : appendErrors(vErrors, validate26.errors);
 errors = vErrors.length;
 }
 var valid4 = _errs15 === errors;
@@ -385,7 +385,7 @@ if(data6.severity !== undefined){
 let data7 = data6.severity;
 const _errs21 = errors;
 if(!((data7 === "block") || (data7 === "warn"))){
-validate2.errors = [{instancePath:instancePath+"/problems/" + i1+"/severity",schemaPath:"#/$defs/problem/properties/severity/enum",keyword:"enum",params:{allowedValues: schema23.properties.severity.enum},message:"must be equal to one of the allowed values"}];
+validate2.errors = [{instancePath:instancePath+"/problems/" + i1+"/severity",schemaPath:"#/$defs/problem/properties/severity/enum",keyword:"enum",params:{allowedValues: schema34.properties.severity.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid7 = _errs21 === errors;
@@ -570,20 +570,20 @@ return errors === 0;
 }
 validate1.evaluated = {"props":{"format_version":true,"applyable":true,"changes":true,"hosts":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema25 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}};
+const schema36 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}},"bindings":{"description":"Persisted boot-time bindings (SPEC 10): driverctl and its overrides under /etc/driverctl.d. Absent when not observed (a remote host): bindingsUnknown says why.","type":"object","additionalProperties":false,"required":["driverctl","overrides"],"properties":{"driverctl":{"description":"The driverctl executable found under the root, or null when it is not installed.","type":["string","null"]},"overrides":{"type":"array","items":{"$ref":"#/$defs/persistedOverride"}}}},"bindingsUnknown":{"description":"Why `bindings` is absent.","type":"string"}}};
+const schema38 = {"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
 const func2 = Object.prototype.hasOwnProperty;
-const schema26 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
-const schema27 = {"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
-const schema28 = {"type":"string","pattern":"^[0-9a-f]{4}$"};
-const schema32 = {"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}};
-const pattern13 = new RegExp("^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$", "u");
-const pattern14 = new RegExp("^[0-9a-f]{4}$", "u");
-const pattern16 = new RegExp("^[0-9a-f]{6}$", "u");
+const schema37 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
+const schema39 = {"type":"string","pattern":"^[0-9a-f]{4}$"};
+const schema44 = {"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}};
+const pattern20 = new RegExp("^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$", "u");
+const pattern21 = new RegExp("^[0-9a-f]{4}$", "u");
+const pattern23 = new RegExp("^[0-9a-f]{6}$", "u");
 
-function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate24.evaluated;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -594,14 +594,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((((((((data.address === undefined) && (missing0 = "address")) || ((data.vendor === undefined) && (missing0 = "vendor"))) || ((data.product === undefined) && (missing0 = "product"))) || ((data.class === undefined) && (missing0 = "class"))) || ((data.driver === undefined) && (missing0 = "driver"))) || ((data.driverOverride === undefined) && (missing0 = "driverOverride"))) || ((data.iommuGroup === undefined) && (missing0 = "iommuGroup"))) || ((data.isBridge === undefined) && (missing0 = "isBridge"))) || ((data.physFunction === undefined) && (missing0 = "physFunction"))) || ((data.virtualFunctions === undefined) && (missing0 = "virtualFunctions"))) || ((data.netInterfaces === undefined) && (missing0 = "netInterfaces"))) || ((data.hostUse === undefined) && (missing0 = "hostUse"))){
-validate24.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate32.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func2.call(schema26.properties, key0))){
-validate24.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func2.call(schema37.properties, key0))){
+validate32.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -613,13 +613,13 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(!pattern13.test(data0)){
-validate24.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+if(!pattern20.test(data0)){
+validate32.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
 return false;
 }
 }
 else {
-validate24.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate32.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -635,13 +635,13 @@ const _errs5 = errors;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
-if(!pattern14.test(data1)){
-validate24.errors = [{instancePath:instancePath+"/vendor",schemaPath:"#/$defs/hex4/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
+if(!pattern21.test(data1)){
+validate32.errors = [{instancePath:instancePath+"/vendor",schemaPath:"#/$defs/hex4/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
 return false;
 }
 }
 else {
-validate24.errors = [{instancePath:instancePath+"/vendor",schemaPath:"#/$defs/hex4/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate32.errors = [{instancePath:instancePath+"/vendor",schemaPath:"#/$defs/hex4/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -657,13 +657,13 @@ const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
-if(!pattern14.test(data2)){
-validate24.errors = [{instancePath:instancePath+"/product",schemaPath:"#/$defs/hex4/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
+if(!pattern21.test(data2)){
+validate32.errors = [{instancePath:instancePath+"/product",schemaPath:"#/$defs/hex4/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
 return false;
 }
 }
 else {
-validate24.errors = [{instancePath:instancePath+"/product",schemaPath:"#/$defs/hex4/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate32.errors = [{instancePath:instancePath+"/product",schemaPath:"#/$defs/hex4/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -678,13 +678,13 @@ let data3 = data.class;
 const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data3 === "string"){
-if(!pattern16.test(data3)){
-validate24.errors = [{instancePath:instancePath+"/class",schemaPath:"#/properties/class/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{6}$"},message:"must match pattern \""+"^[0-9a-f]{6}$"+"\""}];
+if(!pattern23.test(data3)){
+validate32.errors = [{instancePath:instancePath+"/class",schemaPath:"#/properties/class/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{6}$"},message:"must match pattern \""+"^[0-9a-f]{6}$"+"\""}];
 return false;
 }
 }
 else {
-validate24.errors = [{instancePath:instancePath+"/class",schemaPath:"#/properties/class/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate32.errors = [{instancePath:instancePath+"/class",schemaPath:"#/properties/class/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -697,7 +697,7 @@ if(valid0){
 if(data.vendorName !== undefined){
 const _errs13 = errors;
 if(typeof data.vendorName !== "string"){
-validate24.errors = [{instancePath:instancePath+"/vendorName",schemaPath:"#/properties/vendorName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate32.errors = [{instancePath:instancePath+"/vendorName",schemaPath:"#/properties/vendorName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -709,7 +709,7 @@ if(valid0){
 if(data.productName !== undefined){
 const _errs15 = errors;
 if(typeof data.productName !== "string"){
-validate24.errors = [{instancePath:instancePath+"/productName",schemaPath:"#/properties/productName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate32.errors = [{instancePath:instancePath+"/productName",schemaPath:"#/properties/productName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs15 === errors;
@@ -722,7 +722,7 @@ if(data.driver !== undefined){
 let data6 = data.driver;
 const _errs17 = errors;
 if((typeof data6 !== "string") && (data6 !== null)){
-validate24.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema26.properties.driver.type},message:"must be string,null"}];
+validate32.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema37.properties.driver.type},message:"must be string,null"}];
 return false;
 }
 var valid0 = _errs17 === errors;
@@ -735,7 +735,7 @@ if(data.driverOverride !== undefined){
 let data7 = data.driverOverride;
 const _errs19 = errors;
 if((typeof data7 !== "string") && (data7 !== null)){
-validate24.errors = [{instancePath:instancePath+"/driverOverride",schemaPath:"#/properties/driverOverride/type",keyword:"type",params:{type: schema26.properties.driverOverride.type},message:"must be string,null"}];
+validate32.errors = [{instancePath:instancePath+"/driverOverride",schemaPath:"#/properties/driverOverride/type",keyword:"type",params:{type: schema37.properties.driverOverride.type},message:"must be string,null"}];
 return false;
 }
 var valid0 = _errs19 === errors;
@@ -748,13 +748,13 @@ if(data.iommuGroup !== undefined){
 let data8 = data.iommuGroup;
 const _errs21 = errors;
 if((!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))) && (data8 !== null)){
-validate24.errors = [{instancePath:instancePath+"/iommuGroup",schemaPath:"#/properties/iommuGroup/type",keyword:"type",params:{type: schema26.properties.iommuGroup.type},message:"must be integer,null"}];
+validate32.errors = [{instancePath:instancePath+"/iommuGroup",schemaPath:"#/properties/iommuGroup/type",keyword:"type",params:{type: schema37.properties.iommuGroup.type},message:"must be integer,null"}];
 return false;
 }
 if(errors === _errs21){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 0 || isNaN(data8)){
-validate24.errors = [{instancePath:instancePath+"/iommuGroup",schemaPath:"#/properties/iommuGroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate32.errors = [{instancePath:instancePath+"/iommuGroup",schemaPath:"#/properties/iommuGroup/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -768,7 +768,7 @@ if(valid0){
 if(data.isBridge !== undefined){
 const _errs23 = errors;
 if(typeof data.isBridge !== "boolean"){
-validate24.errors = [{instancePath:instancePath+"/isBridge",schemaPath:"#/properties/isBridge/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate32.errors = [{instancePath:instancePath+"/isBridge",schemaPath:"#/properties/isBridge/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs23 === errors;
@@ -787,7 +787,7 @@ const _errs27 = errors;
 const _errs28 = errors;
 if(errors === _errs28){
 if(typeof data10 === "string"){
-if(!pattern13.test(data10)){
+if(!pattern20.test(data10)){
 const err0 = {instancePath:instancePath+"/physFunction",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -845,7 +845,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate24.errors = vErrors;
+validate32.errors = vErrors;
 return false;
 }
 else {
@@ -878,13 +878,13 @@ const _errs34 = errors;
 const _errs35 = errors;
 if(errors === _errs35){
 if(typeof data12 === "string"){
-if(!pattern13.test(data12)){
-validate24.errors = [{instancePath:instancePath+"/virtualFunctions/" + i0,schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+if(!pattern20.test(data12)){
+validate32.errors = [{instancePath:instancePath+"/virtualFunctions/" + i0,schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
 return false;
 }
 }
 else {
-validate24.errors = [{instancePath:instancePath+"/virtualFunctions/" + i0,schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate32.errors = [{instancePath:instancePath+"/virtualFunctions/" + i0,schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -895,7 +895,7 @@ break;
 }
 }
 else {
-validate24.errors = [{instancePath:instancePath+"/virtualFunctions",schemaPath:"#/properties/virtualFunctions/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate32.errors = [{instancePath:instancePath+"/virtualFunctions",schemaPath:"#/properties/virtualFunctions/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -905,27 +905,206 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.netInterfaces !== undefined){
-let data13 = data.netInterfaces;
+if(data.sriov !== undefined){
+let data13 = data.sriov;
 const _errs37 = errors;
 if(errors === _errs37){
-if(Array.isArray(data13)){
-var valid8 = true;
-const len1 = data13.length;
-for(let i1=0; i1<len1; i1++){
-const _errs39 = errors;
-if(typeof data13[i1] !== "string"){
-validate24.errors = [{instancePath:instancePath+"/netInterfaces/" + i1,schemaPath:"#/properties/netInterfaces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+let missing1;
+if((((((data13.numVfs === undefined) && (missing1 = "numVfs")) || ((data13.totalVfs === undefined) && (missing1 = "totalVfs"))) || ((data13.offset === undefined) && (missing1 = "offset"))) || ((data13.stride === undefined) && (missing1 = "stride"))) || ((data13.vfDevice === undefined) && (missing1 = "vfDevice"))){
+validate32.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
-var valid8 = _errs39 === errors;
-if(!valid8){
+else {
+const _errs39 = errors;
+for(const key1 in data13){
+if(!(((((key1 === "numVfs") || (key1 === "totalVfs")) || (key1 === "offset")) || (key1 === "stride")) || (key1 === "vfDevice"))){
+validate32.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
 break;
+}
+}
+if(_errs39 === errors){
+if(data13.numVfs !== undefined){
+let data14 = data13.numVfs;
+const _errs40 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+validate32.errors = [{instancePath:instancePath+"/sriov/numVfs",schemaPath:"#/properties/sriov/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs40){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+validate32.errors = [{instancePath:instancePath+"/sriov/numVfs",schemaPath:"#/properties/sriov/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs40 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.totalVfs !== undefined){
+let data15 = data13.totalVfs;
+const _errs42 = errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+validate32.errors = [{instancePath:instancePath+"/sriov/totalVfs",schemaPath:"#/properties/sriov/properties/totalVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs42){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 0 || isNaN(data15)){
+validate32.errors = [{instancePath:instancePath+"/sriov/totalVfs",schemaPath:"#/properties/sriov/properties/totalVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs42 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.offset !== undefined){
+let data16 = data13.offset;
+const _errs44 = errors;
+if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
+validate32.errors = [{instancePath:instancePath+"/sriov/offset",schemaPath:"#/properties/sriov/properties/offset/type",keyword:"type",params:{type: schema37.properties.sriov.properties.offset.type},message:"must be integer,null"}];
+return false;
+}
+if(errors === _errs44){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+validate32.errors = [{instancePath:instancePath+"/sriov/offset",schemaPath:"#/properties/sriov/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs44 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.stride !== undefined){
+let data17 = data13.stride;
+const _errs46 = errors;
+if((!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))) && (data17 !== null)){
+validate32.errors = [{instancePath:instancePath+"/sriov/stride",schemaPath:"#/properties/sriov/properties/stride/type",keyword:"type",params:{type: schema37.properties.sriov.properties.stride.type},message:"must be integer,null"}];
+return false;
+}
+if(errors === _errs46){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 0 || isNaN(data17)){
+validate32.errors = [{instancePath:instancePath+"/sriov/stride",schemaPath:"#/properties/sriov/properties/stride/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs46 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.vfDevice !== undefined){
+let data18 = data13.vfDevice;
+const _errs48 = errors;
+const _errs49 = errors;
+let valid9 = false;
+let passing1 = null;
+const _errs50 = errors;
+const _errs51 = errors;
+if(errors === _errs51){
+if(typeof data18 === "string"){
+if(!pattern21.test(data18)){
+const err4 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/$defs/hex4/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/$defs/hex4/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+var _valid1 = _errs50 === errors;
+if(_valid1){
+valid9 = true;
+passing1 = 0;
+}
+const _errs53 = errors;
+if(data18 !== null){
+const err6 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/properties/sriov/properties/vfDevice/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+var _valid1 = _errs53 === errors;
+if(_valid1 && valid9){
+valid9 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid9 = true;
+passing1 = 1;
+}
+}
+if(!valid9){
+const err7 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/properties/sriov/properties/vfDevice/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+validate32.errors = vErrors;
+return false;
+}
+else {
+errors = _errs49;
+if(vErrors !== null){
+if(_errs49){
+vErrors.length = _errs49;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid8 = _errs48 === errors;
+}
+else {
+var valid8 = true;
+}
+}
+}
+}
+}
 }
 }
 }
 else {
-validate24.errors = [{instancePath:instancePath+"/netInterfaces",schemaPath:"#/properties/netInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate32.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -935,91 +1114,219 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.netInterfaces !== undefined){
+let data19 = data.netInterfaces;
+const _errs55 = errors;
+if(errors === _errs55){
+if(Array.isArray(data19)){
+var valid11 = true;
+const len1 = data19.length;
+for(let i1=0; i1<len1; i1++){
+const _errs57 = errors;
+if(typeof data19[i1] !== "string"){
+validate32.errors = [{instancePath:instancePath+"/netInterfaces/" + i1,schemaPath:"#/properties/netInterfaces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid11 = _errs57 === errors;
+if(!valid11){
+break;
+}
+}
+}
+else {
+validate32.errors = [{instancePath:instancePath+"/netInterfaces",schemaPath:"#/properties/netInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs55 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.hostUse !== undefined){
-let data15 = data.hostUse;
-const _errs41 = errors;
-if(errors === _errs41){
-if(Array.isArray(data15)){
-var valid9 = true;
-const len2 = data15.length;
+let data21 = data.hostUse;
+const _errs59 = errors;
+if(errors === _errs59){
+if(Array.isArray(data21)){
+var valid12 = true;
+const len2 = data21.length;
 for(let i2=0; i2<len2; i2++){
-let data16 = data15[i2];
-const _errs43 = errors;
-const _errs44 = errors;
-if(errors === _errs44){
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-let missing1;
-if(((data16.kind === undefined) && (missing1 = "kind")) || ((data16.detail === undefined) && (missing1 = "detail"))){
-validate24.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+let data22 = data21[i2];
+const _errs61 = errors;
+const _errs62 = errors;
+if(errors === _errs62){
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+let missing2;
+if(((data22.kind === undefined) && (missing2 = "kind")) || ((data22.detail === undefined) && (missing2 = "detail"))){
+validate32.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs46 = errors;
-for(const key1 in data16){
-if(!((key1 === "kind") || (key1 === "detail"))){
-validate24.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+const _errs64 = errors;
+for(const key2 in data22){
+if(!((key2 === "kind") || (key2 === "detail"))){
+validate32.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs46 === errors){
-if(data16.kind !== undefined){
-let data17 = data16.kind;
-const _errs47 = errors;
-if(!(((((data17 === "default-route") || (data17 === "address")) || (data17 === "mount")) || (data17 === "swap")) || (data17 === "boot-vga"))){
-validate24.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/kind",schemaPath:"#/$defs/hostUse/properties/kind/enum",keyword:"enum",params:{allowedValues: schema32.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+if(_errs64 === errors){
+if(data22.kind !== undefined){
+let data23 = data22.kind;
+const _errs65 = errors;
+if(!(((((data23 === "default-route") || (data23 === "address")) || (data23 === "mount")) || (data23 === "swap")) || (data23 === "boot-vga"))){
+validate32.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/kind",schemaPath:"#/$defs/hostUse/properties/kind/enum",keyword:"enum",params:{allowedValues: schema44.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid11 = _errs47 === errors;
+var valid14 = _errs65 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
-if(valid11){
-if(data16.detail !== undefined){
-const _errs48 = errors;
-if(typeof data16.detail !== "string"){
-validate24.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/detail",schemaPath:"#/$defs/hostUse/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(valid14){
+if(data22.detail !== undefined){
+const _errs66 = errors;
+if(typeof data22.detail !== "string"){
+validate32.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/detail",schemaPath:"#/$defs/hostUse/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs48 === errors;
+var valid14 = _errs66 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
 }
 }
 }
 }
 else {
-validate24.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate32.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-var valid9 = _errs43 === errors;
-if(!valid9){
+var valid12 = _errs61 === errors;
+if(!valid12){
 break;
 }
 }
 }
 else {
-validate24.errors = [{instancePath:instancePath+"/hostUse",schemaPath:"#/properties/hostUse/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate32.errors = [{instancePath:instancePath+"/hostUse",schemaPath:"#/properties/hostUse/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
-var valid0 = _errs41 === errors;
+var valid0 = _errs59 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.holders !== undefined){
+let data25 = data.holders;
+const _errs68 = errors;
+if(errors === _errs68){
+if(Array.isArray(data25)){
+var valid15 = true;
+const len3 = data25.length;
+for(let i3=0; i3<len3; i3++){
+let data26 = data25[i3];
+const _errs70 = errors;
+if(errors === _errs70){
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+let missing3;
+if((((data26.pid === undefined) && (missing3 = "pid")) || ((data26.comm === undefined) && (missing3 = "comm"))) || ((data26.path === undefined) && (missing3 = "path"))){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+return false;
+}
+else {
+const _errs72 = errors;
+for(const key3 in data26){
+if(!(((key3 === "pid") || (key3 === "comm")) || (key3 === "path"))){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs72 === errors){
+if(data26.pid !== undefined){
+let data27 = data26.pid;
+const _errs73 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs73){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid16 = _errs73 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data26.comm !== undefined){
+const _errs75 = errors;
+if(typeof data26.comm !== "string"){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i3+"/comm",schemaPath:"#/properties/holders/items/properties/comm/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid16 = _errs75 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data26.path !== undefined){
+const _errs77 = errors;
+if(typeof data26.path !== "string"){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i3+"/path",schemaPath:"#/properties/holders/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid16 = _errs77 === errors;
+}
+else {
+var valid16 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate32.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid15 = _errs70 === errors;
+if(!valid15){
+break;
+}
+}
+}
+else {
+validate32.errors = [{instancePath:instancePath+"/holders",schemaPath:"#/properties/holders/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs68 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.unreadable !== undefined){
-const _errs50 = errors;
+const _errs79 = errors;
 if(typeof data.unreadable !== "string"){
-validate24.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate32.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs50 === errors;
+var valid0 = _errs79 === errors;
 }
 else {
 var valid0 = true;
@@ -1041,25 +1348,27 @@ var valid0 = true;
 }
 }
 }
+}
+}
 else {
-validate24.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate32.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate24.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema33 = {"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}};
-const schema34 = {"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}};
-const schema37 = {"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}};
-const schema35 = {"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}};
+const schema45 = {"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}};
+const schema46 = {"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}};
+const schema49 = {"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}};
+const schema47 = {"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"vlan":{"type":"array","items":{"type":"integer","minimum":0,"maximum":4095},"description":"<vlan><tag id>s of an <interface type='hostdev'>."},"trust":{"type":"boolean","description":"trustGuestRxFilters='yes' on an <interface type='hostdev'>."},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}};
 
-function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate28.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1070,14 +1379,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.address === undefined) && (missing0 = "address")) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.driver === undefined) && (missing0 = "driver"))) || ((data.source === undefined) && (missing0 = "source"))){
-validate28.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate36.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "address") || (key0 === "managed")) || (key0 === "driver")) || (key0 === "source")) || (key0 === "mac")) || (key0 === "xml"))){
-validate28.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!((((((((key0 === "address") || (key0 === "managed")) || (key0 === "driver")) || (key0 === "source")) || (key0 === "mac")) || (key0 === "vlan")) || (key0 === "trust")) || (key0 === "xml"))){
+validate36.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1089,13 +1398,13 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(!pattern13.test(data0)){
-validate28.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+if(!pattern20.test(data0)){
+validate36.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
 return false;
 }
 }
 else {
-validate28.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate36.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -1108,7 +1417,7 @@ if(valid0){
 if(data.managed !== undefined){
 const _errs5 = errors;
 if(typeof data.managed !== "boolean"){
-validate28.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate36.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -1121,7 +1430,7 @@ if(data.driver !== undefined){
 let data2 = data.driver;
 const _errs7 = errors;
 if((typeof data2 !== "string") && (data2 !== null)){
-validate28.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema35.properties.driver.type},message:"must be string,null"}];
+validate36.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema47.properties.driver.type},message:"must be string,null"}];
 return false;
 }
 var valid0 = _errs7 === errors;
@@ -1134,7 +1443,7 @@ if(data.source !== undefined){
 let data3 = data.source;
 const _errs9 = errors;
 if(!((data3 === "hostdev") || (data3 === "interface"))){
-validate28.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema35.properties.source.enum},message:"must be equal to one of the allowed values"}];
+validate36.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema47.properties.source.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -1146,7 +1455,7 @@ if(valid0){
 if(data.mac !== undefined){
 const _errs10 = errors;
 if(typeof data.mac !== "string"){
-validate28.errors = [{instancePath:instancePath+"/mac",schemaPath:"#/properties/mac/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate36.errors = [{instancePath:instancePath+"/mac",schemaPath:"#/properties/mac/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -1155,13 +1464,70 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.xml !== undefined){
+if(data.vlan !== undefined){
+let data5 = data.vlan;
 const _errs12 = errors;
-if(typeof data.xml !== "string"){
-validate28.errors = [{instancePath:instancePath+"/xml",schemaPath:"#/properties/xml/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(errors === _errs12){
+if(Array.isArray(data5)){
+var valid2 = true;
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+const _errs14 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate36.errors = [{instancePath:instancePath+"/vlan/" + i0,schemaPath:"#/properties/vlan/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+if(errors === _errs14){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 4095 || isNaN(data6)){
+validate36.errors = [{instancePath:instancePath+"/vlan/" + i0,schemaPath:"#/properties/vlan/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate36.errors = [{instancePath:instancePath+"/vlan/" + i0,schemaPath:"#/properties/vlan/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid2 = _errs14 === errors;
+if(!valid2){
+break;
+}
+}
+}
+else {
+validate36.errors = [{instancePath:instancePath+"/vlan",schemaPath:"#/properties/vlan/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
 var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.trust !== undefined){
+const _errs16 = errors;
+if(typeof data.trust !== "boolean"){
+validate36.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.xml !== undefined){
+const _errs18 = errors;
+if(typeof data.xml !== "string"){
+validate36.errors = [{instancePath:instancePath+"/xml",schemaPath:"#/properties/xml/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs18 === errors;
 }
 else {
 var valid0 = true;
@@ -1174,21 +1540,23 @@ var valid0 = true;
 }
 }
 }
+}
+}
 else {
-validate28.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate36.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate28.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate27.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1199,14 +1567,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.name === undefined) && (missing0 = "name")) || ((data.uuid === undefined) && (missing0 = "uuid"))) || ((data.hostdevs === undefined) && (missing0 = "hostdevs"))) || ((data.interfaces === undefined) && (missing0 = "interfaces"))){
-validate27.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate35.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "name") || (key0 === "uuid")) || (key0 === "hostdevs")) || (key0 === "interfaces"))){
-validate27.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate35.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1215,7 +1583,7 @@ if(_errs1 === errors){
 if(data.name !== undefined){
 const _errs2 = errors;
 if(typeof data.name !== "string"){
-validate27.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate35.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -1227,7 +1595,7 @@ if(valid0){
 if(data.uuid !== undefined){
 const _errs4 = errors;
 if(typeof data.uuid !== "string"){
-validate27.errors = [{instancePath:instancePath+"/uuid",schemaPath:"#/properties/uuid/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate35.errors = [{instancePath:instancePath+"/uuid",schemaPath:"#/properties/uuid/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -1245,8 +1613,8 @@ var valid1 = true;
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 const _errs8 = errors;
-if(!(validate28(data2[i0], {instancePath:instancePath+"/hostdevs/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate28.errors : appendErrors(vErrors, validate28.errors);
+if(!(validate36(data2[i0], {instancePath:instancePath+"/hostdevs/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate36.errors : appendErrors(vErrors, validate36.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs8 === errors;
@@ -1256,7 +1624,7 @@ break;
 }
 }
 else {
-validate27.errors = [{instancePath:instancePath+"/hostdevs",schemaPath:"#/properties/hostdevs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate35.errors = [{instancePath:instancePath+"/hostdevs",schemaPath:"#/properties/hostdevs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -1281,14 +1649,14 @@ if(errors === _errs12){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing1;
 if((((((data5.type === undefined) && (missing1 = "type")) || ((data5.source === undefined) && (missing1 = "source"))) || ((data5.mac === undefined) && (missing1 = "mac"))) || ((data5.model === undefined) && (missing1 = "model"))) || ((data5.xml === undefined) && (missing1 = "xml"))){
-validate27.errors = [{instancePath:instancePath+"/interfaces/" + i1,schemaPath:"#/$defs/interface/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate35.errors = [{instancePath:instancePath+"/interfaces/" + i1,schemaPath:"#/$defs/interface/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs14 = errors;
 for(const key1 in data5){
 if(!(((((key1 === "type") || (key1 === "source")) || (key1 === "mac")) || (key1 === "model")) || (key1 === "xml"))){
-validate27.errors = [{instancePath:instancePath+"/interfaces/" + i1,schemaPath:"#/$defs/interface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate35.errors = [{instancePath:instancePath+"/interfaces/" + i1,schemaPath:"#/$defs/interface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1297,7 +1665,7 @@ if(_errs14 === errors){
 if(data5.type !== undefined){
 const _errs15 = errors;
 if(typeof data5.type !== "string"){
-validate27.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/type",schemaPath:"#/$defs/interface/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate35.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/type",schemaPath:"#/$defs/interface/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs15 === errors;
@@ -1310,7 +1678,7 @@ if(data5.source !== undefined){
 let data7 = data5.source;
 const _errs17 = errors;
 if((typeof data7 !== "string") && (data7 !== null)){
-validate27.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/source",schemaPath:"#/$defs/interface/properties/source/type",keyword:"type",params:{type: schema37.properties.source.type},message:"must be string,null"}];
+validate35.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/source",schemaPath:"#/$defs/interface/properties/source/type",keyword:"type",params:{type: schema49.properties.source.type},message:"must be string,null"}];
 return false;
 }
 var valid4 = _errs17 === errors;
@@ -1323,7 +1691,7 @@ if(data5.mac !== undefined){
 let data8 = data5.mac;
 const _errs19 = errors;
 if((typeof data8 !== "string") && (data8 !== null)){
-validate27.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/mac",schemaPath:"#/$defs/interface/properties/mac/type",keyword:"type",params:{type: schema37.properties.mac.type},message:"must be string,null"}];
+validate35.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/mac",schemaPath:"#/$defs/interface/properties/mac/type",keyword:"type",params:{type: schema49.properties.mac.type},message:"must be string,null"}];
 return false;
 }
 var valid4 = _errs19 === errors;
@@ -1336,7 +1704,7 @@ if(data5.model !== undefined){
 let data9 = data5.model;
 const _errs21 = errors;
 if((typeof data9 !== "string") && (data9 !== null)){
-validate27.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/model",schemaPath:"#/$defs/interface/properties/model/type",keyword:"type",params:{type: schema37.properties.model.type},message:"must be string,null"}];
+validate35.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/model",schemaPath:"#/$defs/interface/properties/model/type",keyword:"type",params:{type: schema49.properties.model.type},message:"must be string,null"}];
 return false;
 }
 var valid4 = _errs21 === errors;
@@ -1348,7 +1716,7 @@ if(valid4){
 if(data5.xml !== undefined){
 const _errs23 = errors;
 if(typeof data5.xml !== "string"){
-validate27.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/xml",schemaPath:"#/$defs/interface/properties/xml/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate35.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/xml",schemaPath:"#/$defs/interface/properties/xml/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs23 === errors;
@@ -1364,7 +1732,7 @@ var valid4 = true;
 }
 }
 else {
-validate27.errors = [{instancePath:instancePath+"/interfaces/" + i1,schemaPath:"#/$defs/interface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate35.errors = [{instancePath:instancePath+"/interfaces/" + i1,schemaPath:"#/$defs/interface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -1375,7 +1743,7 @@ break;
 }
 }
 else {
-validate27.errors = [{instancePath:instancePath+"/interfaces",schemaPath:"#/properties/interfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate35.errors = [{instancePath:instancePath+"/interfaces",schemaPath:"#/properties/interfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -1391,20 +1759,20 @@ var valid0 = true;
 }
 }
 else {
-validate27.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate35.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate27.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate26.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1415,14 +1783,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((((data.name === undefined) && (missing0 = "name")) || ((data.uuid === undefined) && (missing0 = "uuid"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.active === undefined) && (missing0 = "active"))) || ((data.transient === undefined) && (missing0 = "transient"))) || ((data.persistent === undefined) && (missing0 = "persistent"))) || ((data.live === undefined) && (missing0 = "live"))) || ((data.persistentXml === undefined) && (missing0 = "persistentXml"))){
-validate26.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate34.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "name") || (key0 === "uuid")) || (key0 === "state")) || (key0 === "active")) || (key0 === "transient")) || (key0 === "persistent")) || (key0 === "live")) || (key0 === "persistentXml"))){
-validate26.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate34.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1431,7 +1799,7 @@ if(_errs1 === errors){
 if(data.name !== undefined){
 const _errs2 = errors;
 if(typeof data.name !== "string"){
-validate26.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate34.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -1443,7 +1811,7 @@ if(valid0){
 if(data.uuid !== undefined){
 const _errs4 = errors;
 if(typeof data.uuid !== "string"){
-validate26.errors = [{instancePath:instancePath+"/uuid",schemaPath:"#/properties/uuid/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate34.errors = [{instancePath:instancePath+"/uuid",schemaPath:"#/properties/uuid/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -1456,7 +1824,7 @@ if(data.state !== undefined){
 let data2 = data.state;
 const _errs6 = errors;
 if(!((((((data2 === "running") || (data2 === "paused")) || (data2 === "shut off")) || (data2 === "crashed")) || (data2 === "pmsuspended")) || (data2 === "other"))){
-validate26.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema33.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate34.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema45.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -1468,7 +1836,7 @@ if(valid0){
 if(data.active !== undefined){
 const _errs7 = errors;
 if(typeof data.active !== "boolean"){
-validate26.errors = [{instancePath:instancePath+"/active",schemaPath:"#/properties/active/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate34.errors = [{instancePath:instancePath+"/active",schemaPath:"#/properties/active/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs7 === errors;
@@ -1480,7 +1848,7 @@ if(valid0){
 if(data.transient !== undefined){
 const _errs9 = errors;
 if(typeof data.transient !== "boolean"){
-validate26.errors = [{instancePath:instancePath+"/transient",schemaPath:"#/properties/transient/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate34.errors = [{instancePath:instancePath+"/transient",schemaPath:"#/properties/transient/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -1491,8 +1859,8 @@ var valid0 = true;
 if(valid0){
 if(data.persistent !== undefined){
 const _errs11 = errors;
-if(!(validate27(data.persistent, {instancePath:instancePath+"/persistent",parentData:data,parentDataProperty:"persistent",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate27.errors : appendErrors(vErrors, validate27.errors);
+if(!(validate35(data.persistent, {instancePath:instancePath+"/persistent",parentData:data,parentDataProperty:"persistent",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate35.errors : appendErrors(vErrors, validate35.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs11 === errors;
@@ -1508,8 +1876,8 @@ const _errs13 = errors;
 let valid1 = false;
 let passing0 = null;
 const _errs14 = errors;
-if(!(validate27(data6, {instancePath:instancePath+"/live",parentData:data,parentDataProperty:"live",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate27.errors : appendErrors(vErrors, validate27.errors);
+if(!(validate35(data6, {instancePath:instancePath+"/live",parentData:data,parentDataProperty:"live",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate35.errors : appendErrors(vErrors, validate35.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs14 === errors;
@@ -1548,7 +1916,7 @@ else {
 vErrors.push(err1);
 }
 errors++;
-validate26.errors = vErrors;
+validate34.errors = vErrors;
 return false;
 }
 else {
@@ -1571,7 +1939,7 @@ if(valid0){
 if(data.persistentXml !== undefined){
 const _errs17 = errors;
 if(typeof data.persistentXml !== "string"){
-validate26.errors = [{instancePath:instancePath+"/persistentXml",schemaPath:"#/properties/persistentXml/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate34.errors = [{instancePath:instancePath+"/persistentXml",schemaPath:"#/properties/persistentXml/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs17 === errors;
@@ -1590,20 +1958,110 @@ var valid0 = true;
 }
 }
 else {
-validate26.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate34.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate26.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema51 = {"type":"object","additionalProperties":false,"required":["address","driver"],"properties":{"address":{"$ref":"#/$defs/address"},"driver":{"description":"The driver the file holds, or null when it could not be read.","type":["string","null"]},"unreadable":{"description":"Why the file could not be read or holds no driver name.","type":"string"}}};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate41.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.address === undefined) && (missing0 = "address")) || ((data.driver === undefined) && (missing0 = "driver"))){
+validate41.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "address") || (key0 === "driver")) || (key0 === "unreadable"))){
+validate41.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.address !== undefined){
+let data0 = data.address;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(!pattern20.test(data0)){
+validate41.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+return false;
+}
+}
+else {
+validate41.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.driver !== undefined){
+let data1 = data.driver;
+const _errs5 = errors;
+if((typeof data1 !== "string") && (data1 !== null)){
+validate41.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema51.properties.driver.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.unreadable !== undefined){
+const _errs7 = errors;
+if(typeof data.unreadable !== "string"){
+validate41.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate41.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate41.errors = vErrors;
+return errors === 0;
+}
+validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate45.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1614,14 +2072,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((((((data.format_version === undefined) && (missing0 = "format_version")) || ((data.host === undefined) && (missing0 = "host"))) || ((data.uri === undefined) && (missing0 = "uri"))) || ((data.deviceSource === undefined) && (missing0 = "deviceSource"))) || ((data.observedAt === undefined) && (missing0 = "observedAt"))) || ((data.iommu === undefined) && (missing0 = "iommu"))) || ((data.selinux === undefined) && (missing0 = "selinux"))) || ((data.hostUseKnown === undefined) && (missing0 = "hostUseKnown"))) || ((data.devices === undefined) && (missing0 = "devices"))) || ((data.domains === undefined) && (missing0 = "domains"))){
-validate35.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate45.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func2.call(schema25.properties, key0))){
-validate35.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func2.call(schema36.properties, key0))){
+validate45.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1630,7 +2088,7 @@ if(_errs1 === errors){
 if(data.format_version !== undefined){
 const _errs2 = errors;
 if("1" !== data.format_version){
-validate35.errors = [{instancePath:instancePath+"/format_version",schemaPath:"#/properties/format_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"}];
+validate45.errors = [{instancePath:instancePath+"/format_version",schemaPath:"#/properties/format_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -1642,7 +2100,7 @@ if(valid0){
 if(data.host !== undefined){
 const _errs3 = errors;
 if(typeof data.host !== "string"){
-validate35.errors = [{instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs3 === errors;
@@ -1654,7 +2112,7 @@ if(valid0){
 if(data.uri !== undefined){
 const _errs5 = errors;
 if(typeof data.uri !== "string"){
-validate35.errors = [{instancePath:instancePath+"/uri",schemaPath:"#/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/uri",schemaPath:"#/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -1667,7 +2125,7 @@ if(data.deviceSource !== undefined){
 let data3 = data.deviceSource;
 const _errs7 = errors;
 if(!((data3 === "sysfs") || (data3 === "nodedev"))){
-validate35.errors = [{instancePath:instancePath+"/deviceSource",schemaPath:"#/properties/deviceSource/enum",keyword:"enum",params:{allowedValues: schema25.properties.deviceSource.enum},message:"must be equal to one of the allowed values"}];
+validate45.errors = [{instancePath:instancePath+"/deviceSource",schemaPath:"#/properties/deviceSource/enum",keyword:"enum",params:{allowedValues: schema36.properties.deviceSource.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs7 === errors;
@@ -1679,7 +2137,7 @@ if(valid0){
 if(data.observedAt !== undefined){
 const _errs8 = errors;
 if(typeof data.observedAt !== "string"){
-validate35.errors = [{instancePath:instancePath+"/observedAt",schemaPath:"#/properties/observedAt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/observedAt",schemaPath:"#/properties/observedAt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -1695,14 +2153,14 @@ if(errors === _errs10){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing1;
 if(((((data5.groupsPresent === undefined) && (missing1 = "groupsPresent")) || ((data5.dmarTable === undefined) && (missing1 = "dmarTable"))) || ((data5.ivrsTable === undefined) && (missing1 = "ivrsTable"))) || ((data5.cmdline === undefined) && (missing1 = "cmdline"))){
-validate35.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate45.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs12 = errors;
 for(const key1 in data5){
 if(!((((key1 === "groupsPresent") || (key1 === "dmarTable")) || (key1 === "ivrsTable")) || (key1 === "cmdline"))){
-validate35.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate45.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1711,7 +2169,7 @@ if(_errs12 === errors){
 if(data5.groupsPresent !== undefined){
 const _errs13 = errors;
 if(typeof data5.groupsPresent !== "boolean"){
-validate35.errors = [{instancePath:instancePath+"/iommu/groupsPresent",schemaPath:"#/properties/iommu/properties/groupsPresent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate45.errors = [{instancePath:instancePath+"/iommu/groupsPresent",schemaPath:"#/properties/iommu/properties/groupsPresent/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid1 = _errs13 === errors;
@@ -1724,7 +2182,7 @@ if(data5.dmarTable !== undefined){
 let data7 = data5.dmarTable;
 const _errs15 = errors;
 if((typeof data7 !== "boolean") && (data7 !== null)){
-validate35.errors = [{instancePath:instancePath+"/iommu/dmarTable",schemaPath:"#/properties/iommu/properties/dmarTable/type",keyword:"type",params:{type: schema25.properties.iommu.properties.dmarTable.type},message:"must be boolean,null"}];
+validate45.errors = [{instancePath:instancePath+"/iommu/dmarTable",schemaPath:"#/properties/iommu/properties/dmarTable/type",keyword:"type",params:{type: schema36.properties.iommu.properties.dmarTable.type},message:"must be boolean,null"}];
 return false;
 }
 var valid1 = _errs15 === errors;
@@ -1737,7 +2195,7 @@ if(data5.ivrsTable !== undefined){
 let data8 = data5.ivrsTable;
 const _errs17 = errors;
 if((typeof data8 !== "boolean") && (data8 !== null)){
-validate35.errors = [{instancePath:instancePath+"/iommu/ivrsTable",schemaPath:"#/properties/iommu/properties/ivrsTable/type",keyword:"type",params:{type: schema25.properties.iommu.properties.ivrsTable.type},message:"must be boolean,null"}];
+validate45.errors = [{instancePath:instancePath+"/iommu/ivrsTable",schemaPath:"#/properties/iommu/properties/ivrsTable/type",keyword:"type",params:{type: schema36.properties.iommu.properties.ivrsTable.type},message:"must be boolean,null"}];
 return false;
 }
 var valid1 = _errs17 === errors;
@@ -1750,7 +2208,7 @@ if(data5.cmdline !== undefined){
 let data9 = data5.cmdline;
 const _errs19 = errors;
 if((typeof data9 !== "string") && (data9 !== null)){
-validate35.errors = [{instancePath:instancePath+"/iommu/cmdline",schemaPath:"#/properties/iommu/properties/cmdline/type",keyword:"type",params:{type: schema25.properties.iommu.properties.cmdline.type},message:"must be string,null"}];
+validate45.errors = [{instancePath:instancePath+"/iommu/cmdline",schemaPath:"#/properties/iommu/properties/cmdline/type",keyword:"type",params:{type: schema36.properties.iommu.properties.cmdline.type},message:"must be string,null"}];
 return false;
 }
 var valid1 = _errs19 === errors;
@@ -1765,7 +2223,7 @@ var valid1 = true;
 }
 }
 else {
-validate35.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate45.errors = [{instancePath:instancePath+"/iommu",schemaPath:"#/properties/iommu/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -1782,14 +2240,14 @@ if(errors === _errs21){
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 let missing2;
 if(((data10.enabled === undefined) && (missing2 = "enabled")) || ((data10.virtUseSysfs === undefined) && (missing2 = "virtUseSysfs"))){
-validate35.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate45.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs23 = errors;
 for(const key2 in data10){
 if(!((key2 === "enabled") || (key2 === "virtUseSysfs"))){
-validate35.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate45.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1798,7 +2256,7 @@ if(_errs23 === errors){
 if(data10.enabled !== undefined){
 const _errs24 = errors;
 if(typeof data10.enabled !== "boolean"){
-validate35.errors = [{instancePath:instancePath+"/selinux/enabled",schemaPath:"#/properties/selinux/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate45.errors = [{instancePath:instancePath+"/selinux/enabled",schemaPath:"#/properties/selinux/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid2 = _errs24 === errors;
@@ -1811,7 +2269,7 @@ if(data10.virtUseSysfs !== undefined){
 let data12 = data10.virtUseSysfs;
 const _errs26 = errors;
 if((typeof data12 !== "boolean") && (data12 !== null)){
-validate35.errors = [{instancePath:instancePath+"/selinux/virtUseSysfs",schemaPath:"#/properties/selinux/properties/virtUseSysfs/type",keyword:"type",params:{type: schema25.properties.selinux.properties.virtUseSysfs.type},message:"must be boolean,null"}];
+validate45.errors = [{instancePath:instancePath+"/selinux/virtUseSysfs",schemaPath:"#/properties/selinux/properties/virtUseSysfs/type",keyword:"type",params:{type: schema36.properties.selinux.properties.virtUseSysfs.type},message:"must be boolean,null"}];
 return false;
 }
 var valid2 = _errs26 === errors;
@@ -1824,7 +2282,7 @@ var valid2 = true;
 }
 }
 else {
-validate35.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate45.errors = [{instancePath:instancePath+"/selinux",schemaPath:"#/properties/selinux/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -1837,7 +2295,7 @@ if(valid0){
 if(data.hostUseKnown !== undefined){
 const _errs28 = errors;
 if(typeof data.hostUseKnown !== "boolean"){
-validate35.errors = [{instancePath:instancePath+"/hostUseKnown",schemaPath:"#/properties/hostUseKnown/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate45.errors = [{instancePath:instancePath+"/hostUseKnown",schemaPath:"#/properties/hostUseKnown/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs28 === errors;
@@ -1854,7 +2312,7 @@ if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 const _errs32 = errors;
 for(const key3 in data14){
 if(!((key3 === "network") || (key3 === "storage"))){
-validate35.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+validate45.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -1863,7 +2321,7 @@ if(_errs32 === errors){
 if(data14.network !== undefined){
 const _errs33 = errors;
 if(typeof data14.network !== "string"){
-validate35.errors = [{instancePath:instancePath+"/hostUseUnknown/network",schemaPath:"#/properties/hostUseUnknown/properties/network/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/hostUseUnknown/network",schemaPath:"#/properties/hostUseUnknown/properties/network/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs33 === errors;
@@ -1875,7 +2333,7 @@ if(valid3){
 if(data14.storage !== undefined){
 const _errs35 = errors;
 if(typeof data14.storage !== "string"){
-validate35.errors = [{instancePath:instancePath+"/hostUseUnknown/storage",schemaPath:"#/properties/hostUseUnknown/properties/storage/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/hostUseUnknown/storage",schemaPath:"#/properties/hostUseUnknown/properties/storage/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs35 === errors;
@@ -1887,7 +2345,7 @@ var valid3 = true;
 }
 }
 else {
-validate35.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate45.errors = [{instancePath:instancePath+"/hostUseUnknown",schemaPath:"#/properties/hostUseUnknown/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -1897,29 +2355,11 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.devices !== undefined){
-let data17 = data.devices;
+if(data.holdersUnknown !== undefined){
 const _errs37 = errors;
-if(errors === _errs37){
-if(Array.isArray(data17)){
-var valid4 = true;
-const len0 = data17.length;
-for(let i0=0; i0<len0; i0++){
-const _errs39 = errors;
-if(!(validate24(data17[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data17,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate24.errors : appendErrors(vErrors, validate24.errors);
-errors = vErrors.length;
-}
-var valid4 = _errs39 === errors;
-if(!valid4){
-break;
-}
-}
-}
-else {
-validate35.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+if(typeof data.holdersUnknown !== "string"){
+validate45.errors = [{instancePath:instancePath+"/holdersUnknown",schemaPath:"#/properties/holdersUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
-}
 }
 var valid0 = _errs37 === errors;
 }
@@ -1927,255 +2367,260 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.domains !== undefined){
-let data19 = data.domains;
-const _errs40 = errors;
-if(errors === _errs40){
-if(Array.isArray(data19)){
-var valid5 = true;
-const len1 = data19.length;
-for(let i1=0; i1<len1; i1++){
-const _errs42 = errors;
-if(!(validate26(data19[i1], {instancePath:instancePath+"/domains/" + i1,parentData:data19,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate26.errors : appendErrors(vErrors, validate26.errors);
+if(data.devices !== undefined){
+let data18 = data.devices;
+const _errs39 = errors;
+if(errors === _errs39){
+if(Array.isArray(data18)){
+var valid4 = true;
+const len0 = data18.length;
+for(let i0=0; i0<len0; i0++){
+const _errs41 = errors;
+if(!(validate32(data18[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data18,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate32.errors : appendErrors(vErrors, validate32.errors);
 errors = vErrors.length;
 }
-var valid5 = _errs42 === errors;
+var valid4 = _errs41 === errors;
+if(!valid4){
+break;
+}
+}
+}
+else {
+validate45.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs39 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.domains !== undefined){
+let data20 = data.domains;
+const _errs42 = errors;
+if(errors === _errs42){
+if(Array.isArray(data20)){
+var valid5 = true;
+const len1 = data20.length;
+for(let i1=0; i1<len1; i1++){
+const _errs44 = errors;
+if(!(validate34(data20[i1], {instancePath:instancePath+"/domains/" + i1,parentData:data20,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate34.errors : appendErrors(vErrors, validate34.errors);
+errors = vErrors.length;
+}
+var valid5 = _errs44 === errors;
 if(!valid5){
 break;
 }
 }
 }
 else {
-validate35.errors = [{instancePath:instancePath+"/domains",schemaPath:"#/properties/domains/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate45.errors = [{instancePath:instancePath+"/domains",schemaPath:"#/properties/domains/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
-var valid0 = _errs40 === errors;
+var valid0 = _errs42 === errors;
 }
 else {
 var valid0 = true;
 }
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate35.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate35.errors = vErrors;
-return errors === 0;
-}
-validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema39 = {"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}}}};
-const schema40 = {"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"};
-const pattern20 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]*$", "u");
-const schema41 = {"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}};
-
-function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate40.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.name === undefined) && (missing0 = "name")) || ((data.uri === undefined) && (missing0 = "uri"))) || ((data.local === undefined) && (missing0 = "local"))){
-validate40.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if(valid0){
+if(data.sriovPersisted !== undefined){
+let data22 = data.sriovPersisted;
+const _errs45 = errors;
+if(errors === _errs45){
+if(Array.isArray(data22)){
+var valid6 = true;
+const len2 = data22.length;
+for(let i2=0; i2<len2; i2++){
+let data23 = data22[i2];
+const _errs47 = errors;
+if(errors === _errs47){
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+let missing3;
+if(((data23.pf === undefined) && (missing3 = "pf")) || ((data23.numVfs === undefined) && (missing3 = "numVfs"))){
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(((key0 === "name") || (key0 === "uri")) || (key0 === "local"))){
-validate40.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+const _errs49 = errors;
+for(const key4 in data23){
+if(!((key4 === "pf") || (key4 === "numVfs"))){
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs1 === errors){
-if(data.name !== undefined){
-let data0 = data.name;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(!pattern0.test(data0)){
-validate40.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+if(_errs49 === errors){
+if(data23.pf !== undefined){
+let data24 = data23.pf;
+const _errs50 = errors;
+const _errs51 = errors;
+if(errors === _errs51){
+if(typeof data24 === "string"){
+if(!pattern20.test(data24)){
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
 return false;
 }
 }
 else {
-validate40.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-var valid0 = _errs2 === errors;
+var valid7 = _errs50 === errors;
+}
+else {
+var valid7 = true;
+}
+if(valid7){
+if(data23.numVfs !== undefined){
+let data25 = data23.numVfs;
+const _errs53 = errors;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs53){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid7 = _errs53 === errors;
+}
+else {
+var valid7 = true;
+}
+}
+}
+}
+}
+else {
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid6 = _errs47 === errors;
+if(!valid6){
+break;
+}
+}
+}
+else {
+validate45.errors = [{instancePath:instancePath+"/sriovPersisted",schemaPath:"#/properties/sriovPersisted/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs45 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.uri !== undefined){
-let data1 = data.uri;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data1 === "string"){
-if(!pattern2.test(data1)){
-validate40.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"},message:"must match pattern \""+"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"+"\""}];
-return false;
-}
-}
-else {
-validate40.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.local !== undefined){
-const _errs8 = errors;
-if(typeof data.local !== "boolean"){
-validate40.errors = [{instancePath:instancePath+"/local",schemaPath:"#/properties/local/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate40.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate40.errors = vErrors;
-return errors === 0;
-}
-validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema44 = {"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}};
-const schema47 = {"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"$ref":"#/$defs/addressClaim"}};
-const schema48 = {"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}};
-const schema49 = {"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}};
-const schema50 = {"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}};
-
-function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate45.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.file === undefined) && (missing0 = "file")) || ((data.line === undefined) && (missing0 = "line"))) || ((data.col === undefined) && (missing0 = "col"))){
-validate45.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if(data.bindings !== undefined){
+let data26 = data.bindings;
+const _errs55 = errors;
+if(errors === _errs55){
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+let missing4;
+if(((data26.driverctl === undefined) && (missing4 = "driverctl")) || ((data26.overrides === undefined) && (missing4 = "overrides"))){
+validate45.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
 return false;
 }
 else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(((key0 === "file") || (key0 === "line")) || (key0 === "col"))){
-validate45.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+const _errs57 = errors;
+for(const key5 in data26){
+if(!((key5 === "driverctl") || (key5 === "overrides"))){
+validate45.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs1 === errors){
-if(data.file !== undefined){
-let data0 = data.file;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(!pattern20.test(data0)){
-validate45.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
+if(_errs57 === errors){
+if(data26.driverctl !== undefined){
+let data27 = data26.driverctl;
+const _errs58 = errors;
+if((typeof data27 !== "string") && (data27 !== null)){
+validate45.errors = [{instancePath:instancePath+"/bindings/driverctl",schemaPath:"#/properties/bindings/properties/driverctl/type",keyword:"type",params:{type: schema36.properties.bindings.properties.driverctl.type},message:"must be string,null"}];
 return false;
+}
+var valid9 = _errs58 === errors;
+}
+else {
+var valid9 = true;
+}
+if(valid9){
+if(data26.overrides !== undefined){
+let data28 = data26.overrides;
+const _errs60 = errors;
+if(errors === _errs60){
+if(Array.isArray(data28)){
+var valid10 = true;
+const len3 = data28.length;
+for(let i3=0; i3<len3; i3++){
+const _errs62 = errors;
+if(!(validate41(data28[i3], {instancePath:instancePath+"/bindings/overrides/" + i3,parentData:data28,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate41.errors : appendErrors(vErrors, validate41.errors);
+errors = vErrors.length;
+}
+var valid10 = _errs62 === errors;
+if(!valid10){
+break;
+}
 }
 }
 else {
-validate45.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate45.errors = [{instancePath:instancePath+"/bindings/overrides",schemaPath:"#/properties/bindings/properties/overrides/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
-var valid0 = _errs2 === errors;
+var valid9 = _errs60 === errors;
+}
+else {
+var valid9 = true;
+}
+}
+}
+}
+}
+else {
+validate45.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs55 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.line !== undefined){
-let data1 = data.line;
-const _errs5 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate45.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if(data.bindingsUnknown !== undefined){
+const _errs63 = errors;
+if(typeof data.bindingsUnknown !== "string"){
+validate45.errors = [{instancePath:instancePath+"/bindingsUnknown",schemaPath:"#/properties/bindingsUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(errors === _errs5){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 < 1 || isNaN(data1)){
-validate45.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-var valid0 = _errs5 === errors;
+var valid0 = _errs63 === errors;
 }
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.col !== undefined){
-let data2 = data.col;
-const _errs7 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate45.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs7){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 < 1 || isNaN(data2)){
-validate45.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
 }
 }
 }
-var valid0 = _errs7 === errors;
 }
-else {
-var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
 }
 }
 }
@@ -2192,11 +2637,226 @@ return errors === 0;
 }
 validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema55 = {"description":"The desired state the plan was made from, normalised.","type":"object","additionalProperties":false,"required":["file","hosts","vms","release","protect"],"properties":{"file":{"$ref":"#/$defs/text"},"hosts":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/desiredHost"}},"vms":{"type":"array","items":{"$ref":"#/$defs/desiredVm"}},"release":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"protect":{"type":"array","items":{"$ref":"#/$defs/hostAddress"}},"sriov":{"type":"array","items":{"$ref":"#/$defs/sriovPf"}}}};
+const schema56 = {"description":"A string without control characters.","type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"};
+const pattern31 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]*$", "u");
+const schema57 = {"type":"object","additionalProperties":false,"required":["name","uri","local"],"properties":{"name":{"$ref":"#/$defs/hostName"},"uri":{"$ref":"passthrough.schema.json#/$defs/host/properties/uri"},"local":{"type":"boolean","description":"The URI has no remote host part."}}};
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate44.evaluated;
+const evaluated0 = validate51.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.name === undefined) && (missing0 = "name")) || ((data.uri === undefined) && (missing0 = "uri"))) || ((data.local === undefined) && (missing0 = "local"))){
+validate51.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "name") || (key0 === "uri")) || (key0 === "local"))){
+validate51.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.name !== undefined){
+let data0 = data.name;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(!pattern0.test(data0)){
+validate51.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+return false;
+}
+}
+else {
+validate51.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.uri !== undefined){
+let data1 = data.uri;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(!pattern2.test(data1)){
+validate51.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"},message:"must match pattern \""+"^[A-Za-z0-9._~%:/?@&=+,;\\[\\]-]+$"+"\""}];
+return false;
+}
+}
+else {
+validate51.errors = [{instancePath:instancePath+"/uri",schemaPath:"passthrough.schema.json#/$defs/host/properties/uri/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.local !== undefined){
+const _errs8 = errors;
+if(typeof data.local !== "boolean"){
+validate51.errors = [{instancePath:instancePath+"/local",schemaPath:"#/properties/local/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate51.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate51.errors = vErrors;
+return errors === 0;
+}
+validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema60 = {"type":"object","additionalProperties":false,"required":["name","host","live","devices","removeInterfaces","pos"],"properties":{"name":{"$ref":"passthrough.schema.json#/$defs/domainName"},"host":{"$ref":"#/$defs/hostName"},"live":{"type":"boolean"},"devices":{"type":"array","items":{"$ref":"#/$defs/claim"}},"removeInterfaces":{"type":"array","items":{"$ref":"#/$defs/interfaceSelector"}},"pos":{"$ref":"#/$defs/pos"}}};
+const schema63 = {"type":"object","required":["kind"],"properties":{"kind":{"enum":["address","match","vf","vf-match"]}},"if":{"properties":{"kind":{"const":"match"}}},"then":{"$ref":"#/$defs/matchClaim"},"else":{"if":{"properties":{"kind":{"const":"vf"}}},"then":{"$ref":"#/$defs/vfClaim"},"else":{"if":{"properties":{"kind":{"const":"vf-match"}}},"then":{"$ref":"#/$defs/vfMatchClaim"},"else":{"$ref":"#/$defs/addressClaim"}}}};
+const schema64 = {"type":"object","additionalProperties":false,"required":["kind","match","count","managed","force","pos"],"properties":{"kind":{"const":"match"},"match":{"$ref":"#/$defs/identity"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema65 = {"type":"object","additionalProperties":false,"required":["vendor","product"],"properties":{"vendor":{"type":"string","pattern":"^[0-9a-f]{4}$"},"product":{"type":"string","pattern":"^[0-9a-f]{4}$"}}};
+const schema66 = {"type":"object","additionalProperties":false,"required":["mac","vlan","trust"],"properties":{"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"vlan":{"oneOf":[{"type":"integer","minimum":0,"maximum":4095},{"type":"null"}]},"trust":{"type":"boolean"}}};
+const pattern38 = new RegExp("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", "u");
+const schema67 = {"description":"Where in the desired-state file an entry was written.","type":"object","additionalProperties":false,"required":["file","line","col"],"properties":{"file":{"$ref":"#/$defs/text"},"line":{"type":"integer","minimum":1},"col":{"type":"integer","minimum":1}}};
+
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate56.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.file === undefined) && (missing0 = "file")) || ((data.line === undefined) && (missing0 = "line"))) || ((data.col === undefined) && (missing0 = "col"))){
+validate56.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "file") || (key0 === "line")) || (key0 === "col"))){
+validate56.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.file !== undefined){
+let data0 = data.file;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(!pattern31.test(data0)){
+validate56.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
+return false;
+}
+}
+else {
+validate56.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.line !== undefined){
+let data1 = data.line;
+const _errs5 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate56.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs5){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 1 || isNaN(data1)){
+validate56.errors = [{instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.col !== undefined){
+let data2 = data.col;
+const _errs7 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate56.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs7){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 1 || isNaN(data2)){
+validate56.errors = [{instancePath:instancePath+"/col",schemaPath:"#/properties/col/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate56.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate56.errors = vErrors;
+return errors === 0;
+}
+validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2207,14 +2867,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.kind === undefined) && (missing0 = "kind")) || ((data.match === undefined) && (missing0 = "match"))) || ((data.count === undefined) && (missing0 = "count"))) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.force === undefined) && (missing0 = "force"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate44.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate55.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "kind") || (key0 === "match")) || (key0 === "count")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "pos"))){
-validate44.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(((((((key0 === "kind") || (key0 === "match")) || (key0 === "count")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "interface")) || (key0 === "pos"))){
+validate55.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2223,7 +2883,7 @@ if(_errs1 === errors){
 if(data.kind !== undefined){
 const _errs2 = errors;
 if("match" !== data.kind){
-validate44.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "match"},message:"must be equal to constant"}];
+validate55.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "match"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -2240,14 +2900,14 @@ if(errors === _errs4){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 let missing1;
 if(((data1.vendor === undefined) && (missing1 = "vendor")) || ((data1.product === undefined) && (missing1 = "product"))){
-validate44.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate55.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs6 = errors;
 for(const key1 in data1){
 if(!((key1 === "vendor") || (key1 === "product"))){
-validate44.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate55.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2258,13 +2918,13 @@ let data2 = data1.vendor;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data2 === "string"){
-if(!pattern14.test(data2)){
-validate44.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
+if(!pattern21.test(data2)){
+validate55.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
 return false;
 }
 }
 else {
-validate44.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate55.errors = [{instancePath:instancePath+"/match/vendor",schemaPath:"#/$defs/identity/properties/vendor/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2279,13 +2939,13 @@ let data3 = data1.product;
 const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data3 === "string"){
-if(!pattern14.test(data3)){
-validate44.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
+if(!pattern21.test(data3)){
+validate55.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""}];
 return false;
 }
 }
 else {
-validate44.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate55.errors = [{instancePath:instancePath+"/match/product",schemaPath:"#/$defs/identity/properties/product/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2299,7 +2959,7 @@ var valid2 = true;
 }
 }
 else {
-validate44.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate55.errors = [{instancePath:instancePath+"/match",schemaPath:"#/$defs/identity/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -2313,13 +2973,13 @@ if(data.count !== undefined){
 let data4 = data.count;
 const _errs11 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate44.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate55.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs11){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 1 || isNaN(data4)){
-validate44.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate55.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -2333,7 +2993,7 @@ if(valid0){
 if(data.managed !== undefined){
 const _errs13 = errors;
 if(typeof data.managed !== "boolean"){
-validate44.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate55.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -2345,7 +3005,7 @@ if(valid0){
 if(data.force !== undefined){
 const _errs15 = errors;
 if(typeof data.force !== "boolean"){
-validate44.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate55.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs15 === errors;
@@ -2354,13 +3014,247 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.pos !== undefined){
+if(data.interface !== undefined){
+let data7 = data.interface;
 const _errs17 = errors;
-if(!(validate45(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
-errors = vErrors.length;
+const _errs18 = errors;
+if(errors === _errs18){
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+let missing2;
+if((((data7.mac === undefined) && (missing2 = "mac")) || ((data7.vlan === undefined) && (missing2 = "vlan"))) || ((data7.trust === undefined) && (missing2 = "trust"))){
+validate55.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs20 = errors;
+for(const key2 in data7){
+if(!(((key2 === "mac") || (key2 === "vlan")) || (key2 === "trust"))){
+validate55.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs20 === errors){
+if(data7.mac !== undefined){
+let data8 = data7.mac;
+const _errs21 = errors;
+const _errs22 = errors;
+let valid5 = false;
+let passing0 = null;
+const _errs23 = errors;
+if(errors === _errs23){
+if(typeof data8 === "string"){
+if(!pattern38.test(data8)){
+const err0 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs23 === errors;
+if(_valid0){
+valid5 = true;
+passing0 = 0;
+}
+const _errs25 = errors;
+if(data8 !== null){
+const err2 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs25 === errors;
+if(_valid0 && valid5){
+valid5 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid5 = true;
+passing0 = 1;
+}
+}
+if(!valid5){
+const err3 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate55.errors = vErrors;
+return false;
+}
+else {
+errors = _errs22;
+if(vErrors !== null){
+if(_errs22){
+vErrors.length = _errs22;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid4 = _errs21 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data7.vlan !== undefined){
+let data9 = data7.vlan;
+const _errs27 = errors;
+const _errs28 = errors;
+let valid6 = false;
+let passing1 = null;
+const _errs29 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err4 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(errors === _errs29){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 4095 || isNaN(data9)){
+const err5 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+const err6 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+}
+var _valid1 = _errs29 === errors;
+if(_valid1){
+valid6 = true;
+passing1 = 0;
+}
+const _errs31 = errors;
+if(data9 !== null){
+const err7 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid1 = _errs31 === errors;
+if(_valid1 && valid6){
+valid6 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid6 = true;
+passing1 = 1;
+}
+}
+if(!valid6){
+const err8 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+validate55.errors = vErrors;
+return false;
+}
+else {
+errors = _errs28;
+if(vErrors !== null){
+if(_errs28){
+vErrors.length = _errs28;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid4 = _errs27 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data7.trust !== undefined){
+const _errs33 = errors;
+if(typeof data7.trust !== "boolean"){
+validate55.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid4 = _errs33 === errors;
+}
+else {
+var valid4 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate55.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
 }
 var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pos !== undefined){
+const _errs35 = errors;
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs35 === errors;
 }
 else {
 var valid0 = true;
@@ -2373,22 +3267,781 @@ var valid0 = true;
 }
 }
 }
+}
 else {
-validate44.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate55.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate44.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema52 = {"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema69 = {"type":"object","additionalProperties":false,"required":["kind","pf","index","expect","managed","force","pos"],"properties":{"kind":{"const":"vf"},"pf":{"$ref":"#/$defs/pfAddress"},"index":{"type":"integer","minimum":0},"expect":{"type":"null"},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema70 = {"description":"Canonical PCI address of a function.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate59.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.kind === undefined) && (missing0 = "kind")) || ((data.pf === undefined) && (missing0 = "pf"))) || ((data.index === undefined) && (missing0 = "index"))) || ((data.expect === undefined) && (missing0 = "expect"))) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.force === undefined) && (missing0 = "force"))) || ((data.pos === undefined) && (missing0 = "pos"))){
+validate59.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "kind") || (key0 === "pf")) || (key0 === "index")) || (key0 === "expect")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "interface")) || (key0 === "pos"))){
+validate59.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.kind !== undefined){
+const _errs2 = errors;
+if("vf" !== data.kind){
+validate59.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "vf"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pf !== undefined){
+let data1 = data.pf;
+const _errs3 = errors;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern20.test(data1)){
+validate59.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+return false;
+}
+}
+else {
+validate59.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.index !== undefined){
+let data2 = data.index;
+const _errs6 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate59.errors = [{instancePath:instancePath+"/index",schemaPath:"#/properties/index/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 0 || isNaN(data2)){
+validate59.errors = [{instancePath:instancePath+"/index",schemaPath:"#/properties/index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.expect !== undefined){
+const _errs8 = errors;
+if(data.expect !== null){
+validate59.errors = [{instancePath:instancePath+"/expect",schemaPath:"#/properties/expect/type",keyword:"type",params:{type: "null"},message:"must be null"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.managed !== undefined){
+const _errs10 = errors;
+if(typeof data.managed !== "boolean"){
+validate59.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.force !== undefined){
+const _errs12 = errors;
+if(typeof data.force !== "boolean"){
+validate59.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.interface !== undefined){
+let data6 = data.interface;
+const _errs14 = errors;
+const _errs15 = errors;
+if(errors === _errs15){
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+let missing1;
+if((((data6.mac === undefined) && (missing1 = "mac")) || ((data6.vlan === undefined) && (missing1 = "vlan"))) || ((data6.trust === undefined) && (missing1 = "trust"))){
+validate59.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs17 = errors;
+for(const key1 in data6){
+if(!(((key1 === "mac") || (key1 === "vlan")) || (key1 === "trust"))){
+validate59.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs17 === errors){
+if(data6.mac !== undefined){
+let data7 = data6.mac;
+const _errs18 = errors;
+const _errs19 = errors;
+let valid4 = false;
+let passing0 = null;
+const _errs20 = errors;
+if(errors === _errs20){
+if(typeof data7 === "string"){
+if(!pattern38.test(data7)){
+const err0 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs20 === errors;
+if(_valid0){
+valid4 = true;
+passing0 = 0;
+}
+const _errs22 = errors;
+if(data7 !== null){
+const err2 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs22 === errors;
+if(_valid0 && valid4){
+valid4 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid4 = true;
+passing0 = 1;
+}
+}
+if(!valid4){
+const err3 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate59.errors = vErrors;
+return false;
+}
+else {
+errors = _errs19;
+if(vErrors !== null){
+if(_errs19){
+vErrors.length = _errs19;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid3 = _errs18 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data6.vlan !== undefined){
+let data8 = data6.vlan;
+const _errs24 = errors;
+const _errs25 = errors;
+let valid5 = false;
+let passing1 = null;
+const _errs26 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err4 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(errors === _errs26){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 4095 || isNaN(data8)){
+const err5 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+else {
+if(data8 < 0 || isNaN(data8)){
+const err6 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+}
+var _valid1 = _errs26 === errors;
+if(_valid1){
+valid5 = true;
+passing1 = 0;
+}
+const _errs28 = errors;
+if(data8 !== null){
+const err7 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid1 = _errs28 === errors;
+if(_valid1 && valid5){
+valid5 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid5 = true;
+passing1 = 1;
+}
+}
+if(!valid5){
+const err8 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+validate59.errors = vErrors;
+return false;
+}
+else {
+errors = _errs25;
+if(vErrors !== null){
+if(_errs25){
+vErrors.length = _errs25;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid3 = _errs24 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data6.trust !== undefined){
+const _errs30 = errors;
+if(typeof data6.trust !== "boolean"){
+validate59.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid3 = _errs30 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate59.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pos !== undefined){
+const _errs32 = errors;
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs32 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate59.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate59.errors = vErrors;
+return errors === 0;
+}
+validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema72 = {"type":"object","additionalProperties":false,"required":["kind","pf","count","managed","force","pos"],"properties":{"kind":{"const":"vf-match"},"pf":{"$ref":"#/$defs/pfAddress"},"count":{"type":"integer","minimum":1},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
+
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate62.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((((data.kind === undefined) && (missing0 = "kind")) || ((data.pf === undefined) && (missing0 = "pf"))) || ((data.count === undefined) && (missing0 = "count"))) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.force === undefined) && (missing0 = "force"))) || ((data.pos === undefined) && (missing0 = "pos"))){
+validate62.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((((key0 === "kind") || (key0 === "pf")) || (key0 === "count")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "interface")) || (key0 === "pos"))){
+validate62.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.kind !== undefined){
+const _errs2 = errors;
+if("vf-match" !== data.kind){
+validate62.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "vf-match"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pf !== undefined){
+let data1 = data.pf;
+const _errs3 = errors;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern20.test(data1)){
+validate62.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+return false;
+}
+}
+else {
+validate62.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.count !== undefined){
+let data2 = data.count;
+const _errs6 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate62.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 1 || isNaN(data2)){
+validate62.errors = [{instancePath:instancePath+"/count",schemaPath:"#/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.managed !== undefined){
+const _errs8 = errors;
+if(typeof data.managed !== "boolean"){
+validate62.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.force !== undefined){
+const _errs10 = errors;
+if(typeof data.force !== "boolean"){
+validate62.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.interface !== undefined){
+let data5 = data.interface;
+const _errs12 = errors;
+const _errs13 = errors;
+if(errors === _errs13){
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+let missing1;
+if((((data5.mac === undefined) && (missing1 = "mac")) || ((data5.vlan === undefined) && (missing1 = "vlan"))) || ((data5.trust === undefined) && (missing1 = "trust"))){
+validate62.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs15 = errors;
+for(const key1 in data5){
+if(!(((key1 === "mac") || (key1 === "vlan")) || (key1 === "trust"))){
+validate62.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs15 === errors){
+if(data5.mac !== undefined){
+let data6 = data5.mac;
+const _errs16 = errors;
+const _errs17 = errors;
+let valid4 = false;
+let passing0 = null;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data6 === "string"){
+if(!pattern38.test(data6)){
+const err0 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs18 === errors;
+if(_valid0){
+valid4 = true;
+passing0 = 0;
+}
+const _errs20 = errors;
+if(data6 !== null){
+const err2 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs20 === errors;
+if(_valid0 && valid4){
+valid4 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid4 = true;
+passing0 = 1;
+}
+}
+if(!valid4){
+const err3 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate62.errors = vErrors;
+return false;
+}
+else {
+errors = _errs17;
+if(vErrors !== null){
+if(_errs17){
+vErrors.length = _errs17;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid3 = _errs16 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data5.vlan !== undefined){
+let data7 = data5.vlan;
+const _errs22 = errors;
+const _errs23 = errors;
+let valid5 = false;
+let passing1 = null;
+const _errs24 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err4 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(errors === _errs24){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 4095 || isNaN(data7)){
+const err5 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+else {
+if(data7 < 0 || isNaN(data7)){
+const err6 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+}
+var _valid1 = _errs24 === errors;
+if(_valid1){
+valid5 = true;
+passing1 = 0;
+}
+const _errs26 = errors;
+if(data7 !== null){
+const err7 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid1 = _errs26 === errors;
+if(_valid1 && valid5){
+valid5 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid5 = true;
+passing1 = 1;
+}
+}
+if(!valid5){
+const err8 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+validate62.errors = vErrors;
+return false;
+}
+else {
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid3 = _errs22 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data5.trust !== undefined){
+const _errs28 = errors;
+if(typeof data5.trust !== "boolean"){
+validate62.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid3 = _errs28 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate62.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pos !== undefined){
+const _errs30 = errors;
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate62.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate62.errors = vErrors;
+return errors === 0;
+}
+validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema75 = {"type":"object","additionalProperties":false,"required":["kind","address","expect","managed","force","pos"],"properties":{"kind":{"const":"address"},"address":{"$ref":"#/$defs/address"},"expect":{"oneOf":[{"$ref":"#/$defs/identity"},{"type":"null"}]},"managed":{"type":"boolean"},"force":{"type":"boolean"},"interface":{"$ref":"#/$defs/vfInterface"},"pos":{"$ref":"#/$defs/pos"}}};
+
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate65.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2399,14 +4052,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.kind === undefined) && (missing0 = "kind")) || ((data.address === undefined) && (missing0 = "address"))) || ((data.expect === undefined) && (missing0 = "expect"))) || ((data.managed === undefined) && (missing0 = "managed"))) || ((data.force === undefined) && (missing0 = "force"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate48.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate65.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "kind") || (key0 === "address")) || (key0 === "expect")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "pos"))){
-validate48.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(((((((key0 === "kind") || (key0 === "address")) || (key0 === "expect")) || (key0 === "managed")) || (key0 === "force")) || (key0 === "interface")) || (key0 === "pos"))){
+validate65.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2415,7 +4068,7 @@ if(_errs1 === errors){
 if(data.kind !== undefined){
 const _errs2 = errors;
 if("address" !== data.kind){
-validate48.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "address"},message:"must be equal to constant"}];
+validate65.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "address"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -2430,13 +4083,13 @@ const _errs3 = errors;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
-if(!pattern11.test(data1)){
-validate48.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
+if(!pattern18.test(data1)){
+validate65.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
 return false;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate65.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2488,7 +4141,7 @@ let data3 = data2.vendor;
 const _errs12 = errors;
 if(errors === _errs12){
 if(typeof data3 === "string"){
-if(!pattern14.test(data3)){
+if(!pattern21.test(data3)){
 const err2 = {instancePath:instancePath+"/expect/vendor",schemaPath:"#/$defs/identity/properties/vendor/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -2521,7 +4174,7 @@ let data4 = data2.product;
 const _errs14 = errors;
 if(errors === _errs14){
 if(typeof data4 === "string"){
-if(!pattern14.test(data4)){
+if(!pattern21.test(data4)){
 const err4 = {instancePath:instancePath+"/expect/product",schemaPath:"#/$defs/identity/properties/product/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -2599,7 +4252,7 @@ else {
 vErrors.push(err8);
 }
 errors++;
-validate48.errors = vErrors;
+validate65.errors = vErrors;
 return false;
 }
 else {
@@ -2622,7 +4275,7 @@ if(valid0){
 if(data.managed !== undefined){
 const _errs18 = errors;
 if(typeof data.managed !== "boolean"){
-validate48.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate65.errors = [{instancePath:instancePath+"/managed",schemaPath:"#/properties/managed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs18 === errors;
@@ -2634,7 +4287,7 @@ if(valid0){
 if(data.force !== undefined){
 const _errs20 = errors;
 if(typeof data.force !== "boolean"){
-validate48.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate65.errors = [{instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs20 === errors;
@@ -2643,13 +4296,247 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.pos !== undefined){
+if(data.interface !== undefined){
+let data7 = data.interface;
 const _errs22 = errors;
-if(!(validate45(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
-errors = vErrors.length;
+const _errs23 = errors;
+if(errors === _errs23){
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+let missing2;
+if((((data7.mac === undefined) && (missing2 = "mac")) || ((data7.vlan === undefined) && (missing2 = "vlan"))) || ((data7.trust === undefined) && (missing2 = "trust"))){
+validate65.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs25 = errors;
+for(const key2 in data7){
+if(!(((key2 === "mac") || (key2 === "vlan")) || (key2 === "trust"))){
+validate65.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs25 === errors){
+if(data7.mac !== undefined){
+let data8 = data7.mac;
+const _errs26 = errors;
+const _errs27 = errors;
+let valid7 = false;
+let passing1 = null;
+const _errs28 = errors;
+if(errors === _errs28){
+if(typeof data8 === "string"){
+if(!pattern38.test(data8)){
+const err9 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+var _valid1 = _errs28 === errors;
+if(_valid1){
+valid7 = true;
+passing1 = 0;
+}
+const _errs30 = errors;
+if(data8 !== null){
+const err11 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid1 = _errs30 === errors;
+if(_valid1 && valid7){
+valid7 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid7 = true;
+passing1 = 1;
+}
+}
+if(!valid7){
+const err12 = {instancePath:instancePath+"/interface/mac",schemaPath:"#/$defs/vfInterface/properties/mac/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+validate65.errors = vErrors;
+return false;
+}
+else {
+errors = _errs27;
+if(vErrors !== null){
+if(_errs27){
+vErrors.length = _errs27;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid6 = _errs26 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data7.vlan !== undefined){
+let data9 = data7.vlan;
+const _errs32 = errors;
+const _errs33 = errors;
+let valid8 = false;
+let passing2 = null;
+const _errs34 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err13 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(errors === _errs34){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 4095 || isNaN(data9)){
+const err14 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+const err15 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+}
+var _valid2 = _errs34 === errors;
+if(_valid2){
+valid8 = true;
+passing2 = 0;
+}
+const _errs36 = errors;
+if(data9 !== null){
+const err16 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+var _valid2 = _errs36 === errors;
+if(_valid2 && valid8){
+valid8 = false;
+passing2 = [passing2, 1];
+}
+else {
+if(_valid2){
+valid8 = true;
+passing2 = 1;
+}
+}
+if(!valid8){
+const err17 = {instancePath:instancePath+"/interface/vlan",schemaPath:"#/$defs/vfInterface/properties/vlan/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+validate65.errors = vErrors;
+return false;
+}
+else {
+errors = _errs33;
+if(vErrors !== null){
+if(_errs33){
+vErrors.length = _errs33;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid6 = _errs32 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data7.trust !== undefined){
+const _errs38 = errors;
+if(typeof data7.trust !== "boolean"){
+validate65.errors = [{instancePath:instancePath+"/interface/trust",schemaPath:"#/$defs/vfInterface/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid6 = _errs38 === errors;
+}
+else {
+var valid6 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate65.errors = [{instancePath:instancePath+"/interface",schemaPath:"#/$defs/vfInterface/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
 }
 var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pos !== undefined){
+const _errs40 = errors;
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs40 === errors;
 }
 else {
 var valid0 = true;
@@ -2662,21 +4549,22 @@ var valid0 = true;
 }
 }
 }
+}
 else {
-validate48.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate65.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate48.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate43.evaluated;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2713,8 +4601,8 @@ vErrors = null;
 let ifClause0;
 if(_valid0){
 const _errs4 = errors;
-if(!(validate44(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate44.errors : appendErrors(vErrors, validate44.errors);
+if(!(validate55(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : appendErrors(vErrors, validate55.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs4 === errors;
@@ -2726,21 +4614,13 @@ ifClause0 = "then";
 }
 else {
 const _errs5 = errors;
-if(!(validate48(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate48.errors : appendErrors(vErrors, validate48.errors);
-errors = vErrors.length;
-}
-var _valid0 = _errs5 === errors;
-valid0 = _valid0;
-if(valid0){
-if(props0 !== true){
-props0 = true;
-}
-}
-ifClause0 = "else";
-}
-if(!valid0){
-const err1 = {instancePath,schemaPath:"#/if",keyword:"if",params:{failingKeyword: ifClause0},message:"must match \""+ifClause0+"\" schema"};
+const _errs6 = errors;
+let valid2 = true;
+const _errs7 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind !== undefined){
+if("vf" !== data.kind){
+const err1 = {};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2748,14 +4628,162 @@ else {
 vErrors.push(err1);
 }
 errors++;
-validate43.errors = vErrors;
+}
+}
+}
+var _valid1 = _errs7 === errors;
+errors = _errs6;
+if(vErrors !== null){
+if(_errs6){
+vErrors.length = _errs6;
+}
+else {
+vErrors = null;
+}
+}
+let ifClause1;
+if(_valid1){
+const _errs9 = errors;
+if(!(validate59(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate59.errors : appendErrors(vErrors, validate59.errors);
+errors = vErrors.length;
+}
+var _valid1 = _errs9 === errors;
+valid2 = _valid1;
+if(valid2){
+var props1 = true;
+}
+ifClause1 = "then";
+}
+else {
+const _errs10 = errors;
+const _errs11 = errors;
+let valid4 = true;
+const _errs12 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind !== undefined){
+if("vf-match" !== data.kind){
+const err2 = {};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+var _valid2 = _errs12 === errors;
+errors = _errs11;
+if(vErrors !== null){
+if(_errs11){
+vErrors.length = _errs11;
+}
+else {
+vErrors = null;
+}
+}
+let ifClause2;
+if(_valid2){
+const _errs14 = errors;
+if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate62.errors : appendErrors(vErrors, validate62.errors);
+errors = vErrors.length;
+}
+var _valid2 = _errs14 === errors;
+valid4 = _valid2;
+if(valid4){
+var props2 = true;
+}
+ifClause2 = "then";
+}
+else {
+const _errs15 = errors;
+if(!(validate65(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : appendErrors(vErrors, validate65.errors);
+errors = vErrors.length;
+}
+var _valid2 = _errs15 === errors;
+valid4 = _valid2;
+if(valid4){
+if(props2 !== true){
+props2 = true;
+}
+}
+ifClause2 = "else";
+}
+if(!valid4){
+const err3 = {instancePath,schemaPath:"#/else/else/if",keyword:"if",params:{failingKeyword: ifClause2},message:"must match \""+ifClause2+"\" schema"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate54.errors = vErrors;
+return false;
+}
+var _valid1 = _errs10 === errors;
+valid2 = _valid1;
+if(valid2){
+if(props1 !== true && props2 !== undefined){
+if(props2 === true){
+props1 = true;
+}
+else {
+props1 = props1 || {};
+Object.assign(props1, props2);
+}
+}
+}
+ifClause1 = "else";
+}
+if(!valid2){
+const err4 = {instancePath,schemaPath:"#/else/if",keyword:"if",params:{failingKeyword: ifClause1},message:"must match \""+ifClause1+"\" schema"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+validate54.errors = vErrors;
+return false;
+}
+var _valid0 = _errs5 === errors;
+valid0 = _valid0;
+if(valid0){
+if(props0 !== true && props1 !== undefined){
+if(props1 === true){
+props0 = true;
+}
+else {
+props0 = props0 || {};
+Object.assign(props0, props1);
+}
+}
+}
+ifClause0 = "else";
+}
+if(!valid0){
+const err5 = {instancePath,schemaPath:"#/if",keyword:"if",params:{failingKeyword: ifClause0},message:"must match \""+ifClause0+"\" schema"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+validate54.errors = vErrors;
 return false;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.kind === undefined) && (missing0 = "kind")){
-validate43.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate54.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
@@ -2764,34 +4792,33 @@ props0 = props0 || {};
 props0.kind = true;
 }
 if(data.kind !== undefined){
-let data1 = data.kind;
-if(!((data1 === "address") || (data1 === "match"))){
-validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema47.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+let data3 = data.kind;
+if(!((((data3 === "address") || (data3 === "match")) || (data3 === "vf")) || (data3 === "vf-match"))){
+validate54.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema63.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 }
 }
 }
 else {
-validate43.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate54.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate43.errors = vErrors;
+validate54.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate43.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate54.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema55 = {"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}};
-const schema56 = {"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"};
-const pattern31 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "u");
-const pattern33 = new RegExp("^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", "u");
+const schema79 = {"type":"object","additionalProperties":false,"required":["type","source","mac","pos"],"properties":{"type":{"$ref":"#/$defs/nonEmptyText"},"source":{"oneOf":[{"$ref":"#/$defs/nonEmptyText"},{"type":"null"}]},"mac":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},{"type":"null"}]},"pos":{"$ref":"#/$defs/pos"}}};
+const schema80 = {"type":"string","pattern":"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"};
+const pattern48 = new RegExp("^[^\\u0000-\\u001f\\u007f-\\u009f]+$", "u");
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate69.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2802,14 +4829,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.type === undefined) && (missing0 = "type")) || ((data.source === undefined) && (missing0 = "source"))) || ((data.mac === undefined) && (missing0 = "mac"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate52.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate69.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "type") || (key0 === "source")) || (key0 === "mac")) || (key0 === "pos"))){
-validate52.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate69.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2821,13 +4848,13 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(!pattern31.test(data0)){
-validate52.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
+if(!pattern48.test(data0)){
+validate69.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
 return false;
 }
 }
 else {
-validate52.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate69.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/nonEmptyText/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2847,7 +4874,7 @@ const _errs7 = errors;
 const _errs8 = errors;
 if(errors === _errs8){
 if(typeof data1 === "string"){
-if(!pattern31.test(data1)){
+if(!pattern48.test(data1)){
 const err0 = {instancePath:instancePath+"/source",schemaPath:"#/$defs/nonEmptyText/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -2905,7 +4932,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate52.errors = vErrors;
+validate69.errors = vErrors;
 return false;
 }
 else {
@@ -2934,7 +4961,7 @@ let passing1 = null;
 const _errs14 = errors;
 if(errors === _errs14){
 if(typeof data2 === "string"){
-if(!pattern33.test(data2)){
+if(!pattern38.test(data2)){
 const err4 = {instancePath:instancePath+"/mac",schemaPath:"#/properties/mac/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},message:"must match pattern \""+"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -2992,7 +5019,7 @@ else {
 vErrors.push(err7);
 }
 errors++;
-validate52.errors = vErrors;
+validate69.errors = vErrors;
 return false;
 }
 else {
@@ -3014,8 +5041,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs18 = errors;
-if(!(validate45(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs18 === errors;
@@ -3030,20 +5057,20 @@ var valid0 = true;
 }
 }
 else {
-validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate69.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate52.errors = vErrors;
+validate69.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3054,14 +5081,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.name === undefined) && (missing0 = "name")) || ((data.host === undefined) && (missing0 = "host"))) || ((data.live === undefined) && (missing0 = "live"))) || ((data.devices === undefined) && (missing0 = "devices"))) || ((data.removeInterfaces === undefined) && (missing0 = "removeInterfaces"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate42.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate53.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((key0 === "name") || (key0 === "host")) || (key0 === "live")) || (key0 === "devices")) || (key0 === "removeInterfaces")) || (key0 === "pos"))){
-validate42.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate53.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3074,12 +5101,12 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(!pattern3.test(data0)){
-validate42.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/pattern",keyword:"pattern",params:{pattern: "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
+validate53.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/pattern",keyword:"pattern",params:{pattern: "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"},message:"must match pattern \""+"^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"+"\""}];
 return false;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate53.errors = [{instancePath:instancePath+"/name",schemaPath:"passthrough.schema.json#/$defs/domainName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3096,12 +5123,12 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(!pattern0.test(data1)){
-validate42.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+validate53.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
 return false;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate53.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3114,7 +5141,7 @@ if(valid0){
 if(data.live !== undefined){
 const _errs8 = errors;
 if(typeof data.live !== "boolean"){
-validate42.errors = [{instancePath:instancePath+"/live",schemaPath:"#/properties/live/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate53.errors = [{instancePath:instancePath+"/live",schemaPath:"#/properties/live/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -3132,8 +5159,8 @@ var valid3 = true;
 const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 const _errs12 = errors;
-if(!(validate43(data3[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate43.errors : appendErrors(vErrors, validate43.errors);
+if(!(validate54(data3[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate54.errors : appendErrors(vErrors, validate54.errors);
 errors = vErrors.length;
 }
 var valid3 = _errs12 === errors;
@@ -3143,7 +5170,7 @@ break;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate53.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properties/devices/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3162,8 +5189,8 @@ var valid4 = true;
 const len1 = data5.length;
 for(let i1=0; i1<len1; i1++){
 const _errs15 = errors;
-if(!(validate52(data5[i1], {instancePath:instancePath+"/removeInterfaces/" + i1,parentData:data5,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : appendErrors(vErrors, validate52.errors);
+if(!(validate69(data5[i1], {instancePath:instancePath+"/removeInterfaces/" + i1,parentData:data5,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : appendErrors(vErrors, validate69.errors);
 errors = vErrors.length;
 }
 var valid4 = _errs15 === errors;
@@ -3173,7 +5200,7 @@ break;
 }
 }
 else {
-validate42.errors = [{instancePath:instancePath+"/removeInterfaces",schemaPath:"#/properties/removeInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate53.errors = [{instancePath:instancePath+"/removeInterfaces",schemaPath:"#/properties/removeInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3185,8 +5212,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs16 = errors;
-if(!(validate45(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs16 === errors;
@@ -3203,21 +5230,21 @@ var valid0 = true;
 }
 }
 else {
-validate42.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate53.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate42.errors = vErrors;
+validate53.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema58 = {"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}};
+const schema82 = {"type":"object","additionalProperties":false,"required":["host","address","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"address":{"$ref":"#/$defs/address"},"pos":{"$ref":"#/$defs/pos"}}};
 
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate57.evaluated;
+const evaluated0 = validate74.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3228,14 +5255,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.host === undefined) && (missing0 = "host")) || ((data.address === undefined) && (missing0 = "address"))) || ((data.pos === undefined) && (missing0 = "pos"))){
-validate57.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "host") || (key0 === "address")) || (key0 === "pos"))){
-validate57.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate74.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3248,12 +5275,12 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(!pattern0.test(data0)){
-validate57.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+validate74.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
 return false;
 }
 }
 else {
-validate57.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate74.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3269,13 +5296,13 @@ const _errs5 = errors;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
-if(!pattern11.test(data1)){
-validate57.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
+if(!pattern18.test(data1)){
+validate74.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f](\\.[0-7])?$"+"\""}];
 return false;
 }
 }
 else {
-validate57.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate74.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3287,8 +5314,8 @@ var valid0 = true;
 if(valid0){
 if(data.pos !== undefined){
 const _errs8 = errors;
-if(!(validate45(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs8 === errors;
@@ -3302,20 +5329,147 @@ var valid0 = true;
 }
 }
 else {
-validate57.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate57.errors = vErrors;
+validate74.errors = vErrors;
 return errors === 0;
 }
-validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema85 = {"type":"object","additionalProperties":false,"required":["host","pf","numVfs","pos"],"properties":{"host":{"$ref":"#/$defs/hostName"},"pf":{"$ref":"#/$defs/pfAddress"},"numVfs":{"type":"integer","minimum":0,"maximum":65535},"pos":{"$ref":"#/$defs/pos"}}};
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate78.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.host === undefined) && (missing0 = "host")) || ((data.pf === undefined) && (missing0 = "pf"))) || ((data.numVfs === undefined) && (missing0 = "numVfs"))) || ((data.pos === undefined) && (missing0 = "pos"))){
+validate78.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "host") || (key0 === "pf")) || (key0 === "numVfs")) || (key0 === "pos"))){
+validate78.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.host !== undefined){
+let data0 = data.host;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(!pattern0.test(data0)){
+validate78.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_.~%\\[][A-Za-z0-9_.~%:\\[\\]-]*$"+"\""}];
+return false;
+}
+}
+else {
+validate78.errors = [{instancePath:instancePath+"/host",schemaPath:"#/$defs/hostName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pf !== undefined){
+let data1 = data.pf;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(!pattern20.test(data1)){
+validate78.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+return false;
+}
+}
+else {
+validate78.errors = [{instancePath:instancePath+"/pf",schemaPath:"#/$defs/pfAddress/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.numVfs !== undefined){
+let data2 = data.numVfs;
+const _errs8 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate78.errors = [{instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs8){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 65535 || isNaN(data2)){
+validate78.errors = [{instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
+return false;
+}
+else {
+if(data2 < 0 || isNaN(data2)){
+validate78.errors = [{instancePath:instancePath+"/numVfs",schemaPath:"#/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.pos !== undefined){
+const _errs10 = errors;
+if(!(validate56(data.pos, {instancePath:instancePath+"/pos",parentData:data,parentDataProperty:"pos",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : appendErrors(vErrors, validate56.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate78.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate78.errors = vErrors;
+return errors === 0;
+}
+validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate50.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3326,14 +5480,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((data.file === undefined) && (missing0 = "file")) || ((data.hosts === undefined) && (missing0 = "hosts"))) || ((data.vms === undefined) && (missing0 = "vms"))) || ((data.release === undefined) && (missing0 = "release"))) || ((data.protect === undefined) && (missing0 = "protect"))){
-validate39.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate50.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((key0 === "file") || (key0 === "hosts")) || (key0 === "vms")) || (key0 === "release")) || (key0 === "protect"))){
-validate39.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!((((((key0 === "file") || (key0 === "hosts")) || (key0 === "vms")) || (key0 === "release")) || (key0 === "protect")) || (key0 === "sriov"))){
+validate50.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3345,13 +5499,13 @@ const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(!pattern20.test(data0)){
-validate39.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
+if(!pattern31.test(data0)){
+validate50.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f-\\u009f]*$"+"\""}];
 return false;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate50.errors = [{instancePath:instancePath+"/file",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3367,7 +5521,7 @@ const _errs5 = errors;
 if(errors === _errs5){
 if(Array.isArray(data1)){
 if(data1.length < 1){
-validate39.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate50.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -3375,8 +5529,8 @@ var valid2 = true;
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 const _errs7 = errors;
-if(!(validate40(data1[i0], {instancePath:instancePath+"/hosts/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate40.errors : appendErrors(vErrors, validate40.errors);
+if(!(validate51(data1[i0], {instancePath:instancePath+"/hosts/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate51.errors : appendErrors(vErrors, validate51.errors);
 errors = vErrors.length;
 }
 var valid2 = _errs7 === errors;
@@ -3387,7 +5541,7 @@ break;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate50.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3406,8 +5560,8 @@ var valid3 = true;
 const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
 const _errs10 = errors;
-if(!(validate42(data3[i1], {instancePath:instancePath+"/vms/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : appendErrors(vErrors, validate42.errors);
+if(!(validate53(data3[i1], {instancePath:instancePath+"/vms/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate53.errors : appendErrors(vErrors, validate53.errors);
 errors = vErrors.length;
 }
 var valid3 = _errs10 === errors;
@@ -3417,7 +5571,7 @@ break;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/vms",schemaPath:"#/properties/vms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate50.errors = [{instancePath:instancePath+"/vms",schemaPath:"#/properties/vms/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3436,8 +5590,8 @@ var valid4 = true;
 const len2 = data5.length;
 for(let i2=0; i2<len2; i2++){
 const _errs13 = errors;
-if(!(validate57(data5[i2], {instancePath:instancePath+"/release/" + i2,parentData:data5,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : appendErrors(vErrors, validate57.errors);
+if(!(validate74(data5[i2], {instancePath:instancePath+"/release/" + i2,parentData:data5,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : appendErrors(vErrors, validate74.errors);
 errors = vErrors.length;
 }
 var valid4 = _errs13 === errors;
@@ -3447,7 +5601,7 @@ break;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/release",schemaPath:"#/properties/release/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate50.errors = [{instancePath:instancePath+"/release",schemaPath:"#/properties/release/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3466,8 +5620,8 @@ var valid5 = true;
 const len3 = data7.length;
 for(let i3=0; i3<len3; i3++){
 const _errs16 = errors;
-if(!(validate57(data7[i3], {instancePath:instancePath+"/protect/" + i3,parentData:data7,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : appendErrors(vErrors, validate57.errors);
+if(!(validate74(data7[i3], {instancePath:instancePath+"/protect/" + i3,parentData:data7,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : appendErrors(vErrors, validate74.errors);
 errors = vErrors.length;
 }
 var valid5 = _errs16 === errors;
@@ -3477,11 +5631,41 @@ break;
 }
 }
 else {
-validate39.errors = [{instancePath:instancePath+"/protect",schemaPath:"#/properties/protect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate50.errors = [{instancePath:instancePath+"/protect",schemaPath:"#/properties/protect/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
 var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.sriov !== undefined){
+let data9 = data.sriov;
+const _errs17 = errors;
+if(errors === _errs17){
+if(Array.isArray(data9)){
+var valid6 = true;
+const len4 = data9.length;
+for(let i4=0; i4<len4; i4++){
+const _errs19 = errors;
+if(!(validate78(data9[i4], {instancePath:instancePath+"/sriov/" + i4,parentData:data9,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : appendErrors(vErrors, validate78.errors);
+errors = vErrors.length;
+}
+var valid6 = _errs19 === errors;
+if(!valid6){
+break;
+}
+}
+}
+else {
+validate50.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs17 === errors;
 }
 else {
 var valid0 = true;
@@ -3493,15 +5677,16 @@ var valid0 = true;
 }
 }
 }
+}
 else {
-validate39.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate50.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate39.errors = vErrors;
+validate50.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate0(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3570,8 +5755,8 @@ var valid1 = true;
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 const _errs6 = errors;
-if(!(validate35(data2[i0], {instancePath:instancePath+"/snapshots/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate35.errors : appendErrors(vErrors, validate35.errors);
+if(!(validate45(data2[i0], {instancePath:instancePath+"/snapshots/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate45.errors : appendErrors(vErrors, validate45.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs6 === errors;
@@ -3594,8 +5779,8 @@ var valid0 = true;
 if(valid0){
 if(data.desired !== undefined){
 const _errs7 = errors;
-if(!(validate39(data.desired, {instancePath:instancePath+"/desired",parentData:data,parentDataProperty:"desired",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate39.errors : appendErrors(vErrors, validate39.errors);
+if(!(validate50(data.desired, {instancePath:instancePath+"/desired",parentData:data,parentDataProperty:"desired",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate50.errors : appendErrors(vErrors, validate50.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs7 === errors;

@@ -14,13 +14,13 @@ function ucs2length(text) {
   return length;
 }
 
-const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/snapshot.schema.json","title":"passthru host snapshot","description":"What passthru observed on one host (`passthru observe`). A file holds one snapshot or an array of them (one per host).","oneOf":[{"$ref":"#/$defs/hostSnapshot"},{"type":"array","items":{"$ref":"#/$defs/hostSnapshot"},"minItems":1}],"$defs":{"address":{"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"hex4":{"type":"string","pattern":"^[0-9a-f]{4}$"},"hostUse":{"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}},"pciDevice":{"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}},"hostdev":{"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}},"interface":{"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}},"parsedDomain":{"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}},"domain":{"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}},"hostSnapshot":{"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}}}};
-const schema1 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}}}};
-const func0 = Object.prototype.hasOwnProperty;
-const schema2 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
+const schema0 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://passthru.dev/schemas/snapshot.schema.json","title":"passthru host snapshot","description":"What passthru observed on one host (`passthru observe`). A file holds one snapshot or an array of them (one per host).","oneOf":[{"$ref":"#/$defs/hostSnapshot"},{"type":"array","items":{"$ref":"#/$defs/hostSnapshot"},"minItems":1}],"$defs":{"address":{"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},"hex4":{"type":"string","pattern":"^[0-9a-f]{4}$"},"hostUse":{"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}},"pciDevice":{"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}},"hostdev":{"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"vlan":{"type":"array","items":{"type":"integer","minimum":0,"maximum":4095},"description":"<vlan><tag id>s of an <interface type='hostdev'>."},"trust":{"type":"boolean","description":"trustGuestRxFilters='yes' on an <interface type='hostdev'>."},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}},"interface":{"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}},"parsedDomain":{"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}},"domain":{"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}},"hostSnapshot":{"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}},"bindings":{"description":"Persisted boot-time bindings (SPEC 10): driverctl and its overrides under /etc/driverctl.d. Absent when not observed (a remote host): bindingsUnknown says why.","type":"object","additionalProperties":false,"required":["driverctl","overrides"],"properties":{"driverctl":{"description":"The driverctl executable found under the root, or null when it is not installed.","type":["string","null"]},"overrides":{"type":"array","items":{"$ref":"#/$defs/persistedOverride"}}}},"bindingsUnknown":{"description":"Why `bindings` is absent.","type":"string"}}},"persistedOverride":{"type":"object","additionalProperties":false,"required":["address","driver"],"properties":{"address":{"$ref":"#/$defs/address"},"driver":{"description":"The driver the file holds, or null when it could not be read.","type":["string","null"]},"unreadable":{"description":"Why the file could not be read or holds no driver name.","type":"string"}}}}};
+const schema1 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}},"bindings":{"description":"Persisted boot-time bindings (SPEC 10): driverctl and its overrides under /etc/driverctl.d. Absent when not observed (a remote host): bindingsUnknown says why.","type":"object","additionalProperties":false,"required":["driverctl","overrides"],"properties":{"driverctl":{"description":"The driverctl executable found under the root, or null when it is not installed.","type":["string","null"]},"overrides":{"type":"array","items":{"$ref":"#/$defs/persistedOverride"}}}},"bindingsUnknown":{"description":"Why `bindings` is absent.","type":"string"}}};
 const schema3 = {"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
+const func0 = Object.prototype.hasOwnProperty;
+const schema2 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
 const schema4 = {"type":"string","pattern":"^[0-9a-f]{4}$"};
-const schema8 = {"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}};
+const schema9 = {"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}};
 const pattern0 = new RegExp("^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$", "u");
 const pattern1 = new RegExp("^[0-9a-f]{4}$", "u");
 const pattern3 = new RegExp("^[0-9a-f]{6}$", "u");
@@ -350,27 +350,206 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.netInterfaces !== undefined){
-let data13 = data.netInterfaces;
+if(data.sriov !== undefined){
+let data13 = data.sriov;
 const _errs37 = errors;
 if(errors === _errs37){
-if(Array.isArray(data13)){
-var valid8 = true;
-const len1 = data13.length;
-for(let i1=0; i1<len1; i1++){
-const _errs39 = errors;
-if(typeof data13[i1] !== "string"){
-validate2.errors = [{instancePath:instancePath+"/netInterfaces/" + i1,schemaPath:"#/properties/netInterfaces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+let missing1;
+if((((((data13.numVfs === undefined) && (missing1 = "numVfs")) || ((data13.totalVfs === undefined) && (missing1 = "totalVfs"))) || ((data13.offset === undefined) && (missing1 = "offset"))) || ((data13.stride === undefined) && (missing1 = "stride"))) || ((data13.vfDevice === undefined) && (missing1 = "vfDevice"))){
+validate2.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
-var valid8 = _errs39 === errors;
-if(!valid8){
+else {
+const _errs39 = errors;
+for(const key1 in data13){
+if(!(((((key1 === "numVfs") || (key1 === "totalVfs")) || (key1 === "offset")) || (key1 === "stride")) || (key1 === "vfDevice"))){
+validate2.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
 break;
+}
+}
+if(_errs39 === errors){
+if(data13.numVfs !== undefined){
+let data14 = data13.numVfs;
+const _errs40 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+validate2.errors = [{instancePath:instancePath+"/sriov/numVfs",schemaPath:"#/properties/sriov/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs40){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+validate2.errors = [{instancePath:instancePath+"/sriov/numVfs",schemaPath:"#/properties/sriov/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs40 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.totalVfs !== undefined){
+let data15 = data13.totalVfs;
+const _errs42 = errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+validate2.errors = [{instancePath:instancePath+"/sriov/totalVfs",schemaPath:"#/properties/sriov/properties/totalVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs42){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 0 || isNaN(data15)){
+validate2.errors = [{instancePath:instancePath+"/sriov/totalVfs",schemaPath:"#/properties/sriov/properties/totalVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs42 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.offset !== undefined){
+let data16 = data13.offset;
+const _errs44 = errors;
+if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
+validate2.errors = [{instancePath:instancePath+"/sriov/offset",schemaPath:"#/properties/sriov/properties/offset/type",keyword:"type",params:{type: schema2.properties.sriov.properties.offset.type},message:"must be integer,null"}];
+return false;
+}
+if(errors === _errs44){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+validate2.errors = [{instancePath:instancePath+"/sriov/offset",schemaPath:"#/properties/sriov/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs44 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.stride !== undefined){
+let data17 = data13.stride;
+const _errs46 = errors;
+if((!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))) && (data17 !== null)){
+validate2.errors = [{instancePath:instancePath+"/sriov/stride",schemaPath:"#/properties/sriov/properties/stride/type",keyword:"type",params:{type: schema2.properties.sriov.properties.stride.type},message:"must be integer,null"}];
+return false;
+}
+if(errors === _errs46){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 0 || isNaN(data17)){
+validate2.errors = [{instancePath:instancePath+"/sriov/stride",schemaPath:"#/properties/sriov/properties/stride/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid8 = _errs46 === errors;
+}
+else {
+var valid8 = true;
+}
+if(valid8){
+if(data13.vfDevice !== undefined){
+let data18 = data13.vfDevice;
+const _errs48 = errors;
+const _errs49 = errors;
+let valid9 = false;
+let passing1 = null;
+const _errs50 = errors;
+const _errs51 = errors;
+if(errors === _errs51){
+if(typeof data18 === "string"){
+if(!pattern1.test(data18)){
+const err4 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/$defs/hex4/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}$"},message:"must match pattern \""+"^[0-9a-f]{4}$"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/$defs/hex4/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+var _valid1 = _errs50 === errors;
+if(_valid1){
+valid9 = true;
+passing1 = 0;
+}
+const _errs53 = errors;
+if(data18 !== null){
+const err6 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/properties/sriov/properties/vfDevice/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+var _valid1 = _errs53 === errors;
+if(_valid1 && valid9){
+valid9 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid9 = true;
+passing1 = 1;
+}
+}
+if(!valid9){
+const err7 = {instancePath:instancePath+"/sriov/vfDevice",schemaPath:"#/properties/sriov/properties/vfDevice/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+validate2.errors = vErrors;
+return false;
+}
+else {
+errors = _errs49;
+if(vErrors !== null){
+if(_errs49){
+vErrors.length = _errs49;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid8 = _errs48 === errors;
+}
+else {
+var valid8 = true;
+}
+}
+}
+}
+}
 }
 }
 }
 else {
-validate2.errors = [{instancePath:instancePath+"/netInterfaces",schemaPath:"#/properties/netInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate2.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -380,57 +559,87 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.netInterfaces !== undefined){
+let data19 = data.netInterfaces;
+const _errs55 = errors;
+if(errors === _errs55){
+if(Array.isArray(data19)){
+var valid11 = true;
+const len1 = data19.length;
+for(let i1=0; i1<len1; i1++){
+const _errs57 = errors;
+if(typeof data19[i1] !== "string"){
+validate2.errors = [{instancePath:instancePath+"/netInterfaces/" + i1,schemaPath:"#/properties/netInterfaces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid11 = _errs57 === errors;
+if(!valid11){
+break;
+}
+}
+}
+else {
+validate2.errors = [{instancePath:instancePath+"/netInterfaces",schemaPath:"#/properties/netInterfaces/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs55 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.hostUse !== undefined){
-let data15 = data.hostUse;
-const _errs41 = errors;
-if(errors === _errs41){
-if(Array.isArray(data15)){
-var valid9 = true;
-const len2 = data15.length;
+let data21 = data.hostUse;
+const _errs59 = errors;
+if(errors === _errs59){
+if(Array.isArray(data21)){
+var valid12 = true;
+const len2 = data21.length;
 for(let i2=0; i2<len2; i2++){
-let data16 = data15[i2];
-const _errs43 = errors;
-const _errs44 = errors;
-if(errors === _errs44){
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-let missing1;
-if(((data16.kind === undefined) && (missing1 = "kind")) || ((data16.detail === undefined) && (missing1 = "detail"))){
-validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+let data22 = data21[i2];
+const _errs61 = errors;
+const _errs62 = errors;
+if(errors === _errs62){
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+let missing2;
+if(((data22.kind === undefined) && (missing2 = "kind")) || ((data22.detail === undefined) && (missing2 = "detail"))){
+validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs46 = errors;
-for(const key1 in data16){
-if(!((key1 === "kind") || (key1 === "detail"))){
-validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+const _errs64 = errors;
+for(const key2 in data22){
+if(!((key2 === "kind") || (key2 === "detail"))){
+validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs46 === errors){
-if(data16.kind !== undefined){
-let data17 = data16.kind;
-const _errs47 = errors;
-if(!(((((data17 === "default-route") || (data17 === "address")) || (data17 === "mount")) || (data17 === "swap")) || (data17 === "boot-vga"))){
-validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/kind",schemaPath:"#/$defs/hostUse/properties/kind/enum",keyword:"enum",params:{allowedValues: schema8.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+if(_errs64 === errors){
+if(data22.kind !== undefined){
+let data23 = data22.kind;
+const _errs65 = errors;
+if(!(((((data23 === "default-route") || (data23 === "address")) || (data23 === "mount")) || (data23 === "swap")) || (data23 === "boot-vga"))){
+validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/kind",schemaPath:"#/$defs/hostUse/properties/kind/enum",keyword:"enum",params:{allowedValues: schema9.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid11 = _errs47 === errors;
+var valid14 = _errs65 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
-if(valid11){
-if(data16.detail !== undefined){
-const _errs48 = errors;
-if(typeof data16.detail !== "string"){
+if(valid14){
+if(data22.detail !== undefined){
+const _errs66 = errors;
+if(typeof data22.detail !== "string"){
 validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/detail",schemaPath:"#/$defs/hostUse/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs48 === errors;
+var valid14 = _errs66 === errors;
 }
 else {
-var valid11 = true;
+var valid14 = true;
 }
 }
 }
@@ -441,8 +650,8 @@ validate2.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$d
 return false;
 }
 }
-var valid9 = _errs43 === errors;
-if(!valid9){
+var valid12 = _errs61 === errors;
+if(!valid12){
 break;
 }
 }
@@ -452,22 +661,122 @@ validate2.errors = [{instancePath:instancePath+"/hostUse",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs41 === errors;
+var valid0 = _errs59 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.holders !== undefined){
+let data25 = data.holders;
+const _errs68 = errors;
+if(errors === _errs68){
+if(Array.isArray(data25)){
+var valid15 = true;
+const len3 = data25.length;
+for(let i3=0; i3<len3; i3++){
+let data26 = data25[i3];
+const _errs70 = errors;
+if(errors === _errs70){
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+let missing3;
+if((((data26.pid === undefined) && (missing3 = "pid")) || ((data26.comm === undefined) && (missing3 = "comm"))) || ((data26.path === undefined) && (missing3 = "path"))){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+return false;
+}
+else {
+const _errs72 = errors;
+for(const key3 in data26){
+if(!(((key3 === "pid") || (key3 === "comm")) || (key3 === "path"))){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs72 === errors){
+if(data26.pid !== undefined){
+let data27 = data26.pid;
+const _errs73 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs73){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid16 = _errs73 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data26.comm !== undefined){
+const _errs75 = errors;
+if(typeof data26.comm !== "string"){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/comm",schemaPath:"#/properties/holders/items/properties/comm/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid16 = _errs75 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data26.path !== undefined){
+const _errs77 = errors;
+if(typeof data26.path !== "string"){
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3+"/path",schemaPath:"#/properties/holders/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid16 = _errs77 === errors;
+}
+else {
+var valid16 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate2.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid15 = _errs70 === errors;
+if(!valid15){
+break;
+}
+}
+}
+else {
+validate2.errors = [{instancePath:instancePath+"/holders",schemaPath:"#/properties/holders/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs68 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.unreadable !== undefined){
-const _errs50 = errors;
+const _errs79 = errors;
 if(typeof data.unreadable !== "string"){
 validate2.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs50 === errors;
+var valid0 = _errs79 === errors;
 }
 else {
 var valid0 = true;
+}
+}
 }
 }
 }
@@ -496,10 +805,10 @@ return errors === 0;
 }
 validate2.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema9 = {"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}};
-const schema10 = {"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}};
-const schema13 = {"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}};
-const schema11 = {"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}};
+const schema10 = {"type":"object","additionalProperties":false,"required":["name","uuid","state","active","transient","persistent","live","persistentXml"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"state":{"enum":["running","paused","shut off","crashed","pmsuspended","other"]},"active":{"type":"boolean"},"transient":{"type":"boolean","description":"No persistent config (virsh create): passthru cannot manage it."},"persistent":{"$ref":"#/$defs/parsedDomain"},"live":{"oneOf":[{"$ref":"#/$defs/parsedDomain"},{"type":"null"}]},"persistentXml":{"type":"string"}}};
+const schema11 = {"type":"object","additionalProperties":false,"required":["name","uuid","hostdevs","interfaces"],"properties":{"name":{"type":"string"},"uuid":{"type":"string"},"hostdevs":{"type":"array","items":{"$ref":"#/$defs/hostdev"}},"interfaces":{"type":"array","items":{"$ref":"#/$defs/interface"}}}};
+const schema14 = {"type":"object","additionalProperties":false,"required":["type","source","mac","model","xml"],"properties":{"type":{"type":"string"},"source":{"type":["string","null"]},"mac":{"type":["string","null"]},"model":{"type":["string","null"]},"xml":{"type":"string"}}};
+const schema12 = {"type":"object","additionalProperties":false,"required":["address","managed","driver","source"],"properties":{"address":{"$ref":"#/$defs/address"},"managed":{"type":"boolean"},"driver":{"type":["string","null"]},"source":{"enum":["hostdev","interface"]},"mac":{"type":"string"},"vlan":{"type":"array","items":{"type":"integer","minimum":0,"maximum":4095},"description":"<vlan><tag id>s of an <interface type='hostdev'>."},"trust":{"type":"boolean","description":"trustGuestRxFilters='yes' on an <interface type='hostdev'>."},"xml":{"type":"string","description":"The element as libvirt printed it: what a removed device is re-added from. Captures written before it existed lack it; reading them builds the element from address, managed, source and mac."}}};
 
 function validate6(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -521,7 +830,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "address") || (key0 === "managed")) || (key0 === "driver")) || (key0 === "source")) || (key0 === "mac")) || (key0 === "xml"))){
+if(!((((((((key0 === "address") || (key0 === "managed")) || (key0 === "driver")) || (key0 === "source")) || (key0 === "mac")) || (key0 === "vlan")) || (key0 === "trust")) || (key0 === "xml"))){
 validate6.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -566,7 +875,7 @@ if(data.driver !== undefined){
 let data2 = data.driver;
 const _errs7 = errors;
 if((typeof data2 !== "string") && (data2 !== null)){
-validate6.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema11.properties.driver.type},message:"must be string,null"}];
+validate6.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema12.properties.driver.type},message:"must be string,null"}];
 return false;
 }
 var valid0 = _errs7 === errors;
@@ -579,7 +888,7 @@ if(data.source !== undefined){
 let data3 = data.source;
 const _errs9 = errors;
 if(!((data3 === "hostdev") || (data3 === "interface"))){
-validate6.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema11.properties.source.enum},message:"must be equal to one of the allowed values"}];
+validate6.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema12.properties.source.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -600,16 +909,75 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.xml !== undefined){
+if(data.vlan !== undefined){
+let data5 = data.vlan;
 const _errs12 = errors;
-if(typeof data.xml !== "string"){
-validate6.errors = [{instancePath:instancePath+"/xml",schemaPath:"#/properties/xml/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(errors === _errs12){
+if(Array.isArray(data5)){
+var valid2 = true;
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+const _errs14 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate6.errors = [{instancePath:instancePath+"/vlan/" + i0,schemaPath:"#/properties/vlan/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
+}
+if(errors === _errs14){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 4095 || isNaN(data6)){
+validate6.errors = [{instancePath:instancePath+"/vlan/" + i0,schemaPath:"#/properties/vlan/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4095},message:"must be <= 4095"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate6.errors = [{instancePath:instancePath+"/vlan/" + i0,schemaPath:"#/properties/vlan/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid2 = _errs14 === errors;
+if(!valid2){
+break;
+}
+}
+}
+else {
+validate6.errors = [{instancePath:instancePath+"/vlan",schemaPath:"#/properties/vlan/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
 }
 var valid0 = _errs12 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.trust !== undefined){
+const _errs16 = errors;
+if(typeof data.trust !== "boolean"){
+validate6.errors = [{instancePath:instancePath+"/trust",schemaPath:"#/properties/trust/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.xml !== undefined){
+const _errs18 = errors;
+if(typeof data.xml !== "string"){
+validate6.errors = [{instancePath:instancePath+"/xml",schemaPath:"#/properties/xml/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -755,7 +1123,7 @@ if(data5.source !== undefined){
 let data7 = data5.source;
 const _errs17 = errors;
 if((typeof data7 !== "string") && (data7 !== null)){
-validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/source",schemaPath:"#/$defs/interface/properties/source/type",keyword:"type",params:{type: schema13.properties.source.type},message:"must be string,null"}];
+validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/source",schemaPath:"#/$defs/interface/properties/source/type",keyword:"type",params:{type: schema14.properties.source.type},message:"must be string,null"}];
 return false;
 }
 var valid4 = _errs17 === errors;
@@ -768,7 +1136,7 @@ if(data5.mac !== undefined){
 let data8 = data5.mac;
 const _errs19 = errors;
 if((typeof data8 !== "string") && (data8 !== null)){
-validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/mac",schemaPath:"#/$defs/interface/properties/mac/type",keyword:"type",params:{type: schema13.properties.mac.type},message:"must be string,null"}];
+validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/mac",schemaPath:"#/$defs/interface/properties/mac/type",keyword:"type",params:{type: schema14.properties.mac.type},message:"must be string,null"}];
 return false;
 }
 var valid4 = _errs19 === errors;
@@ -781,7 +1149,7 @@ if(data5.model !== undefined){
 let data9 = data5.model;
 const _errs21 = errors;
 if((typeof data9 !== "string") && (data9 !== null)){
-validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/model",schemaPath:"#/$defs/interface/properties/model/type",keyword:"type",params:{type: schema13.properties.model.type},message:"must be string,null"}];
+validate5.errors = [{instancePath:instancePath+"/interfaces/" + i1+"/model",schemaPath:"#/$defs/interface/properties/model/type",keyword:"type",params:{type: schema14.properties.model.type},message:"must be string,null"}];
 return false;
 }
 var valid4 = _errs21 === errors;
@@ -901,7 +1269,7 @@ if(data.state !== undefined){
 let data2 = data.state;
 const _errs6 = errors;
 if(!((((((data2 === "running") || (data2 === "paused")) || (data2 === "shut off")) || (data2 === "crashed")) || (data2 === "pmsuspended")) || (data2 === "other"))){
-validate4.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema9.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate4.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema10.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -1043,6 +1411,96 @@ validate4.errors = vErrors;
 return errors === 0;
 }
 validate4.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema16 = {"type":"object","additionalProperties":false,"required":["address","driver"],"properties":{"address":{"$ref":"#/$defs/address"},"driver":{"description":"The driver the file holds, or null when it could not be read.","type":["string","null"]},"unreadable":{"description":"Why the file could not be read or holds no driver name.","type":"string"}}};
+
+function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate11.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.address === undefined) && (missing0 = "address")) || ((data.driver === undefined) && (missing0 = "driver"))){
+validate11.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "address") || (key0 === "driver")) || (key0 === "unreadable"))){
+validate11.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.address !== undefined){
+let data0 = data.address;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(!pattern0.test(data0)){
+validate11.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+return false;
+}
+}
+else {
+validate11.errors = [{instancePath:instancePath+"/address",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.driver !== undefined){
+let data1 = data.driver;
+const _errs5 = errors;
+if((typeof data1 !== "string") && (data1 !== null)){
+validate11.errors = [{instancePath:instancePath+"/driver",schemaPath:"#/properties/driver/type",keyword:"type",params:{type: schema16.properties.driver.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.unreadable !== undefined){
+const _errs7 = errors;
+if(typeof data.unreadable !== "string"){
+validate11.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate11.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate11.errors = vErrors;
+return errors === 0;
+}
+validate11.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate1(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -1342,20 +1800,32 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.devices !== undefined){
-let data17 = data.devices;
+if(data.holdersUnknown !== undefined){
 const _errs37 = errors;
-if(errors === _errs37){
-if(Array.isArray(data17)){
-var valid4 = true;
-const len0 = data17.length;
-for(let i0=0; i0<len0; i0++){
+if(typeof data.holdersUnknown !== "string"){
+validate1.errors = [{instancePath:instancePath+"/holdersUnknown",schemaPath:"#/properties/holdersUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs37 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.devices !== undefined){
+let data18 = data.devices;
 const _errs39 = errors;
-if(!(validate2(data17[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data17,parentDataProperty:i0,rootData,dynamicAnchors}))){
+if(errors === _errs39){
+if(Array.isArray(data18)){
+var valid4 = true;
+const len0 = data18.length;
+for(let i0=0; i0<len0; i0++){
+const _errs41 = errors;
+if(!(validate2(data18[i0], {instancePath:instancePath+"/devices/" + i0,parentData:data18,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate2.errors : appendErrors(vErrors, validate2.errors);
 errors = vErrors.length;
 }
-var valid4 = _errs39 === errors;
+var valid4 = _errs41 === errors;
 if(!valid4){
 break;
 }
@@ -1366,26 +1836,26 @@ validate1.errors = [{instancePath:instancePath+"/devices",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs37 === errors;
+var valid0 = _errs39 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.domains !== undefined){
-let data19 = data.domains;
-const _errs40 = errors;
-if(errors === _errs40){
-if(Array.isArray(data19)){
-var valid5 = true;
-const len1 = data19.length;
-for(let i1=0; i1<len1; i1++){
+let data20 = data.domains;
 const _errs42 = errors;
-if(!(validate4(data19[i1], {instancePath:instancePath+"/domains/" + i1,parentData:data19,parentDataProperty:i1,rootData,dynamicAnchors}))){
+if(errors === _errs42){
+if(Array.isArray(data20)){
+var valid5 = true;
+const len1 = data20.length;
+for(let i1=0; i1<len1; i1++){
+const _errs44 = errors;
+if(!(validate4(data20[i1], {instancePath:instancePath+"/domains/" + i1,parentData:data20,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate4.errors : appendErrors(vErrors, validate4.errors);
 errors = vErrors.length;
 }
-var valid5 = _errs42 === errors;
+var valid5 = _errs44 === errors;
 if(!valid5){
 break;
 }
@@ -1396,10 +1866,198 @@ validate1.errors = [{instancePath:instancePath+"/domains",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs40 === errors;
+var valid0 = _errs42 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.sriovPersisted !== undefined){
+let data22 = data.sriovPersisted;
+const _errs45 = errors;
+if(errors === _errs45){
+if(Array.isArray(data22)){
+var valid6 = true;
+const len2 = data22.length;
+for(let i2=0; i2<len2; i2++){
+let data23 = data22[i2];
+const _errs47 = errors;
+if(errors === _errs47){
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+let missing3;
+if(((data23.pf === undefined) && (missing3 = "pf")) || ((data23.numVfs === undefined) && (missing3 = "numVfs"))){
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+return false;
+}
+else {
+const _errs49 = errors;
+for(const key4 in data23){
+if(!((key4 === "pf") || (key4 === "numVfs"))){
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs49 === errors){
+if(data23.pf !== undefined){
+let data24 = data23.pf;
+const _errs50 = errors;
+const _errs51 = errors;
+if(errors === _errs51){
+if(typeof data24 === "string"){
+if(!pattern0.test(data24)){
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"},message:"must match pattern \""+"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"+"\""}];
+return false;
+}
+}
+else {
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/pf",schemaPath:"#/$defs/address/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid7 = _errs50 === errors;
+}
+else {
+var valid7 = true;
+}
+if(valid7){
+if(data23.numVfs !== undefined){
+let data25 = data23.numVfs;
+const _errs53 = errors;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs53){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2+"/numVfs",schemaPath:"#/properties/sriovPersisted/items/properties/numVfs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid7 = _errs53 === errors;
+}
+else {
+var valid7 = true;
+}
+}
+}
+}
+}
+else {
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted/" + i2,schemaPath:"#/properties/sriovPersisted/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid6 = _errs47 === errors;
+if(!valid6){
+break;
+}
+}
+}
+else {
+validate1.errors = [{instancePath:instancePath+"/sriovPersisted",schemaPath:"#/properties/sriovPersisted/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs45 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.bindings !== undefined){
+let data26 = data.bindings;
+const _errs55 = errors;
+if(errors === _errs55){
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+let missing4;
+if(((data26.driverctl === undefined) && (missing4 = "driverctl")) || ((data26.overrides === undefined) && (missing4 = "overrides"))){
+validate1.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
+return false;
+}
+else {
+const _errs57 = errors;
+for(const key5 in data26){
+if(!((key5 === "driverctl") || (key5 === "overrides"))){
+validate1.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs57 === errors){
+if(data26.driverctl !== undefined){
+let data27 = data26.driverctl;
+const _errs58 = errors;
+if((typeof data27 !== "string") && (data27 !== null)){
+validate1.errors = [{instancePath:instancePath+"/bindings/driverctl",schemaPath:"#/properties/bindings/properties/driverctl/type",keyword:"type",params:{type: schema1.properties.bindings.properties.driverctl.type},message:"must be string,null"}];
+return false;
+}
+var valid9 = _errs58 === errors;
+}
+else {
+var valid9 = true;
+}
+if(valid9){
+if(data26.overrides !== undefined){
+let data28 = data26.overrides;
+const _errs60 = errors;
+if(errors === _errs60){
+if(Array.isArray(data28)){
+var valid10 = true;
+const len3 = data28.length;
+for(let i3=0; i3<len3; i3++){
+const _errs62 = errors;
+if(!(validate11(data28[i3], {instancePath:instancePath+"/bindings/overrides/" + i3,parentData:data28,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate11.errors : appendErrors(vErrors, validate11.errors);
+errors = vErrors.length;
+}
+var valid10 = _errs62 === errors;
+if(!valid10){
+break;
+}
+}
+}
+else {
+validate1.errors = [{instancePath:instancePath+"/bindings/overrides",schemaPath:"#/properties/bindings/properties/overrides/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid9 = _errs60 === errors;
+}
+else {
+var valid9 = true;
+}
+}
+}
+}
+}
+else {
+validate1.errors = [{instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs55 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.bindingsUnknown !== undefined){
+const _errs63 = errors;
+if(typeof data.bindingsUnknown !== "string"){
+validate1.errors = [{instancePath:instancePath+"/bindingsUnknown",schemaPath:"#/properties/bindingsUnknown/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs63 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
 }
 }
 }

@@ -8,7 +8,7 @@
  * without the marker file, so a mistake cannot write to this machine's /sys.
  */
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readlink, realpath, rm, symlink, writeFile, access } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, realpath, rename, rm, symlink, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canonicalAddress, pciFunction } from '../../src/model/pci-address.js';
@@ -49,12 +49,26 @@ export interface FakeDeviceSpec {
   bootVga?: boolean;
   /** This is an SR-IOV VF of that PF (`physfn`; the PF gets `virtfnN`). */
   physfn?: string;
+  /**
+   * This is an SR-IOV PF with these `sriov_*` attributes (its `sriov_numvfs` counts the VFs declared with `physfn`).
+   * Its VFs are laid out by offset and stride, as the kernel does, by {@link fakeKernelSetNumVfs}.
+   */
+  sriov?: FakeSriov;
   /** virtio-pci nests netdevs/disks one level down, in `virtioN/`. */
   virtio?: number;
   /** Secondary bus of a bridge (`pci_bus/DDDD:BB`); default: the bus of its first child, else its own bus + 1. */
   secondaryBus?: number;
   /** Leave `driver_override` out (kernels before 3.16). */
   noDriverOverride?: boolean;
+}
+
+/** A fake PF's SR-IOV capability. */
+export interface FakeSriov {
+  totalVfs: number;
+  offset: number;
+  stride: number;
+  /** The VFs' device ID: `sriov_vf_device`. */
+  vfDevice: string;
 }
 
 /** A virtual interface stacked on others. */
@@ -336,10 +350,33 @@ export class FakeHost {
     return this;
   }
 
+  /**
+   * driverctl installed (`usr/sbin/driverctl`, a stand-in that only fails, and its udev rule) with these overrides
+   * persisted (`etc/driverctl.d/pci-ADDR`), as SPEC 10 observes them. Steps that run driverctl need the scripted one
+   * (fake-driverctl/) as PASSTHRU_DRIVERCTL.
+   */
+  driverctl(overrides: Record<string, string> = {}): this {
+    this.persisted = overrides;
+    return this;
+  }
+
+  private persisted: Record<string, string> | null = null;
+
   /** Writes the tree into a new temp dir (under `parent`: a tmpfs is fastest for big trees) and returns its path. */
   async build(parent = tmpdir()): Promise<string> {
     const root = await mkdtemp(path.join(parent, 'passthru-fakehost-'));
     await new TreeWriter(root, this.snapshotSpec()).write();
+    if (this.persisted !== null) {
+      const files: [string, string][] = [
+        ['usr/sbin/driverctl', '#!/bin/sh\necho "driverctl: the fake host\'s stand-in does not run" >&2\nexit 1\n'],
+        ['usr/lib/udev/rules.d/89-driverctl.rules', '# driverctl\n'],
+        ...Object.entries(this.persisted).map(([a, driver]): [string, string] => [`etc/driverctl.d/pci-${canonicalAddress(a)}`, `${driver}\n`]),
+      ];
+      for (const [rel, content] of files) {
+        await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+        await writeFile(path.join(root, rel), content);
+      }
+    }
     return root;
   }
 
@@ -516,10 +553,17 @@ class TreeWriter {
       }
       for (const disk of d.disks ?? []) await this.disk(disk, p, sub);
     }
+    for (const d of devices.filter((f) => f.sriov !== undefined && !vfIndex.has(f.address))) vfIndex.set(d.address, 0);
     for (const [pf, n] of vfIndex) {
       const p = this.devicePath(pf);
+      const sriov = this.byAddress.get(pf)?.sriov;
       await this.file(`${p}/sriov_numvfs`, `${n}\n`);
-      await this.file(`${p}/sriov_totalvfs`, `${Math.max(n, 7)}\n`);
+      await this.file(`${p}/sriov_totalvfs`, `${sriov?.totalVfs ?? Math.max(n, 7)}\n`);
+      if (sriov) {
+        await this.file(`${p}/sriov_offset`, `${sriov.offset}\n`);
+        await this.file(`${p}/sriov_stride`, `${sriov.stride}\n`);
+        await this.file(`${p}/sriov_vf_device`, `${sriov.vfDevice}\n`);
+      }
     }
   }
 
@@ -671,6 +715,10 @@ class TreeWriter {
 
   private async writePlatform(p: Platform) {
     await this.file('/proc/cmdline', `${p.cmdline}\n`);
+    // A running host has processes: init, holding nothing of a PCI device (device-busy scans /proc/*/fd).
+    await this.file('/proc/1/comm', 'systemd\n');
+    await mkdir(this.local('/proc/1/fd'), { recursive: true });
+    await symlink('/dev/null', this.local('/proc/1/fd/0'));
     await this.file('/proc/sys/kernel/osrelease', `${p.osrelease}\n`);
     const vendor = p.cpu === 'intel' ? 'GenuineIntel' : 'AuthenticAMD';
     const flag = p.virtFlag ? (p.cpu === 'intel' ? ' vmx' : ' svm') : '';
@@ -795,6 +843,24 @@ export async function removeEntry(root: string, rel: string): Promise<void> {
   await rm(path.join(await assertFakeRoot(root), rel), { recursive: true });
 }
 
+/**
+ * Turns the seed host's NVMe (01:00.0) into a native-multipath one: nvme0n1 and its partition nvme0n1p2 become a
+ * namespace head under /sys/devices/virtual/nvme-subsystem/nvme-subsys0, which links to its controller nvme0; `/` is
+ * mounted from nvme0n1p2.
+ */
+export async function nvmeMultipath(root: string): Promise<void> {
+  const abs = await assertFakeRoot(root);
+  const subsys = '/sys/devices/virtual/nvme-subsystem/nvme-subsys0';
+  const ctrl = '/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0';
+  await mkdir(path.join(abs, subsys, 'nvme0n1/nvme0n1p2'), { recursive: true });
+  await writeFile(path.join(abs, subsys, 'nvme0n1/nvme0n1p2/partition'), '2\n');
+  await symlink(posix.relative(subsys, ctrl), path.join(abs, subsys, 'nvme0'));
+  for (const b of ['nvme0n1', 'nvme0n1p2']) await rm(path.join(abs, 'sys/class/block', b));
+  await symlink('../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1', path.join(abs, 'sys/class/block/nvme0n1'));
+  await symlink('../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/nvme0n1p2', path.join(abs, 'sys/class/block/nvme0n1p2'));
+  await writeFile(path.join(abs, 'proc/mounts'), '/dev/nvme0n1p2 / xfs rw 0 0\n');
+}
+
 /** Deletes a fake tree (guarded like the mutations). */
 export async function removeFakeHost(root: string): Promise<void> {
   await rm(await assertFakeRoot(root), { recursive: true, force: true });
@@ -898,4 +964,78 @@ export function iommuOffHost(): FakeHost {
     .iommu({ dmar: false, ivrs: false, groups: false })
     .cmdline('BOOT_IMAGE=/vmlinuz-5.14.0-362.el9.x86_64 root=UUID=5d6c1a4e-0000-4000-8000-000000000001 ro quiet')
     .interruptRemapping(false);
+}
+
+/**
+ * The fake kernel's side of a write to a PF's `sriov_numvfs` (drivers/pci/iov.c): removes every VF of the PF,
+ * then creates `n` — each a directory beside the PF's at the address its `sriov_offset`/`sriov_stride` give, with
+ * vendor, device (`sriov_vf_device`), class, a `physfn` link, the PF's `virtfnN` link and an IOMMU group of its
+ * own — and records `n` in `sriov_numvfs`. Tests call it (or let a watcher call it) where the real kernel would
+ * act on its own, some time after the write.
+ */
+export async function fakeKernelSetNumVfs(root: string, pf: string, n: number): Promise<string[]> {
+  const abs = await assertFakeRoot(root);
+  const pfDir = await fakeDevicePath(abs, pf);
+  const read = async (name: string) => (await readFile(path.join(abs, pfDir, name), 'utf8')).trim();
+  // The count first, replaced whole (a sysfs read is atomic), so that the last change to the tree is the last link:
+  // whoever waits for the links never races a late write of the count.
+  const numvfs = path.join(abs, pfDir, 'sriov_numvfs');
+  await writeFile(`${numvfs}.new`, `${n}\n`);
+  await rename(`${numvfs}.new`, numvfs);
+  const [offset, stride, vfDevice, vendor, cls] = (await Promise.all(['sriov_offset', 'sriov_stride', 'sriov_vf_device', 'vendor', 'class'].map(read))) as [string, string, string, string, string];
+  for (const entry of await readdir(path.join(abs, pfDir))) {
+    if (!/^virtfn\d+$/.test(entry)) continue;
+    const vf = posix.basename(await readlink(path.join(abs, pfDir, entry)));
+    const vfDir = await fakeDevicePath(abs, vf);
+    const group = await readlink(path.join(abs, vfDir, 'iommu_group')).catch(() => null);
+    if (group !== null) await rm(path.join(abs, 'sys/kernel/iommu_groups', posix.basename(group)), { recursive: true, force: true });
+    await rm(path.join(abs, 'sys/bus/pci/devices', vf), { force: true });
+    await rm(path.join(abs, vfDir), { recursive: true, force: true });
+    await rm(path.join(abs, pfDir, entry), { force: true });
+  }
+  const groups = await readdir(path.join(abs, 'sys/kernel/iommu_groups'));
+  let nextGroup = Math.max(-1, ...groups.map(Number).filter(Number.isInteger)) + 1;
+  const a = pciFunction(pf);
+  const created: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const routing = (a.bus << 8) + ((a.slot << 3) | (a.fn ?? 0)) + Number(offset) + Number(stride) * i;
+    const vf = `${pf.slice(0, 4)}:${h2(routing >> 8)}:${h2((routing & 0xff) >> 3)}.${routing & 7}`;
+    const vfDir = `${posix.dirname(pfDir)}/${vf}`;
+    const put = async (name: string, content: string) => {
+      await mkdir(path.join(abs, vfDir), { recursive: true });
+      await writeFile(path.join(abs, vfDir, name), content);
+    };
+    await put('vendor', `${vendor}\n`);
+    await put('device', `0x${vfDevice.replace(/^0x/, '')}\n`);
+    await put('class', `${cls}\n`);
+    await put('driver_override', '(null)\n');
+    const ln = async (link: string, target: string) => {
+      await mkdir(path.join(abs, posix.dirname(link)), { recursive: true });
+      await symlink(kernelLinkText(link, target), path.join(abs, link));
+    };
+    await ln(`${vfDir}/physfn`, pfDir);
+    await ln(`${pfDir}/virtfn${i}`, vfDir);
+    await ln(`/sys/bus/pci/devices/${vf}`, vfDir);
+    const g = `/sys/kernel/iommu_groups/${nextGroup++}`;
+    await ln(`${g}/devices/${vf}`, vfDir);
+    await ln(`${vfDir}/iommu_group`, g);
+    created.push(vf);
+  }
+  return created;
+}
+
+/** The lab's emulated SR-IOV NIC: an igb (82576) PF at 0000:01:00.0 — 7 VFs at most, offset 128, stride 2, VFs 8086:10ca. */
+export function sriovHost(): FakeHost {
+  return fakeHost()
+    .device({ address: '0000:00:00.0', vendor: '8086', device: '29c0', class: '060000', group: 0 })
+    .device({
+      address: '0000:01:00.0',
+      vendor: '8086',
+      device: '10c9',
+      class: '020000',
+      driver: 'igb',
+      group: 1,
+      net: ['enp1s0'],
+      sriov: { totalVfs: 7, offset: 128, stride: 2, vfDevice: '10ca' },
+    });
 }

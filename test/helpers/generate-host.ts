@@ -353,7 +353,13 @@ export function generateCase(r: Rand): GeneratedCase {
   const configured = new Set<string>();
   const domains = Array.from({ length: c.int(0, 5) }, (_, i) => buildDomain(c, i, endpoints, liveTaken, b.devices, configured));
   const host = snapshot(b.devices, domains, iommuOff ? { iommu: { groupsPresent: false, dmarTable: false, ivrsTable: false, cmdline: 'ro quiet' } } : {});
-  return { snapshot: host, desired: buildDesired(c, b.devices, domains), hostDrivers: b.hostDrivers };
+  const desired = buildDesired(c, b.devices, domains);
+  // Drawn last, so that the cases before boot-time bindings existed are drawn as they were.
+  host.bindings = {
+    driverctl: c.chance(8) ? null : '/usr/sbin/driverctl',
+    overrides: endpoints.filter(() => c.chance(30)).map((d) => ({ address: d.address, driver: c.pick(['vfio-pci', 'vfio-pci', 'nouveau']) })),
+  };
+  return { snapshot: host, desired, hostDrivers: b.hostDrivers };
 }
 
 const yn = (b: boolean) => (b ? 'yes' : 'no');
@@ -374,6 +380,11 @@ export function describeCase(c: GeneratedCase): string {
     out.push(`  ${d.address} ${facts.join(', ')}`);
   }
   if (!c.snapshot.iommu.groupsPresent) out.push('  (IOMMU off)');
+  const bindings = c.snapshot.bindings;
+  if (bindings) {
+    const overrides = bindings.overrides.map((o) => `${o.address}=${o.driver ?? '?'}`).join(', ') || '-';
+    out.push(`  driverctl ${bindings.driverctl ?? 'not installed'}; overrides: ${overrides}`);
+  }
   const hostdevs = (list: DomainHostdev[]) =>
     list.map((h) => `${h.address}${h.source === 'interface' ? ` iface ${h.mac ?? ''}` : ''} managed=${yn(h.managed)}`).join('; ') || '-';
   out.push('domains:');
@@ -388,7 +399,7 @@ export function describeCase(c: GeneratedCase): string {
     for (const d of vm.devices) {
       const flags = `managed=${yn(d.managed)}${d.force ? ' force' : ''}`;
       if (d.kind === 'address') out.push(`      - address ${d.address} ${flags}${d.expect ? ` expect ${d.expect.vendor}:${d.expect.product}` : ''}`);
-      else out.push(`      - match ${d.match.vendor}:${d.match.product} count ${d.count} ${flags}`);
+      else if (d.kind === 'match') out.push(`      - match ${d.match.vendor}:${d.match.product} count ${d.count} ${flags}`);
     }
     for (const i of vm.removeInterfaces) out.push(`      removeInterfaces: ${i.type} ${i.source ?? '*'} ${i.mac ?? '*'}`);
   }

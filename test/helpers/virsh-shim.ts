@@ -38,8 +38,13 @@ export function findRealVirsh(): string | null {
 
 /** Writes a shim that logs each invocation and execs `real`. */
 export async function createVirshShim(real: string): Promise<VirshShim> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'passthru-virsh-shim-'));
-  const binary = path.join(dir, 'virsh');
+  return createCountingShim('virsh', real);
+}
+
+/** Writes a shim named `name` that logs each invocation and execs `real` (`ssh` too: one ssh per host). */
+export async function createCountingShim(name: string, real: string): Promise<VirshShim> {
+  const dir = await mkdtemp(path.join(tmpdir(), `passthru-${name}-shim-`));
+  const binary = path.join(dir, name);
   const log = path.join(dir, 'invocations.log');
   await writeFile(log, '');
   // mkdtemp names hold no quote, so single-quoting the paths is enough.

@@ -22,8 +22,10 @@ import { renderPlanText } from '../../render/plan-text.js';
 import { styleFor, type Style } from '../../render/style.js';
 import type { Invocation } from '../args.js';
 import { render, report } from '../reporters.js';
-import { loadDesired, makeVirsh, observeHosts, readUserFile, snapshotsFor } from '../context.js';
+import { loadDesired, makeDriverctl, makeSsh, makeVirsh, observeHosts, readUserFile } from '../context.js';
 import type { Terminal } from '../terminal.js';
+import { verifyExitCode, vmsChangedLive, type HostVerdict } from '../../plan/guest-verify.js';
+import { verifyHosts } from './verify.js';
 
 /** Progress hooks that print one host's lines on stderr (none with -q). */
 function progress(host: string, multi: boolean, wave: WavePosition | null, term: Terminal, style: Style, quiet: boolean): ProgressHooks {
@@ -47,7 +49,7 @@ async function savedOrFreshPlan(inv: Invocation, term: Terminal): Promise<{ desi
     return { desired, plan: planObservations(desired, observations), snapshots };
   }
   const text = await readUserFile(inv.planFile, 'the saved plan', 'write one with `passthru plan -o FILE`', 'savedPlan');
-  return savedPlanToApply(text, inv.planFile, (desired) => snapshotsFor(desired, inv, term));
+  return savedPlanToApply(text, inv.planFile, (desired) => observeHosts(desired, inv, term));
 }
 
 export async function runApply(inv: Invocation, term: Terminal): Promise<number> {
@@ -93,6 +95,8 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
   });
   const outcome = await applyHosts(plan, desired, snapshots, {
     virsh: makeVirsh(inv, term),
+    ssh: makeSsh(term, inv),
+    driverctl: makeDriverctl(inv, term),
     root: inv.common.root,
     clock: systemClock,
     journalPath,
@@ -113,11 +117,13 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
   const { reports, refused } = outcome;
   const only = refused[0];
   if (only && refused.length === 1 && reports.length === 0 && !multi) throw only.error;
+  const applied = applyOutcomeExitCode(outcome);
+  const verified = inv.verify && applied === ExitCode.ok ? await verifyLiveChanges(plan, desired, inv, term) : null;
   // The JSON report is for scripts (stdout); the text report closes the progress lines on stderr.
-  const shown = render('apply', format, { outcome, journalPath }, { style, quiet: inv.common.quiet });
+  const shown = render('apply', format, { outcome, journalPath, ...(verified ? { verify: verified } : {}) }, { style, quiet: inv.common.quiet });
   if (json) term.out(shown);
   else term.err(shown);
-  const code = applyOutcomeExitCode(outcome);
+  const code = verified ? verifyExitCode(verified) : applied;
   const bug = refused.find((r) => !(r.error instanceof PassthruError));
   if (bug) throw bug.error;
   if (refused.length > 0) {
@@ -128,6 +134,17 @@ export async function runApply(inv: Invocation, term: Terminal): Promise<number>
     });
   }
   return code;
+}
+
+/**
+ * `apply --verify`: `verify` on the VMs whose running domain the plan changed (its live actions), observed afresh
+ * after the apply; null when it changed none.
+ */
+async function verifyLiveChanges(plan: Plan, desired: DesiredState, inv: Invocation, term: Terminal): Promise<HostVerdict[] | null> {
+  const only = vmsChangedLive(plan);
+  if (only.size === 0) return null;
+  const liveHosts = { ...desired, hosts: desired.hosts.filter((h) => only.has(h.name)) };
+  return verifyHosts(desired, await observeHosts(liveHosts, inv, term), inv, term, only);
 }
 
 /** `refusing to apply to 2 host(s): hv2 (blocked: its problems are listed above), hv3 (not observed)`. */

@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../../errors.js';
 import { isLocalUri } from '../../desired/uri.js';
-import { doctorExitCode, runDoctor as diagnose } from '../../doctor/doctor.js';
+import { competingManagers, doctorExitCode, runDoctor as diagnose } from '../../doctor/doctor.js';
 import { libvirtChecks } from '../../doctor/libvirt.js';
 import type { Invocation } from '../args.js';
 import { makeVirsh, reportContext } from '../context.js';
@@ -20,9 +20,13 @@ export async function runDoctor(inv: Invocation, term: Terminal): Promise<number
   }
   // `doctor -c URI` asks that URI only: doctor examines this machine, and a passthrough.yaml that happens to be in
   // the directory (one of several hosts, say) is no reason to refuse.
-  const { hosts } = await hostsToObserve(inv, inv.common.connect === null);
-  const [{ checks }, libvirt] = await Promise.all([diagnose(inv.common.root), libvirtChecks(makeVirsh(inv, term), hosts, inv.parallelism)]);
-  const all = [...checks, ...libvirt];
+  const desired = await hostsToObserve(inv, inv.common.connect === null);
+  const [{ checks }, competing, libvirt] = await Promise.all([
+    diagnose(inv.common.root),
+    competingManagers(inv.common.root, desired),
+    libvirtChecks(makeVirsh(inv, term), desired.hosts, inv.parallelism),
+  ]);
+  const all = [...checks, ...competing, ...libvirt];
   const code = doctorExitCode(all);
   report(term, 'doctor', inv.format, { checks: all, ok: code === 0 }, reportContext(inv, term, term.outStream));
   return code;

@@ -6,6 +6,7 @@
 import { ExitCode } from '../../errors.js';
 import type { Plan } from '../../model/plan.js';
 import { planObservations } from '../../plan/plan-all.js';
+import { planDrifted } from '../../plan/not-back.js';
 import { renderHostError } from '../../render/problems.js';
 import { SAVED_PLAN_FORMAT_VERSION, serializeSavedPlan } from '../../apply/saved-plan.js';
 import type { Invocation } from '../args.js';
@@ -60,5 +61,5 @@ export async function runCheck(inv: Invocation, term: Terminal): Promise<number>
   const result = await computePlan(inv, term);
   reportPlan('check', result, inv, term);
   if (!result.plan.applyable) return ExitCode.error;
-  return result.plan.changes ? ExitCode.changes : ExitCode.ok;
+  return planDrifted(result.plan) ? ExitCode.changes : ExitCode.ok;
 }

@@ -76,6 +76,8 @@ export async function freshCase(libvirtd: PrivateLibvirtd): Promise<ApplyCase> {
   const root = await seedHost()
     .update('0000:07:00.1', { driver: 'vfio-pci', driverOverride: 'vfio-pci' })
     .device({ address: '0000:08:00.0', vendor: '8086', device: '1521', class: '020000', driver: 'igb', group: 19 })
+    // 08:00.0 is claimed with managed: false: its boot-time binding is already persisted, so the plan is the lab's.
+    .driverctl({ '0000:08:00.0': 'vfio-pci' })
     .build();
   const fake = await createFakeVirsh(path.join(dir, 'virsh'), root);
   await fake.setHostDrivers({ '0000:07:00.1': 'igb' });

@@ -16,13 +16,23 @@ export interface Fault {
   /**
    * fail: print an error, exit 1, change nothing; hang: sleep past any timeout; leave-driver: claim success only;
    * apply-then-fail / apply-then-hang: the command takes effect, then virsh fails / hangs (a half-done step);
-   * drop-element: `element` is cut from the device XML before libvirt sees it.
+   * drop-element: `element` is cut from the device XML before libvirt sees it; unbind: a node-device command claims
+   * success and leaves the device on no driver (one that did not come back).
    */
-  mode: 'fail' | 'hang' | 'leave-driver' | 'apply-then-fail' | 'apply-then-hang' | 'drop-element';
+  mode: 'fail' | 'hang' | 'leave-driver' | 'apply-then-fail' | 'apply-then-hang' | 'drop-element' | 'unbind';
   /** apply-then-hang: how long, then exit 0 (default: an hour, past any timeout). */
   hangMs?: number;
   /** drop-element: the child element to cut (`vlan`). */
   element?: string;
+}
+
+/** A reply of the scripted guest: what virsh prints (JSON text), or its failure. */
+export type GuestReply = string | { stderr: string; exit?: number };
+
+/** The scripted guest: replies by `execute` name; an absent `agent` is a guest without one. */
+export interface FakeGuest {
+  agent?: Record<string, GuestReply>;
+  monitor?: Record<string, GuestReply>;
 }
 
 /** One recorded invocation. */
@@ -41,6 +51,8 @@ export interface FakeVirsh {
   setFaults(faults: Fault[]): Promise<void>;
   /** What a reattach binds for devices the fake never saw leave their host driver (the kernel's reprobe). */
   setHostDrivers(drivers: Record<string, string>): Promise<void>;
+  /** What `qemu-agent-command` and `qemu-monitor-command` answer (every domain alike). */
+  setGuest(guest: FakeGuest): Promise<void>;
   /** Every invocation so far, in order. */
   calls(): Promise<FakeCall[]>;
   /** PIDs of processes of this fake still alive (it, and the real virsh it started): none may outlive an apply. */
@@ -67,7 +79,7 @@ export async function createFakeVirsh(dir: string, sysfsRoot: string, realVirsh 
   );
   await chmod(binary, 0o755);
   const controlFile = path.join(dir, 'control.json');
-  const control = { faults: [] as Fault[], hostDrivers: {} as Record<string, string> };
+  const control = { faults: [] as Fault[], hostDrivers: {} as Record<string, string>, guest: {} as FakeGuest };
   const save = () => writeFile(controlFile, JSON.stringify(control));
   await save();
   return {
@@ -75,6 +87,10 @@ export async function createFakeVirsh(dir: string, sysfsRoot: string, realVirsh 
     async setFaults(faults) {
       control.faults = faults;
       await writeFile(path.join(dir, 'counter'), '0');
+      await save();
+    },
+    async setGuest(guest) {
+      control.guest = guest;
       await save();
     },
     async setHostDrivers(drivers) {

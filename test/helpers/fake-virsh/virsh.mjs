@@ -13,11 +13,15 @@
  *                 "hostDrivers": { "0000:07:00.1": "igb" } }
  * MODE: "fail" (error, nothing changed), "hang" (nothing changed, sleeps past any timeout), "leave-driver" (claims
  * success, driver unchanged), "apply-then-fail" (the command takes effect, then virsh reports an error),
- * "apply-then-hang" (takes effect, then hangs for hangMs — default an hour — and exits 0), "drop-element" (the
+ * "apply-then-hang" (takes effect, then hangs for hangMs — default an hour — and exits 0), "unbind" (a node-device
+ * command claims success but leaves the device bound to no driver: a device that did not come back), "drop-element" (the
  * XML file loses its <element> children before the real virsh gets it: libvirt dropping part of a device).
  * `call` counts only state-changing commands (1-based, across the test); a fault applies when all its given
  * fields match. `hostDrivers` says which driver a reattach binds (what the kernel's reprobe would pick) for a
  * device this fake did not see leave its host driver.
+ * `guest`: { "agent": { "<execute>": REPLY, ... } | absent, "monitor": { "<execute>": REPLY } | absent } answers
+ * `qemu-agent-command` / `qemu-monitor-command` (never passed on: a test domain has no guest): REPLY is the JSON
+ * text virsh would print, or { "stderr": "...", "exit": 1 }. No `agent` answers like a guest without one.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -47,12 +51,14 @@ const afterwards = (code) => {
   if (fault.mode === 'apply-then-hang') setTimeout(() => process.exit(0), fault.hangMs ?? 3_600_000);
   else process.exit(0);
 };
-if (fault?.mode === 'hang') {
+if (sub === 'qemu-agent-command' || sub === 'qemu-monitor-command') {
+  guestCommand(sub === 'qemu-agent-command' ? control.guest?.agent : control.guest?.monitor, argv.at(-1));
+} else if (fault?.mode === 'hang') {
   setTimeout(() => {}, 3_600_000);
 } else if (fault?.mode === 'fail') {
   die(`error: Failed to ${sub}\nerror: injected fault at call ${call}`, 1);
 } else if (sub.startsWith('nodedev-')) {
-  nodedev(sub, argv, fault?.mode === 'leave-driver');
+  nodedev(sub, argv, fault?.mode === 'leave-driver', fault?.mode === 'unbind');
   afterwards(0);
 } else if (argv.some((a) => NODEDEV.test(a))) {
   die('error: fake virsh refuses node-device commands it does not emulate (batch or unknown form)', 2);
@@ -60,6 +66,17 @@ if (fault?.mode === 'hang') {
   if (fault?.mode === 'drop-element') dropElement(argv.includes('--file') ? argv[argv.indexOf('--file') + 1] : undefined, fault.element);
   const child = spawn(realVirsh, argv, { stdio: 'inherit' });
   child.on('exit', (code, signal) => afterwards(code ?? (signal ? 128 : 1)));
+}
+
+/** Prints the scripted reply to a guest agent / monitor command (its JSON is the last argument). */
+function guestCommand(replies, commandText) {
+  if (!replies) die('error: Guest agent is not responding: QEMU guest agent is not connected', 1);
+  const execute = JSON.parse(commandText).execute;
+  const reply = replies[execute];
+  if (reply === undefined) die(`error: internal error: unable to execute QEMU agent command '${execute}': The command ${execute} has not been found`, 1);
+  if (typeof reply === 'object') die(reply.stderr, reply.exit ?? 1);
+  process.stdout.write(`${reply}\n`);
+  process.exit(0);
 }
 
 /** Removes every <element>…</element> (or self-closing one) from the XML file a domain command was given. */
@@ -80,7 +97,7 @@ function subcommand(args) {
   return '';
 }
 
-function nodedev(cmd, args, leaveDriver) {
+function nodedev(cmd, args, leaveDriver, unbind) {
   const name = args.find((a) => /^pci_[0-9a-f]{4}_[0-9a-f]{2}_[0-9a-f]{2}_[0-7]$/.test(a));
   if (!name) die(`error: fake virsh: no pci_* device name in: ${args.join(' ')}`, 1);
   const [, d, b, s, f] = name.split('_');
@@ -93,6 +110,11 @@ function nodedev(cmd, args, leaveDriver) {
   const remembered = readJson(path.join(dir, 'host-drivers.json'), {});
   if (cmd === 'nodedev-reset') {
     process.stdout.write(`Device ${name} reset\n\n`);
+    return;
+  }
+  if (unbind) {
+    bind(real, null);
+    process.stdout.write(`Device ${name} ${cmd === 'nodedev-reattach' ? 're-attached' : 'detached'}\n\n`);
     return;
   }
   if (cmd === 'nodedev-reattach') {
