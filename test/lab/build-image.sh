@@ -158,28 +158,12 @@ EOF
 echo "MODULES=list" > "$OVL/etc/initramfs-tools/conf.d/lab"
 printf 'virtio_pci\nvirtio_blk\next4\ncrc32c_generic\n' > "$OVL/etc/initramfs-tools/modules"
 
-# Tiny L2 guest initramfs (busybox): prints its PCI devices (vendor/device read from its own sysfs) and powers off.
-L2IRD=$TMP/l2ird
-mkdir -p "$L2IRD/bin" "$L2IRD/proc" "$L2IRD/sys" "$L2IRD/dev"
-cp "$(command -v busybox)" "$L2IRD/bin/busybox"
-cat > "$L2IRD/init" <<'EOF'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
-echo "L2-GUEST-UP uptime=$(cut -d' ' -f1 /proc/uptime)"
-for d in /sys/bus/pci/devices/*; do
-  echo "L2-PCI $(basename $d) vendor=$(cat $d/vendor) device=$(cat $d/device) class=$(cat $d/class)"
-done
-echo "L2-GUEST-DONE"
-poweroff -f
-EOF
-chmod +x "$L2IRD/init"
-(cd "$L2IRD" && find . | cpio -o -H newc 2>/dev/null | gzip -9) > "$OVL/var/lib/lab/l2-initrd.gz"
-
 ########## root filesystem ##########
 PKGS=linux-image-amd64,initramfs-tools,systemd-sysv,udev,dbus,kmod,procps,iproute2,pciutils,less,libstdc++6
 PKGS+=,libvirt-daemon-system,libvirt-daemon-system-systemd,libvirt-clients,iptables
 PKGS+=,qemu-system-x86,ipxe-qemu,busybox-static
+# the agent pulls its desired state with the system git; driverctl persists vfio-pci bindings across reboots (SPEC 10)
+PKGS+=,git,driverctl
 
 echo "build-image: building $KEY (mmdebstrap $SUITE from $MIRROR) ..." >&2
 t1=$(date +%s)
@@ -201,6 +185,43 @@ t2=$(date +%s)
 cp "$(ls "$ROOTFS"/boot/vmlinuz-* | tail -1)" "$TMP/vmlinuz"
 cp "$(ls "$ROOTFS"/boot/initrd.img-* | tail -1)" "$TMP/initrd.img"
 rm -f "$ROOTFS"/boot/initrd.img-*      # shipped beside the image; /boot/vmlinuz-* stays (L2 boots it)
+
+# Tiny L2 guest initramfs (busybox), booted by L1's libvirt with L1's kernel: prints its PCI devices (vendor/device
+# read from its own sysfs) and its NICs' MACs, then powers off. It carries igbvf and what igbvf needs (from the
+# kernel's modules.dep), so that an SR-IOV VF given to L2 becomes a NIC whose MAC L2 itself prints. Built after
+# mmdebstrap because the module comes from the image's own kernel.
+L2IRD=$TMP/l2ird
+mkdir -p "$L2IRD/bin" "$L2IRD/proc" "$L2IRD/sys" "$L2IRD/dev" "$L2IRD/modules"
+cp "$(command -v busybox)" "$L2IRD/bin/busybox"
+MODDIR=$(ls -d "$ROOTFS"/lib/modules/* | tail -1)
+igbvf=$(cd "$MODDIR" && ls kernel/drivers/net/ethernet/intel/igbvf/igbvf.ko*) || { echo "build-image: no igbvf module in $MODDIR" >&2; exit 1; }
+deps=$(grep "^$igbvf:" "$MODDIR/modules.dep" | cut -d: -f2)
+i=0
+# modules.dep lists the dependencies nearest first: load them in reverse, then igbvf (numbered in that order)
+for m in $(echo "$deps" | tr ' ' '\n' | grep . | tac) "$igbvf"; do
+  i=$((i + 1)); f=$L2IRD/modules/$(printf '%02d' $i)-$(basename "${m%.xz}")
+  case "$m" in *.xz) xz -dc "$MODDIR/$m" > "$f" ;; *) cp "$MODDIR/$m" "$f" ;; esac   # busybox insmod: uncompressed
+done
+cat > "$L2IRD/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+echo "L2-GUEST-UP uptime=$(cut -d' ' -f1 /proc/uptime)"
+for d in /sys/bus/pci/devices/*; do
+  echo "L2-PCI $(basename $d) vendor=$(cat $d/vendor) device=$(cat $d/device) class=$(cat $d/class)"
+done
+for m in /modules/*.ko; do insmod "$m" || echo "L2-INSMOD-FAILED $m"; done
+sleep 2
+for n in /sys/class/net/*; do
+  [ -e "$n/device" ] && echo "L2-NET $(basename $n) address=$(cat $n/address) pci=$(basename "$(readlink $n/device)")"
+done
+echo "L2-GUEST-DONE"
+poweroff -f
+EOF
+chmod +x "$L2IRD/init"
+mkdir -p "$ROOTFS/var/lib/lab"
+(cd "$L2IRD" && find . | cpio -o -H newc 2>/dev/null | gzip -9) > "$ROOTFS/var/lib/lab/l2-initrd.gz"
+echo "build-image: L2 initramfs modules: $(ls "$L2IRD/modules" | tr '\n' ' ')" >&2
 
 ########## disk image ##########
 truncate -s "$IMG_SIZE" "$TMP/l1.raw"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# lab-scenario: iommu=off timeout=600
 # Scenario "iommu-off", INSIDE L1 booted with intel_iommu=off (the firmware still has the DMAR table: the case the
 # seed's runbook step 2 fixes). passthru doctor must fail and give the remedy; a plan for the seed is blocked and an
 # apply changes nothing. Kept cheap: without the CLI nothing here needs libvirtd, so it is not waited for.

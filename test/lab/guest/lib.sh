@@ -96,11 +96,13 @@ hostdev_xml() {
   local d=${1#0000:}; local bus=${d%%:*} r=${d#*:}; local slot=${r%%.*} fn=${r#*.}
   echo "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x$bus' slot='0x$slot' function='0x$fn'/></source></hostdev>"
 }
-# has_hostdev DOMAIN ADDR   1 if the persistent XML has a PCI hostdev with that source address, else 0
+# has_hostdev DOMAIN ADDR   1 if the persistent XML has a PCI hostdev with that source address, else 0. Only the
+# <source> is compared: each hostdev also has the guest-side <address> libvirt gave it, which may spell another
+# host device's address (bus 0x02 slot 0 function 0 in the guest while 0000:02:00.0 is a host device)
 has_hostdev() {
   local d=${2#0000:}; local bus=${d%%:*} r=${d#*:}; local slot=${r%%.*} fn=${r#*.}
   virsh dumpxml --inactive "$1" 2>/dev/null | tr -d '\n' | sed 's/<hostdev/\n<hostdev/g; s/<\/hostdev>/<\/hostdev>\n/g' \
-    | grep '^<hostdev' | grep -c "bus='0x$bus' slot='0x$slot' function='0x$fn'"
+    | grep '^<hostdev' | sed 's/.*<source>\(.*\)<\/source>.*/\1/' | grep -c "bus='0x$bus' slot='0x$slot' function='0x$fn'"
 }
 # bridge_ifaces DOMAIN   number of <interface type='bridge'> in the persistent XML
 bridge_ifaces() { virsh dumpxml --inactive "$1" 2>/dev/null | grep -c "<interface type='bridge'"; }
@@ -151,6 +153,29 @@ snapshot_state() {
     done
     [ -n "$batch" ] && timeout 60 virsh "$batch"
   } > "$1" 2>&1
+}
+
+# wait_until DESC TIMEOUT CMD...   polls CMD every 0.5 s until it succeeds; WAITED = seconds it took. Prints what it
+# waited for either way (a timeout names it), returns CMD's last status
+wait_until() {
+  local d=$1 t=$2 a; shift 2; a=$(now)
+  while ! "$@" > /dev/null 2>&1; do
+    if awk -v a="$a" -v b="$(now)" -v t="$t" 'BEGIN{exit !(b-a >= t)}'; then
+      WAITED=$(sub "$a" "$(now)"); echo "### TIMEOUT after ${t}s: waited for $d"; return 1
+    fi
+    sleep 0.5
+  done
+  WAITED=$(sub "$a" "$(now)"); echo "=== $d: after ${WAITED}s"
+}
+
+# the agent's files (SPEC 9) in AGENT_STATE_DIR; status_host EXPR evaluates EXPR with `h` = the first host of
+# status.json (the lab's files declare one host)
+AGENT_STATE_DIR=${AGENT_STATE_DIR:-/var/lib/passthru}
+status_host() { jq_node "$AGENT_STATE_DIR/status.json" "(h => ($1))(j.hosts[0] || {})"; }
+# metric NAME   the value of the first sample of NAME in passthru.prom (labels ignored), or "none"
+metric() {
+  [ -f "$AGENT_STATE_DIR/passthru.prom" ] || { echo none; return; }
+  awk -v m="$1" '$1 == m || index($1, m "{") == 1 { print $2; f = 1; exit } END { if (!f) print "none" }' "$AGENT_STATE_DIR/passthru.prom"
 }
 
 wait_libvirtd() {

@@ -1,4 +1,5 @@
 #!/bin/bash
+# lab-scenario: iommu=on timeout=1800
 # Scenario "main", INSIDE L1 booted with intel_iommu=on: the whole life of issue 5 on a real (emulated) host.
 #   1 doctor passes                      4 release: hostdev removed, device back on e1000e
 #   2 seed flow: plan, apply, idempotent 5 blocked for real, nothing changed (multi-function half, bridge, mgmt NIC)
@@ -124,6 +125,9 @@ echo "L2 accelerator: $(grep -E -o -m1 -- '-accel [a-z]+|accel=[a-z]+' /var/log/
 wait_domain_off "$L2" "${L2_TIMEOUT:-$([ "${L2_ACCEL:-tcg}" = kvm ] && echo 180 || echo 720)}"
 expect "$L2 shut off by itself" "$(virsh domstate $L2 2>&1)" "shut off"
 echo "--- L2 console:"; grep -a 'L2-' /var/log/libvirt/qemu/$L2-console.log | sed 's/^/  /'
+# L2 that never reached its init: its kernel's last words and QEMU's log say where it stood
+grep -a -q 'L2-GUEST-UP' /var/log/libvirt/qemu/$L2-console.log || { echo "--- L2 never reached its init; console tail and QEMU log tail:"
+  tail -n 15 /var/log/libvirt/qemu/$L2-console.log | sed 's/^/  c| /'; tail -n 10 /var/log/libvirt/qemu/$L2.log | sed 's/^/  q| /'; }
 expect "L2 booted" "$(grep -a -c 'L2-GUEST-DONE' /var/log/libvirt/qemu/$L2-console.log)" 1
 expect "L2 lists the NIC 8086:10d3" "$(grep -a -c 'L2-PCI .* vendor=0x8086 device=0x10d3' /var/log/libvirt/qemu/$L2-console.log)" 1
 timeout 10 virsh destroy "$L2" > /dev/null 2>&1
