@@ -2,7 +2,7 @@
  * Test-side handle on the scripted virsh (`virsh.mjs` beside this file): writes a per-test wrapper executable that
  * carries the fake's environment, so tests running in parallel never share a control directory or a process env.
  */
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -86,6 +86,13 @@ export async function createFakeVirsh(dir: string, sysfsRoot: string, realVirsh 
   const controlFile = path.join(dir, 'control.json');
   const control = { faults: [] as Fault[], hostDrivers: {} as Record<string, string>, guest: {} as FakeGuest };
   const save = () => writeFile(controlFile, JSON.stringify(control));
+  async function calls(): Promise<FakeCall[]> {
+    const text = await readFile(path.join(dir, 'calls.jsonl'), 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as FakeCall);
+  }
   await save();
   return {
     binary,
@@ -111,21 +118,17 @@ export async function createFakeVirsh(dir: string, sysfsRoot: string, realVirsh 
       return pids.filter((_, i) => environs[i]?.includes(mark)).map(Number);
     },
     async release(outcome = 'run') {
-      await writeFile(path.join(dir, 'release'), outcome);
+      // Renamed into place: the held call must never see the file before its content.
+      await writeFile(path.join(dir, 'release.tmp'), outcome);
+      await rename(path.join(dir, 'release.tmp'), path.join(dir, 'release'));
     },
     async waitForCall(sub, timeoutMs = 60_000) {
       for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
-        const found = (await this.calls()).find((c) => c.sub === sub);
+        const found = (await calls()).find((c) => c.sub === sub);
         if (found) return found;
       }
       throw new Error(`fake virsh: no ${sub} call within ${timeoutMs} ms`);
     },
-    async calls() {
-      const text = await readFile(path.join(dir, 'calls.jsonl'), 'utf8').catch(() => '');
-      return text
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as FakeCall);
-    },
+    calls,
   };
 }
