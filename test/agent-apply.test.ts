@@ -4,7 +4,7 @@
  * as test/apply-cli.test.ts does for `passthru apply`. The outcome is checked on the world (the driver link, the
  * domain XML from the real virsh, the journal, the lock directory), and on what the agent records.
  */
-import { chmod, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -154,20 +154,14 @@ describe.skipIf(unavailable !== null)('passthru agent --mode apply (private libv
   it('SIGTERM in the middle of an agent\'s apply: no new step, the host rolled back, status failed (interrupted), the lock free, exit 0', async () => {
     const c = await newCase('agent-sigterm');
     const before = await c.dumpxml();
-    // A virsh whose nodedev-detach takes 3 s, so that the signal lands in the middle of the first step.
-    const slow = path.join(c.dir, 'slow-virsh');
-    await writeFile(slow, `#!/bin/sh\ncase " $* " in *" nodedev-detach "*) sleep 3 ;; esac\nexec '${c.fake.binary}' "$@"\n`);
-    await chmod(slow, 0o755);
-    const a = startAgent(
-      cli.launcher,
-      ['agent', '--mode', 'apply', '-f', c.yaml, '--interval', '1h', '-c', libvirtd.uri, '--root', c.root, '--virsh', slow, '--state-dir', c.stateDir],
-      c.stateDir,
-      { PASSTHRU_STATE_DIR: c.lockDir, PASSTHRU_JOURNAL: c.journal },
-    );
-    onTestFinished(() => a.kill());
-    await a.waitForLine(/^info: local: applying 3 change\(s\)/, 60_000);
-    await new Promise((r) => setTimeout(r, 500));
+    // The first step, nodedev-detach, is held in flight until the signal has been seen: whatever the load, the
+    // signal lands after the step started (the agent re-observes and takes the lock first) and before it ends.
+    await c.fake.setFaults([{ command: 'nodedev-detach', mode: 'hold' }]);
+    const a = c.agent(['--interval', '1h']);
+    await c.fake.waitForCall('nodedev-detach');
     a.proc.kill('SIGTERM');
+    await a.waitForLine(/^info: SIGTERM: stopping once the apply in flight ends/, 60_000);
+    await c.fake.release();
     expect(await a.exited).toBe(0);
     expect(a.lines).toContain('info: SIGTERM: stopping once the apply in flight ends: its step in flight finishes, then what it did is rolled back; nothing new starts');
     // The step in flight finished, no other started, and it was undone (SPEC 9, like `passthru apply`).

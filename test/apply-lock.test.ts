@@ -34,12 +34,13 @@ describe.skipIf(unavailable !== null)('one apply per host at a time', () => {
     const lock = { dir: path.join(c.dir, 'locks'), pollMs: 50 };
     const deps = (timeoutMs: number, onWait?: (o: LockOwner) => void) => ({
       ...c.deps,
-      stepTimeoutMs: 1500,
       journalPath,
       lock: { ...lock, timeoutMs, ...(onWait ? { onWait } : {}) },
     });
-    // The first apply hangs at step 2, holding the host until its timeout and rollback are done.
-    await c.fake.setFaults([{ call: 2, mode: 'hang' }]);
+    // The first apply's step 2 is held in flight, so it holds the host while the others come; then it fails and the
+    // first rolls back. (Held rather than hung into a tight step timeout: under load the rollback's own step could
+    // outlast such a timeout too, and the rollback then reported restored: false.)
+    await c.fake.setFaults([{ call: 2, mode: 'hold' }]);
     const first = applyHost(c.plan, deps(0));
     while ((await c.fake.calls()).filter((x) => x.call !== null).length < 2) await new Promise((r) => setTimeout(r, 20));
 
@@ -51,6 +52,8 @@ describe.skipIf(unavailable !== null)('one apply per host at a time', () => {
     expect(err.owner?.pid).toBe(process.pid);
     expect(err.message).toContain(`PID ${process.pid}`);
     expect(err.message).toContain(err.owner?.startedAt);
+    while (waitedFor.length === 0) await new Promise((r) => setTimeout(r, 20));
+    await c.fake.release('fail');
 
     const firstReport = await first;
     expect(firstReport).toMatchObject({ ok: false, restored: true });

@@ -122,7 +122,10 @@ describe.skipIf(!virsh)('many hosts', () => {
     });
   });
 
-  describe('64 hosts, one unreachable and one blocked (SPEC 12): the other 62 are planned and reported', () => {
+  // 62 hosts are observed through real virsh processes each: CPU-bound work that took 10-17 s with 3 busy loops and
+  // passed vitest's 30 s default with 6 (all three cases timed out). These cases assert what is reported, not how
+  // fast (the 64-host timing is the bench's): their limit only catches a hang.
+  describe('64 hosts, one unreachable and one blocked (SPEC 12): the other 62 are planned and reported', { timeout: 180_000 }, () => {
     const names = Array.from({ length: 64 }, (_, i) => `hv${i + 1}`);
     /** hv63 is reached by ssh at a closed loopback port; hv64's VM is no domain of its host (unknown-vm). */
     const fleetFile = () => path.join(dir, 'fleet64.yaml');

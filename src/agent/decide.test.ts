@@ -35,6 +35,7 @@ function desired(...hosts: string[]): DesiredState {
 
 const detach = (address: string): Action => ({ kind: 'nodedev-detach', address, fromDriver: 'igb', reason: 'newly assigned to rhel7.3' });
 const blockProblem: Problem = { severity: 'block', code: 'iommu-group-not-viable', message: '0000:01:00.1 (snd_hda_intel) shares IOMMU group 1', hint: 'assign the whole slot' };
+const notBackProblem: Problem = { severity: 'warn', code: 'device-not-back', message: '0000:07:00.1 is listed under `release` but is bound to no driver', address: '0000:07:00.1' };
 const warnProblem: Problem = { severity: 'warn', code: 'takes-effect-at-next-start', message: 'rhel7.3 runs: takes effect at next start', vm: 'rhel7.3' };
 
 function plan(host: string, o: { changes?: number; blocked?: boolean; fingerprint?: string; warn?: boolean } = {}): HostPlan {
@@ -148,6 +149,15 @@ describe('one reconcile', () => {
     expect(logs(acts, 'info')).toContain(
       `hv1: drifted at revision ${R1.slice(0, 12)}: 3 change(s) pending (check mode: not applied): nodedev-detach 0000:07:00.0, nodedev-detach 0000:07:00.1, nodedev-detach 0000:07:00.2`,
     );
+  });
+
+  it.each(['check', 'apply'] as const)('a device not back is drift with no action (SPEC 13), %s mode: drifted, nothing applied', (mode) => {
+    const a = new Agent({ mode });
+    const p: HostPlan = { ...plan('hv1'), problems: [notBackProblem] };
+    const acts = a.cycle(T0, { type: 'start', now: T0 }, loaded(R1), [planned(p)]);
+    expect(types(acts)).not.toContain('apply');
+    expect(a.host()).toMatchObject({ state: 'drifted', changes: 0, problems: [notBackProblem] });
+    expect(logs(acts, 'info')).toContain(`hv1: drifted at revision ${R1.slice(0, 12)}: ${notBackProblem.message} (no action can fix it)`);
   });
 
   it('drifted in apply mode: applies that plan, records applied, counts it', () => {
@@ -413,6 +423,7 @@ describe('--once', () => {
   const cases: [string, AgentMode, HostEvaluation[], ApplyOutcome[] | undefined, number][] = [
     ['in sync → exit 0', 'check', [planned(plan('hv1'))], undefined, 0],
     ['drifted → exit 2', 'check', [planned(plan('hv1', { changes: 1 }))], undefined, 2],
+    ['a device not back → exit 2, as check', 'apply', [planned({ ...plan('hv1'), problems: [notBackProblem] })], undefined, 2],
     ['applied → exit 0', 'apply', [planned(plan('hv1', { changes: 1 }))], [{ host: 'hv1', kind: 'applied', steps: 1 }], 0],
     ['failed → exit 1', 'apply', [planned(plan('hv1', { changes: 1 }))], [{ host: 'hv1', kind: 'failed', restored: true, problems: [] }], 1],
     ['blocked → exit 1', 'check', [planned(plan('hv1', { changes: 1, blocked: true }))], undefined, 1],

@@ -14,6 +14,7 @@ import { DEFAULT_HOST } from '../desired/normalise.js';
 import { formatDuration } from '../model/duration.js';
 import type { DesiredState } from '../model/desired.js';
 import type { HostPlan } from '../model/plan.js';
+import { driftProblems, hostDrifted } from '../plan/not-back.js';
 import { describeAction } from '../render/action.js';
 import { backoffDelay, drawRandom, type BackoffPolicy } from './backoff.js';
 import { STATUS_FORMAT_VERSION, statusExitCode, type AgentStatus, type HostState, type StatusProblem } from './status.js';
@@ -484,11 +485,11 @@ function onObserved(s: AgentState, out: AgentAction[], results: HostEvaluation[]
       continue;
     }
     rec.touched = false;
-    if (changes === 0) {
+    if (!hostDrifted(plan)) {
       succeeded(rec);
       const news = setState(rec, 'in-sync', now, { ...fields, lastSuccess: now });
       log(out, news ? 'info' : 'debug', `${r.host}: in sync at revision ${rev}`, { host: r.host, state: 'in-sync', revision, changes });
-    } else if (s.config.mode === 'apply' && !s.stopping) {
+    } else if (changes > 0 && s.config.mode === 'apply' && !s.stopping) {
       // Not a success yet: a host whose applies keep failing must see its backoff grow, so the count is settled
       // by the apply's outcome.
       rec.lastReconcile = now;
@@ -496,8 +497,12 @@ function onObserved(s: AgentState, out: AgentAction[], results: HostEvaluation[]
     } else {
       succeeded(rec);
       const news = setState(rec, 'drifted', now, fields);
-      const pending = plan.actions.map(describeAction).join(', ');
-      log(out, news ? 'info' : 'debug', `${r.host}: drifted at revision ${rev}: ${changes} change(s) pending (${s.config.mode === 'check' ? 'check mode' : 'stopping'}: not applied): ${pending}`, {
+      // Drift no action fixes (a device not back, SPEC 13) is named instead: there is nothing to apply.
+      const what =
+        changes > 0
+          ? `${changes} change(s) pending (${s.config.mode === 'check' ? 'check mode' : 'stopping'}: not applied): ${plan.actions.map(describeAction).join(', ')}`
+          : `${driftProblems(plan).map((p) => p.message).join('; ')} (no action can fix it)`;
+      log(out, news ? 'info' : 'debug', `${r.host}: drifted at revision ${rev}: ${what}`, {
         host: r.host,
         state: 'drifted',
         revision,

@@ -28,7 +28,11 @@ export async function rollback(touched: readonly Action[], runner: StepRunner, h
     const op = undoOp(touched[k] as Action);
     const j = m - k;
     hooks?.preUndo?.(j, m, op.label);
-    const result = (await alreadyUndone(op, k + 1, runner)) ?? (await runner.run(op, k + 1, 'rollback'));
+    const pf = goesWithItsPf(touched[k] as Action, touched);
+    const result =
+      pf !== null
+        ? await nothingToUndo(op, k + 1, runner, `nothing to undo: the VF goes when set-numvfs ${pf} is undone`)
+        : ((await alreadyUndone(op, k + 1, runner)) ?? (await runner.run(op, k + 1, 'rollback')));
     results.push(result);
     hooks?.postUndo?.(j, m, result);
   }
@@ -36,11 +40,26 @@ export async function rollback(touched: readonly Action[], runner: StepRunner, h
   return { rollback: results, restored: leftovers.length === 0, leftovers };
 }
 
+/**
+ * The PF when `action` detached a VF that a `set-numvfs` among `touched` created: undoing that count destroys the
+ * VF, and a reattach first would be judged against "no driver" while a real VF comes back on its VF driver (igbvf).
+ */
+function goesWithItsPf(action: Action, touched: readonly Action[]): string | null {
+  if (action.kind !== 'nodedev-detach' || action.createdWith === undefined) return null;
+  const pf = action.createdWith;
+  return touched.some((t) => t.kind === 'set-numvfs' && t.address === pf) ? pf : null;
+}
+
 /** A result for an undo with nothing to do, journaled; null when there is something to undo (or it is unknown). */
 async function alreadyUndone(op: Op, step: number, runner: StepRunner): Promise<StepResult | null> {
   const started = runner.now();
   const verdict = await verify(op.expect, runner.target).catch(() => null);
   if (!verdict?.holds) return null;
+  return nothingToUndo(op, step, runner, 'nothing to undo', started);
+}
+
+/** Journals and returns an undo that runs no command (`note` says why). */
+async function nothingToUndo(op: Op, step: number, runner: StepRunner, note: string, started = runner.now()): Promise<StepResult> {
   const durationMs = runner.elapsed(started);
   await runner.journal.record({
     step,
@@ -54,7 +73,7 @@ async function alreadyUndone(op: Op, step: number, runner: StepRunner): Promise<
     error: null,
     durationMs,
   });
-  return { step, kind: op.kind, label: op.label, ok: true, attempts: 0, earlierAttempts: [], command: null, exitCode: null, error: null, note: 'nothing to undo', durationMs };
+  return { step, kind: op.kind, label: op.label, ok: true, attempts: 0, earlierAttempts: [], command: null, exitCode: null, error: null, note, durationMs };
 }
 
 /** What an expectation is about: one device's binding, persisted override or VF count, one hostdev or one NIC of one domain. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeFakeHost, sriovHost } from '../../test/helpers/fake-host.js';
 import { startFakeKernel } from '../../test/helpers/fake-kernel.js';
-import { sriovSysfs } from '../io/sriov-sysfs.js';
+import { sriovSysfs, type SriovSysfs } from '../io/sriov-sysfs.js';
 import type { Virsh } from '../io/virsh.js';
 import type { Action, HostPlan } from '../model/plan.js';
 import { executeHostPlan } from './execute.js';
@@ -31,16 +31,17 @@ const plan = (actions: Action[]): HostPlan => ({ name: 'local', uri: 'qemu:///sy
 const setNumVfs: Action = { kind: 'set-numvfs', address: PF, from: 0, to: 2, reason: '' };
 const persist: Action = { kind: 'persist-numvfs', address: PF, from: 0, to: 2, reason: '' };
 
-async function run(actions: Action[]) {
+async function run(actions: Action[], o: { virsh?: Virsh; deviceDriver?: (sriov: SriovSysfs, address: string) => Promise<string | null> } = {}) {
   const root = await sriovHost().build();
   roots.push(root);
   const kernel = startFakeKernel(root, [PF]);
   const sriov = sriovSysfs(root, { timeoutMs: 2_000, pollMs: 10 });
-  const target: TargetObserver = { deviceDriver: async () => 'igbvf', domain: async () => null, persistedOverride: async () => null, sriov };
+  const deviceDriver = o.deviceDriver ? (address: string) => o.deviceDriver!(sriov, address) : async () => 'igbvf';
+  const target: TargetObserver = { deviceDriver, domain: async () => null, persistedOverride: async () => null, sriov };
   const lines: JournalRecord[] = [];
   try {
     const report = await executeHostPlan(plan(actions), {
-      virsh: failingVirsh,
+      virsh: o.virsh ?? failingVirsh,
       target,
       clock: { now: () => new Date(0) },
       journal: { record: async (e) => void lines.push(e) },
@@ -77,5 +78,35 @@ describe('executing SR-IOV steps', () => {
     expect(await sriov.read(PF)).toEqual({ numVfs: 0, links: 0 });
     expect(await sriov.persisted(PF)).toBe(0);
     expect(writes).toEqual([2, 0]);
+  });
+
+  it('a VF this plan created and detached is not reattached when a later step fails: it goes with its count (issue: the undo expected "no driver")', async () => {
+    const VF = '0000:01:10.0';
+    // What a real VF does: on vfio-pci once detached, back on igbvf when reattached, gone when the count is 0.
+    const drivers = new Map<string, string>();
+    const virsh: Virsh = {
+      batch: () => Promise.reject(new Error('not used')),
+      run: async (_uri, args) => {
+        const ok = { exitCode: 0, signal: null, stdout: '', stderr: '', timedOut: false, command: args, durationMs: 1 };
+        if (args[0] === 'nodedev-detach') drivers.set(VF, 'vfio-pci');
+        else if (args[0] === 'nodedev-reattach') drivers.set(VF, 'igbvf');
+        else return { ...ok, exitCode: 1, stderr: 'error: Failed\nerror: device busy' };
+        return ok;
+      },
+    };
+    const deviceDriver = async (sriov: SriovSysfs, address: string) => ((await sriov.read(PF)).numVfs === 0 ? null : (drivers.get(address) ?? 'igbvf'));
+    const detach: Action = { kind: 'nodedev-detach', address: VF, fromDriver: null, createdWith: PF, reason: '' };
+    const attach: Action = { kind: 'attach-hostdev', vm: 'web', vmUuid: 'u-1', address: VF, managed: true, hostdevXml: '<hostdev/>', config: true, live: false, reason: '' };
+    const { report, sriov, lines } = await run([setNumVfs, persist, detach, attach], { virsh, deviceDriver });
+    expect(report.failure).toMatchObject({ step: 4, error: 'device busy' });
+    expect(report.rollback.map((u) => [u.label, u.ok, u.note])).toEqual([
+      [`detach-hostdev ${VF} from "web"`, true, 'nothing to undo'],
+      [`nodedev-reattach ${VF}`, true, `nothing to undo: the VF goes when set-numvfs ${PF} is undone`],
+      [`persist-numvfs ${PF} as 0`, true, null],
+      [`set-numvfs ${PF} to 0`, true, null],
+    ]);
+    expect(report.restored).toBe(true);
+    expect(lines.filter((l) => l.phase === 'rollback' && l.result === 'ok' && l.command !== null).map((l) => l.command?.[0])).toEqual(['persist', 'write']);
+    expect(await sriov.read(PF)).toEqual({ numVfs: 0, links: 0 });
   });
 });

@@ -39,10 +39,11 @@ export const COMPETING_CHECK_IDS = ['driverctl-overrides', 'vfio-pci-ids', 'netw
 
 /**
  * One of {@link DOCTOR_CHECK_IDS} (judged from the machine's files), one of {@link COMPETING_CHECK_IDS} (the
- * machine's files and the desired state; there may be one per finding), or `libvirt`: one per host of the run,
+ * machine's files and the desired state; there may be one per finding), `sriov-pf-driver` (one per `sriov:` PF of
+ * this machine, doctor/sriov.ts), or `libvirt`: one per host of the run,
  * judged from what libvirt answered (doctor/libvirt.ts), after the others.
  */
-export type DoctorCheckId = (typeof DOCTOR_CHECK_IDS)[number] | (typeof COMPETING_CHECK_IDS)[number] | 'libvirt';
+export type DoctorCheckId = (typeof DOCTOR_CHECK_IDS)[number] | (typeof COMPETING_CHECK_IDS)[number] | 'sriov-pf-driver' | 'libvirt';
 
 /** How to put a parameter on the kernel command line, for both distribution families (seed steps 2-3). */
 function kernelCmdlineRemedy(param: string, remove?: string): string {

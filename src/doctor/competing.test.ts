@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeFakeHost, seedHost } from '../../test/helpers/fake-host.js';
 import { loadDesiredState } from '../desired/load.js';
-import { competingManagers } from './doctor.js';
+import { desiredStateChecks } from './doctor.js';
 
 const roots: string[] = [];
 afterAll(async () => {
@@ -31,7 +31,7 @@ describe('doctor: competing managers of device bindings (SPEC 10)', () => {
   it('passes on the seed host, which has none', async () => {
     const root = await seedHost().build();
     roots.push(root);
-    const checks = await competingManagers(root, desired);
+    const checks = await desiredStateChecks(root, desired);
     expect(checks.map((c) => [c.id, c.status])).toEqual([
       ['driverctl-overrides', 'pass'],
       ['vfio-pci-ids', 'pass'],
@@ -55,7 +55,7 @@ describe('doctor: competing managers of device bindings (SPEC 10)', () => {
     await put(root, 'usr/sbin/driverctl', '#!/bin/sh\n'); // installed, but without its udev rule
     await put(root, 'etc/dracut.conf.d/net.conf', 'add_drivers+=" e1000e igb "\n');
 
-    const checks = await competingManagers(root, desired);
+    const checks = await desiredStateChecks(root, desired);
     const warned = checks.filter((c) => c.status === 'warn');
     expect(warned.map((c) => `${c.id}: ${c.detail}`)).toEqual([
       'driverctl-overrides: /usr/sbin/driverctl is installed but its udev rule 89-driverctl.rules is in neither /usr/lib/udev/rules.d nor /lib/udev/rules.d: no override is applied at boot',

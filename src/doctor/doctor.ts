@@ -8,6 +8,7 @@ import { readDoctorFacts } from '../observe/platform.js';
 import type { DoctorCheck, DoctorStatus } from './checks.js';
 import { doctorChecks } from './checks.js';
 import { competingManagerChecks } from './competing.js';
+import { sriovPfChecks } from './sriov.js';
 import type { DesiredState } from '../model/desired.js';
 import { HostFs } from '../io/host-fs.js';
 import { hasDriverctlUdevRule, readPersistedBindings } from '../observe/driverctl.js';
@@ -31,13 +32,13 @@ export async function runDoctor(root: string): Promise<DoctorReport> {
 }
 
 /**
- * The competing managers of device bindings on the local host under `root` (SPEC 10), judged against `desired`
- * (what the file claims and releases). Read-only.
+ * The checks of the local host under `root` that `desired` decides: the competing managers of device bindings
+ * (SPEC 10, against what the file claims and releases), then the drivers of its `sriov:` PFs (SPEC 11). Read-only.
  */
-export async function competingManagers(root: string, desired: DesiredState): Promise<DoctorCheck[]> {
+export async function desiredStateChecks(root: string, desired: DesiredState): Promise<DoctorCheck[]> {
   const fs = new HostFs(root);
   const devices = await readPciDevices(fs);
-  return competingManagerChecks({
+  const competing = competingManagerChecks({
     bindings: readPersistedBindings(fs),
     driverctlUdevRule: hasDriverctlUdevRule(fs),
     managers: readCompetingManagers(fs),
@@ -45,6 +46,7 @@ export async function competingManagers(root: string, desired: DesiredState): Pr
     devices,
     desired,
   });
+  return [...competing, ...sriovPfChecks(desired, devices)];
 }
 
 /**

@@ -125,6 +125,15 @@ describe.skipIf(real === null)('createVirsh against real virsh (test driver)', (
     expect(r).toMatchObject({ exitCode: -1, signal: 'SIGKILL', timedOut: false });
   });
 
+  it('rejects a batch whose virsh printed nothing, saying how it ended (a crash or a kill, not "no output")', async () => {
+    const suicidal = path.join(scratch, 'killed-batch-virsh');
+    await writeFile(suicidal, '#!/bin/sh\nkill -SEGV $$\n');
+    await chmod(suicidal, 0o755);
+    const err = await createVirsh({ binary: suicidal }).batch(URI, [['domstate', 'vm1']]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HostError);
+    expect((err as HostError).message).toBe(`virsh printed nothing on ${URI} and was killed by SIGSEGV (a batch of 1 commands)`);
+  });
+
   it('times out: run reports it, batch rejects', async () => {
     const slow = path.join(scratch, 'slow-virsh');
     await writeFile(slow, '#!/bin/sh\nsleep 10\n');

@@ -31,7 +31,7 @@ import {
   type VirshBatchResult,
 } from '../libvirt/virsh-batch.js';
 import { virshCommandText } from '../libvirt/virsh-quote.js';
-import type { Virsh, VirshRunResult } from './virsh.js';
+import { describeExit, type Virsh, type VirshRunResult } from './virsh.js';
 
 /** How `createVirsh` finds and runs virsh. */
 export interface CreateVirshOptions {
@@ -216,6 +216,12 @@ async function runBatch(
     text = buffer.toString('utf8');
     if (timedOut) {
       throw new HostError(`virsh timed out after ${timeoutMs} ms on ${uri} (a batch of ${commands.length} commands)`, {
+        hint: CONNECT_HINT,
+      });
+    }
+    // Not one byte, not even an error: only how virsh ended can say what happened (a crash, a kill).
+    if (size === 0 && (r.exitCode !== 0 || r.signal !== undefined)) {
+      throw new HostError(`virsh printed nothing on ${uri} and ${describeExit({ exitCode: r.exitCode ?? -1, signal: r.signal ?? null })} (a batch of ${commands.length} commands)`, {
         hint: CONNECT_HINT,
       });
     }

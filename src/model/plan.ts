@@ -66,6 +66,12 @@ export interface NodedevDetach extends ActionBase {
   address: string;
   /** The driver it is on now (null = unbound). */
   fromDriver: string | null;
+  /**
+   * Set when the device is a VF that this plan's `set-numvfs` of this PF creates: rolling back, the VF goes when
+   * that count is undone, so the detach itself has nothing to undo (a real VF would come back on its VF driver,
+   * not on "no driver").
+   */
+  createdWith?: string;
 }
 
 /** Give a device back to its host driver (`virsh nodedev-reattach`). */

@@ -5,16 +5,26 @@
  * than plan an action that would fail again.
  */
 import type { DesiredHostState } from '../model/desired.js';
-import type { Plan, Problem, ProblemCode } from '../model/plan.js';
+import type { HostPlan, Plan, Problem, ProblemCode } from '../model/plan.js';
 import { comebackRemedies } from './device-recovery.js';
 import type { HostView } from './host-view.js';
 
 /** Problem codes that are drift although they come with no action: `check` exits 2 on them. */
 export const DRIFT_PROBLEMS: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['device-not-back']);
 
+/** The problems of `host` that are drift by themselves (no action fixes them). */
+export function driftProblems(host: HostPlan): Problem[] {
+  return host.problems.filter((p) => DRIFT_PROBLEMS.has(p.code));
+}
+
+/** True when a host is drifted: an action to apply, or a problem that is drift by itself (`check`, the agent). */
+export function hostDrifted(host: HostPlan): boolean {
+  return host.actions.length > 0 || driftProblems(host).length > 0;
+}
+
 /** True when `check` must report drift: an action to apply, or a problem that is drift by itself. */
 export function planDrifted(plan: Plan): boolean {
-  return plan.changes || plan.hosts.some((h) => h.problems.some((p) => DRIFT_PROBLEMS.has(p.code)));
+  return plan.changes || plan.hosts.some(hostDrifted);
 }
 
 /** One warning per released device that is in no domain and on no driver. */

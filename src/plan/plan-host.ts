@@ -11,7 +11,7 @@ import type { Action, HostPlan, Problem } from '../model/plan.js';
 import { ACTION_ORDER } from '../model/plan.js';
 import type { DomainHostdev, DomainInterface, DomainSnapshot, HostSnapshot } from '../model/snapshot.js';
 import { withManaged } from '../libvirt/hostdev-xml.js';
-import { checkSriovAssignments, planSriov } from './sriov.js';
+import { checkSriovAssignments, markCreatedVfs, planSriov } from './sriov.js';
 import { observedVfInterface, vfInterfaceChange, vfElement } from './vf-interface.js';
 import type { VfInterface } from '../model/desired.js';
 import { fingerprintSnapshot } from './fingerprint.js';
@@ -86,7 +86,7 @@ export function planHost(desired: DesiredHostState, snapshot: HostSnapshot): Hos
     name: desired.host.name,
     uri: desired.host.uri,
     fingerprint: fingerprintSnapshot(snapshot),
-    actions: sortActions(guarded),
+    actions: sortActions(markCreatedVfs(guarded, sriov.pending, view)),
     problems: sortProblems([
       ...claimProblems,
       ...checkIommu(view, assignments),

@@ -87,6 +87,8 @@ describe('planSriov: VF counts (SPEC 11)', () => {
     const p = plan([vm('nfv1', [byVf(1, iface('52:54:00:12:34:56', 100))])], host(0, [domain('nfv1')]), 2);
     expect(steps(p)).toEqual([`set-numvfs ${PF} 0→2`, `persist-numvfs ${PF} 0→2`, 'nodedev-detach 0000:01:10.2', 'attach-hostdev nfv1 0000:01:10.2']);
     expect(codes(p)).toEqual(['warn:vf-not-yet-created']);
+    // The detach of the VF the count creates says so: rolling back, it goes with the count.
+    expect(p.actions[2]).toEqual({ kind: 'nodedev-detach', address: '0000:01:10.2', fromDriver: null, createdWith: PF, reason: expect.any(String) });
     const attach = p.actions[3];
     expect(attach).toMatchObject({ interface: { mac: '52:54:00:12:34:56', vlan: 100, trust: false } });
     expect(attach?.kind === 'attach-hostdev' && attach.hostdevXml).toBe(
@@ -102,6 +104,8 @@ describe('VF claims and their interfaces (SPEC 11)', () => {
     // a keeps VF 3 (sticky) and gets VF 1 (VF 0 is b's by index).
     expect(steps(p)).toEqual(['nodedev-detach 0000:01:10.0', 'nodedev-detach 0000:01:10.2', 'attach-hostdev a 0000:01:10.2', 'attach-hostdev b 0000:01:10.0']);
     expect(codes(p)).toEqual([]);
+    // VFs that exist already: their detach is undone by a reattach as any other's.
+    expect(p.actions.filter((a) => 'createdWith' in a)).toEqual([]);
   });
 
   it('blocks a VF claimed twice through two spellings, a VF index beyond the count, a PF with VFs, an interface on a non-VF', () => {

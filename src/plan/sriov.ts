@@ -194,3 +194,11 @@ export function checkSriovAssignments(view: HostView, assignments: Assignment[],
     return [];
   });
 }
+
+/** Marks each detach of a VF in `pending` (created by this plan's `set-numvfs`) with its PF, for the rollback. */
+export function markCreatedVfs(actions: readonly Action[], pending: ReadonlySet<string>, view: HostView): Action[] {
+  return actions.map((a) => {
+    const pf = a.kind === 'nodedev-detach' && pending.has(a.address) ? view.device(a.address)?.physFunction : null;
+    return a.kind === 'nodedev-detach' && pf ? { ...a, createdWith: pf } : a;
+  });
+}

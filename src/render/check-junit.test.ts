@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { XMLValidator } from 'fast-xml-parser';
 import { hostilePlanCase } from '../../test/helpers/plans.js';
+import { PLAN_FORMAT_VERSION, type Plan, type Problem } from '../model/plan.js';
 import { renderCheckJunit } from './check-junit.js';
 
 const vmsByHost = (c: ReturnType<typeof hostilePlanCase>) =>
@@ -45,5 +46,27 @@ describe('renderCheckJunit', () => {
       </testsuites>
       "
     `);
+  });
+
+  it('a device not back (SPEC 13) fails the host driver bindings case, with no action pending', () => {
+    const notBack: Problem = {
+      severity: 'warn',
+      code: 'device-not-back',
+      message: '0000:07:00.1 is listed under `release` but is bound to no driver',
+      hint: 'reset it: passthru recover 0000:07:00.1',
+      address: '0000:07:00.1',
+    };
+    const plan: Plan = { format_version: PLAN_FORMAT_VERSION, changes: false, applyable: true, hosts: [{ name: 'hv1', uri: 'test:///default', fingerprint: 'sha256:f1', actions: [], problems: [notBack] }] };
+    const xml = renderCheckJunit(plan, new Map([['hv1', ['web']]]));
+    expect(XMLValidator.validate(xml)).toBe(true);
+    expect(xml).toContain('<testsuite name="passthru check hv1" tests="2" failures="1" errors="0" skipped="0">');
+    expect(xml).toContain(
+      [
+        '    <testcase classname="passthru.hv1" name="host driver bindings">',
+        '      <failure type="drift" message="0000:07:00.1 is listed under `release` but is bound to no driver">device-not-back: reset it: passthru recover 0000:07:00.1</failure>',
+        '    </testcase>',
+        '    <testcase classname="passthru.hv1" name="vm web"/>',
+      ].join('\n'),
+    );
   });
 });

@@ -1,9 +1,11 @@
 /**
  * `check --format junit`: one test suite per host, one test case per listed VM plus one for the host's driver
- * bindings. Drift is a failure; a blocking problem is an error. A host that could not be observed is a suite whose
- * one case, observing it, is an error, and whose VM cases are skipped. CI systems show these natively.
+ * bindings. Drift (a pending change, or a problem that is drift by itself) is a failure; a blocking problem is an
+ * error. A host that could not be observed is a suite whose one case, observing it, is an error, and whose VM cases
+ * are skipped. CI systems show these natively.
  */
 import type { HostPlan, Plan } from '../model/plan.js';
+import { driftProblems } from '../plan/not-back.js';
 import { actionSubject } from './action.js';
 import { printable } from './printable.js';
 
@@ -30,12 +32,14 @@ function hostCases(host: HostPlan, vms: string[]): string[] {
   const subjects: [string, string | null][] = [['host driver bindings', null], ...vms.map((v): [string, string] => [`vm ${v}`, v])];
   return subjects.map(([subject, vm]) => {
     const drift = host.actions.filter((a) => ('vm' in a ? a.vm === vm : vm === null));
+    // Drift no action fixes (a device not back, SPEC 13) fails the case as pending changes do.
+    const unfixable = driftProblems(host).filter((p) => (p.vm ?? null) === vm);
     const blocks = host.problems.filter((p) => p.severity === 'block' && (p.vm ?? null) === vm);
+    const failure = [...(drift.length > 0 ? [`${drift.length} change(s) pending`] : []), ...unfixable.map((p) => p.message)].join('; ');
+    const details = [...drift.map((a) => `${actionSubject(a)}: ${a.reason}`), ...unfixable.map((p) => `${p.code}: ${p.hint ?? p.message}`)];
     return testcase(host, subject, [
       ...blocks.map((p) => `<error type="${esc(p.code)}" message="${esc(p.message)}">${esc(p.hint ?? '')}</error>`),
-      ...(drift.length > 0
-        ? [`<failure type="drift" message="${drift.length} change(s) pending">${esc(drift.map((a) => `${actionSubject(a)}: ${a.reason}`).join('\n'))}</failure>`]
-        : []),
+      ...(failure !== '' ? [`<failure type="drift" message="${esc(failure)}">${esc(details.join('\n'))}</failure>`] : []),
     ]);
   });
 }

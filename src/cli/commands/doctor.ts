@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../../errors.js';
 import { isLocalUri } from '../../desired/uri.js';
-import { competingManagers, doctorExitCode, runDoctor as diagnose } from '../../doctor/doctor.js';
+import { desiredStateChecks, doctorExitCode, runDoctor as diagnose } from '../../doctor/doctor.js';
 import { libvirtChecks } from '../../doctor/libvirt.js';
 import type { Invocation } from '../args.js';
 import { makeVirsh, reportContext } from '../context.js';
@@ -23,7 +23,7 @@ export async function runDoctor(inv: Invocation, term: Terminal): Promise<number
   const desired = await hostsToObserve(inv, inv.common.connect === null);
   const [{ checks }, competing, libvirt] = await Promise.all([
     diagnose(inv.common.root),
-    competingManagers(inv.common.root, desired),
+    desiredStateChecks(inv.common.root, desired),
     libvirtChecks(makeVirsh(inv, term), desired.hosts, inv.parallelism),
   ]);
   const all = [...checks, ...competing, ...libvirt];

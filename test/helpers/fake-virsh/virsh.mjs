@@ -15,7 +15,9 @@
  * success, driver unchanged), "apply-then-fail" (the command takes effect, then virsh reports an error),
  * "apply-then-hang" (takes effect, then hangs for hangMs — default an hour — and exits 0), "unbind" (a node-device
  * command claims success but leaves the device bound to no driver: a device that did not come back), "drop-element" (the
- * XML file loses its <element> children before the real virsh gets it: libvirt dropping part of a device).
+ * XML file loses its <element> children before the real virsh gets it: libvirt dropping part of a device), "hold" (the
+ * command waits until the file `release` exists in the control directory, then runs unfaulted, or fails as "fail" when
+ * the file holds `fail`: a step held in flight).
  * `call` counts only state-changing commands (1-based, across the test); a fault applies when all its given
  * fields match. `hostDrivers` says which driver a reattach binds (what the kernel's reprobe would pick) for a
  * device this fake did not see leave its host driver.
@@ -51,21 +53,37 @@ const afterwards = (code) => {
   if (fault.mode === 'apply-then-hang') setTimeout(() => process.exit(0), fault.hangMs ?? 3_600_000);
   else process.exit(0);
 };
-if (sub === 'qemu-agent-command' || sub === 'qemu-monitor-command') {
-  guestCommand(sub === 'qemu-agent-command' ? control.guest?.agent : control.guest?.monitor, argv.at(-1));
-} else if (fault?.mode === 'hang') {
-  setTimeout(() => {}, 3_600_000);
-} else if (fault?.mode === 'fail') {
-  die(`error: Failed to ${sub}\nerror: injected fault at call ${call}`, 1);
-} else if (sub.startsWith('nodedev-')) {
-  nodedev(sub, argv, fault?.mode === 'leave-driver', fault?.mode === 'unbind');
-  afterwards(0);
-} else if (argv.some((a) => NODEDEV.test(a))) {
-  die('error: fake virsh refuses node-device commands it does not emulate (batch or unknown form)', 2);
-} else {
-  if (fault?.mode === 'drop-element') dropElement(argv.includes('--file') ? argv[argv.indexOf('--file') + 1] : undefined, fault.element);
-  const child = spawn(realVirsh, argv, { stdio: 'inherit' });
-  child.on('exit', (code, signal) => afterwards(code ?? (signal ? 128 : 1)));
+// hold: the command waits (changing nothing, logged already) until the test creates `release` in the control
+// directory, then runs as if there were no fault — or fails like "fail" when `release` says `fail`: a test can act
+// while a step is known to be in flight, whatever the machine's load.
+const release = path.join(dir, 'release');
+if (fault?.mode === 'hold') whenExists(release, () => (fs.readFileSync(release, 'utf8') === 'fail' ? die(`error: Failed to ${sub}\nerror: injected fault at call ${call}`, 1) : dispatch()));
+else dispatch();
+
+/** Runs the command: a scripted reply, an injected fault, a node-device emulation, or the real virsh. */
+function dispatch() {
+  if (sub === 'qemu-agent-command' || sub === 'qemu-monitor-command') {
+    guestCommand(sub === 'qemu-agent-command' ? control.guest?.agent : control.guest?.monitor, argv.at(-1));
+  } else if (fault?.mode === 'hang') {
+    setTimeout(() => {}, 3_600_000);
+  } else if (fault?.mode === 'fail') {
+    die(`error: Failed to ${sub}\nerror: injected fault at call ${call}`, 1);
+  } else if (sub.startsWith('nodedev-')) {
+    nodedev(sub, argv, fault?.mode === 'leave-driver', fault?.mode === 'unbind');
+    afterwards(0);
+  } else if (argv.some((a) => NODEDEV.test(a))) {
+    die('error: fake virsh refuses node-device commands it does not emulate (batch or unknown form)', 2);
+  } else {
+    if (fault?.mode === 'drop-element') dropElement(argv.includes('--file') ? argv[argv.indexOf('--file') + 1] : undefined, fault.element);
+    const child = spawn(realVirsh, argv, { stdio: 'inherit' });
+    child.on('exit', (code, signal) => afterwards(code ?? (signal ? 128 : 1)));
+  }
+}
+
+/** Calls `then` once `file` exists (polled: the test creates it from another process). */
+function whenExists(file, then) {
+  if (fs.existsSync(file)) then();
+  else setTimeout(() => whenExists(file, then), 20);
 }
 
 /** Prints the scripted reply to a guest agent / monitor command (its JSON is the last argument). */
