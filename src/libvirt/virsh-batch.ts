@@ -84,22 +84,25 @@ export function chunkCommands(commands: string[][], unit = 1): BatchChunk[] {
   return chunks;
 }
 
+/** How virsh gets a batch's script: on its stdin (lines), or as its one argument. */
+export type BatchScript = { stdin: string } | { argument: string };
+
 /**
- * What virsh reads on its stdin for a batch: lines of {@link COMMANDS_PER_LINE} commands, each behind the `echo` of
- * its marker, each line closed by the echo of its end marker. A command holding a line break would split its line
- * (and a quoted one is not unquoted across lines), so it is refused.
+ * The script of a batch: lines of {@link COMMANDS_PER_LINE} commands, each behind the `echo` of its marker, each
+ * line closed by the echo of its end marker, for virsh's stdin. A command holding a line break (a domain named
+ * so) would split its line, and virsh does not unquote across lines: such a batch is the same commands `;`-joined
+ * as one argument instead, as before (its size is bounded by {@link MAX_BATCH_SCRIPT_BYTES}, under the kernel's
+ * 128 KiB).
  */
-export function batchScript(commands: string[][], nonce: string): string {
+export function batchScript(commands: string[][], nonce: string): BatchScript {
+  const texts = commands.map((argv) => virshCommandText(argv));
   const lines: string[] = [];
-  for (let first = 0; first < commands.length; first += COMMANDS_PER_LINE) {
-    const run = commands.slice(first, first + COMMANDS_PER_LINE).map((argv, k) => {
-      const text = virshCommandText(argv);
-      if (/[\r\n]/.test(text)) throw new HostError(`virsh command holds a line break: ${JSON.stringify(text.slice(0, 200))}`);
-      return `echo ${nonce}"-${first + k}:" ; ${text}`;
-    });
-    lines.push(`${run.join(' ; ')} ; echo ${nonce}"-${first + run.length - 1}."\n`);
+  for (let first = 0; first < texts.length; first += COMMANDS_PER_LINE) {
+    const run = texts.slice(first, first + COMMANDS_PER_LINE).map((text, k) => `echo ${nonce}"-${first + k}:" ; ${text}`);
+    lines.push(`${run.join(' ; ')} ; echo ${nonce}"-${first + run.length - 1}."`);
   }
-  return lines.join('');
+  if (texts.some((t) => /[\r\n]/.test(t))) return { argument: lines.join(' ; ') };
+  return { stdin: lines.map((l) => `${l}\n`).join('') };
 }
 
 /**
