@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,14 +87,36 @@ describe.skipIf(real === null)('createVirsh against real virsh (test driver)', (
     await expect(virsh.batch(URI, [['no-such-command']])).rejects.toThrow(/unknown command: 'no-such-command'/);
   });
 
+  it('rejects a batch whose later line virsh cannot parse, naming the command, after the lines before it ran', async () => {
+    const virsh = createVirsh({ binary: real as string });
+    const commands = Array.from({ length: 40 }, () => ['domstate', '--domain', TEST_UUID]);
+    commands[35] = ['domstate', '--bogus', '--domain', TEST_UUID];
+    await expect(virsh.batch(URI, commands)).rejects.toThrow(/rejected the batch .*doesn't support option --bogus \(in: domstate --bogus --domain/);
+  });
+
+  it('hands virsh the batch on its stdin, never as an argument (virsh holds ~100 KiB per command of an argument)', async () => {
+    // Regression (issue 12): a 1,140-command argument made virsh 164 MB, the peak RSS of `passthru plan`. Failed
+    // before the fix: the shim saw the whole batch as its 4th argument.
+    const argsLog = path.join(scratch, 'args.log');
+    const counting = path.join(scratch, 'args-virsh');
+    await writeFile(counting, `#!/bin/sh\nprintf '%s\\n' "$#" >> '${argsLog}'\nexec '${real as string}' "$@"\n`);
+    await chmod(counting, 0o755);
+    const results = await createVirsh({ binary: counting }).batch(URI, Array.from({ length: 100 }, () => ['domstate', '--domain', TEST_UUID]));
+    expect(results.map((r) => r.output)).toEqual(Array.from({ length: 100 }, () => 'running\n'));
+    expect(await readFile(argsLog, 'utf8')).toBe('3\n');
+  });
+
   it('rejects with a connection hint when virsh cannot connect', async () => {
     const virsh = createVirsh({ binary: real as string });
     const bad = virsh.batch('test:///nonexistent/node.xml', [['list']]);
     await expect(bad).rejects.toThrow(/cannot connect to test:\/\/\/nonexistent\/node.xml: .*failed to parse xml/);
     await expect(bad).rejects.toMatchObject({ hint: expect.stringMatching(/check the URI/) });
+    // A script longer than a pipe holds, which virsh never reads.
+    const long = Array.from({ length: 2000 }, () => ['domstate', '--domain', TEST_UUID]);
+    await expect(virsh.batch('test:///nonexistent/node.xml', long)).rejects.toThrow(/cannot connect to test:\/\/\/nonexistent\/node.xml/);
   });
 
-  it('cuts a batch too long for one argument into as few processes as the kernel allows', async () => {
+  it('cuts a long batch into as few processes as the output budget allows', async () => {
     await shim.reset();
     const virsh = createVirsh({ binary: shim.binary });
     const results = await virsh.batch(
@@ -164,8 +186,11 @@ describe.skipIf(real === null)('createVirsh against real virsh (test driver)', (
 
   it('kills a virsh that prints without end, and says which command was printing', async () => {
     const endless = path.join(scratch, 'endless-virsh');
-    // Prints the first command's marker (taken from the batch argument), then never stops.
-    await writeFile(endless, '#!/bin/sh\nm=$(printf %s "$4" | sed -n "s/^echo \\([^ ]*\\) ;.*/\\1/p")\nprintf %s "$m"\nexec tr "\\000" x < /dev/zero\n');
+    // Prints the first command's marker (taken from the first line of the batch on stdin, unquoted), then never stops.
+    await writeFile(
+      endless,
+      '#!/bin/sh\nread -r line\nm=$(printf %s "$line" | sed -n \'s/^echo \\([0-9a-f]*\\)"\\([^"]*\\)" ;.*/\\1\\2/p\')\nprintf %s "$m"\nexec tr "\\000" x < /dev/zero\n',
+    );
     await chmod(endless, 0o755);
     const virsh = createVirsh({ binary: endless, outputLimits: { processBytes: 4 * 1024 * 1024 } });
     await expect(virsh.batch(URI, [['dumpxml', '--domain', TEST_UUID]])).rejects.toThrow(

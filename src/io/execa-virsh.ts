@@ -180,9 +180,10 @@ async function runBatch(
   const nonce = randomBytes(12).toString('hex');
   const script = batchScript(commands, nonce);
   // -q: no blank line after each command and no "Domain ... started" chatter, so a segment is exactly the
-  // command's own output (and `echo` prints the marker without a newline).
-  const argv = ['-q', '-c', uri, script];
-  debug(`$ ${binary} -q -c ${uri} <batch of ${commands.length} commands>`);
+  // command's own output (and `echo` prints the marker without a newline). The script is virsh's stdin (why not an
+  // argument: libvirt/virsh-batch.ts).
+  const argv = 'argument' in script ? ['-q', '-c', uri, script.argument] : ['-q', '-c', uri];
+  debug(`$ ${binary} -q -c ${uri} <batch of ${commands.length} commands${'argument' in script ? '' : ' on stdin'}>`);
   commands.forEach((c, i) => debug(`  [${chunk.first + i}] ${virshCommandText(c)}`));
 
   const file = path.join(tmpdir(), `passthru-virsh-${nonce}.out`);
@@ -194,7 +195,7 @@ async function runBatch(
     // execa's types admit only the literals 3-9 as a file descriptor; at runtime any open fd is passed to the
     // child as is (execa docs, "stdout: integer").
     const fd = handle.fd as 3;
-    const subprocess = execa(binary, argv, { stdin: 'ignore', stdout: fd, stderr: fd, env: ENV, reject: false, detached: true });
+    const subprocess = execa(binary, argv, { ...('stdin' in script ? { input: script.stdin } : { stdin: 'ignore' as const }), stdout: fd, stderr: fd, env: ENV, reject: false, detached: true });
     // The output goes to a file, not a pipe: measure it while virsh runs, and stop virsh once it is too much.
     const watch = setInterval(() => {
       void handle.stat().then(

@@ -73,6 +73,14 @@ function dispatch() {
     afterwards(0);
   } else if (argv.some((a) => NODEDEV.test(a))) {
     die('error: fake virsh refuses node-device commands it does not emulate (batch or unknown form)', 2);
+  } else if (sub === '') {
+    // A batch on stdin (io/execa-virsh.ts): the same refusal, on what the real virsh would read.
+    const script = fs.readFileSync(0, 'utf8');
+    if (NODEDEV.test(script)) die('error: fake virsh refuses node-device commands it does not emulate (batch or unknown form)', 2);
+    const child = spawn(realVirsh, argv, { stdio: ['pipe', 'inherit', 'inherit'] });
+    child.stdin.on('error', () => {});
+    child.stdin.end(script);
+    child.on('exit', (code, signal) => afterwards(code ?? (signal ? 128 : 1)));
   } else {
     if (fault?.mode === 'drop-element') dropElement(argv.includes('--file') ? argv[argv.indexOf('--file') + 1] : undefined, fault.element);
     const child = spawn(realVirsh, argv, { stdio: 'inherit' });
