@@ -8,9 +8,12 @@
  *   3. observeDomains through the real virsh against libvirt's test driver, counting virsh processes, against a
  *      naive one-process-per-domain loop.
  *   4. renderPlanText of the large plan.
- *   5. the fleet: `passthru plan --parallelism 10` of 64 hosts through a virsh that adds 1 s per call, against one
+ *   5. whole processes end to end (bench/e2e.js): `passthru plan` against the floor and the naive loop at three
+ *      sizes, its peak RSS, `passthru validate` against node's start.
+ *   6. the fleet: `passthru plan --parallelism 10` of 64 hosts through a virsh that adds 1 s per call, against one
  *      host's plan (bench/fleet.js).
  *
+ * `--only e2e` runs only 5, `--only fleet` only 6, `--only in-process` only 1-4.
  * It runs the compiled code in dist/ (`npm run build` first; the `bench` script does). Options, as environment:
  *   PASSTHRU_BENCH_DIST   compiled tree to benchmark (default: ../dist next to this file)
  *   PASSTHRU_BENCH_VIRSH  the real virsh (default: `virsh` on PATH)
@@ -27,12 +30,16 @@ import { promisify } from 'node:util';
 import v8 from 'node:v8';
 import { benchFleet, describeFleet } from './fleet.js';
 import { buildWorld, desiredYaml, domainXml, testDriverXml } from './synthetic.js';
+import { benchEndToEnd } from './e2e.js';
 
 const execFileAsync = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const dist = path.resolve(process.env.PASSTHRU_BENCH_DIST ?? path.join(root, 'dist'));
 const quick = process.env.BENCH_QUICK === '1';
+const onlyAt = process.argv.indexOf('--only');
+/** `--only e2e` or `--only in-process`; null: both. */
+const only = onlyAt === -1 ? null : (process.argv[onlyAt + 1] ?? '');
 
 // ---------------------------------------------------------------------------------------------------- targets
 // Chosen from measurements on a busy 2-core VM (bench/README.md) with 2-6× headroom: they catch an accidental
@@ -255,9 +262,8 @@ async function findVirsh() {
 }
 
 // ---------------------------------------------------------------------------------------------------- main
-async function main() {
-  forceGc(); // fails at once without --expose-gc
-  await checkDistFresh();
+/** 1-4: the planner, the loader, observation and rendering, in this process. */
+async function benchInProcess() {
   /** @param {string} rel */
   const load = (rel) => import(pathToFileURL(path.join(dist, rel)).href);
   /** @type {typeof import('../dist/plan/plan-host.js')} */
@@ -279,12 +285,6 @@ async function main() {
   /** @type {typeof import('../dist/render/style.js')} */
   const { plainStyle } = await load('render/style.js');
 
-  const started = performance.now();
-  const cpus = os.cpus();
-  console.log(
-    `passthru bench — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.platform()} ${os.arch()}, ` +
-      `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}${quick ? ' (BENCH_QUICK: fewer runs)' : ''}`,
-  );
 
   // ---- the synthetic world, as the planner sees it
   const world = buildWorld({ functions: SIZE.functions, vms: SIZE.vms });
@@ -308,6 +308,7 @@ async function main() {
           uuid: d.uuid,
           state: d.running ? /** @type {const} */ ('running') : /** @type {const} */ ('shut off'),
           active: d.running,
+          transient: false,
           persistent: parseDomainXml(xml),
           live: d.running ? parseDomainXml(xml) : null,
           persistentXml: xml,
@@ -394,16 +395,49 @@ async function main() {
     notes.push(`${label} plan as text: ${size}`);
   }
 
-  // ---- 5. the fleet (SPEC 12): whole processes, so each run pays node's start like an operator's does
-  if (virshPath !== null) {
-    const fleet = await benchFleet({ cli: path.join(dist, 'bundle/passthru.js'), virsh: virshPath, hosts: 64, parallelism: 10, oneHostRuns: quick ? 1 : 3 });
-    row(
-      `plan, ${fleet.hosts} hosts at --parallelism ${fleet.parallelism} (virsh +1 s per call) / one host`,
-      describeFleet(fleet),
-      `≤ ${fleet.targetRatio}`,
-      fleet.ok,
-    );
+}
+
+/** 5: whole processes (bench/e2e.js), its rows in this table. */
+async function benchEndToEndRows() {
+  const virsh = await findVirsh();
+  if (virsh === null) {
+    row('e2e (real virsh)', 'not run: virsh not found', 'run', false);
+    return;
   }
+  await benchEndToEnd({
+    bundle: path.join(dist, 'bundle/passthru.js'),
+    virsh,
+    quick,
+    row,
+    note: (line) => notes.push(line),
+  });
+}
+
+/** 6: the fleet (SPEC 12): whole processes, so each run pays node's start like an operator's does (bench/fleet.js). */
+async function benchFleetRows() {
+  const virsh = await findVirsh();
+  if (virsh === null) {
+    row('fleet (real virsh)', 'not run: virsh not found', 'run', false);
+    return;
+  }
+  const fleet = await benchFleet({ cli: path.join(dist, 'bundle/passthru.js'), virsh, hosts: 64, parallelism: 10, oneHostRuns: quick ? 1 : 3 });
+  row(`plan, ${fleet.hosts} hosts at --parallelism ${fleet.parallelism} (virsh +1 s per call) / one host`, describeFleet(fleet), `≤ ${fleet.targetRatio}`, fleet.ok);
+}
+
+async function main() {
+  if (only !== null && !['e2e', 'fleet', 'in-process'].includes(only)) throw new SetupError(`--only takes e2e, fleet or in-process, not ${only}`);
+  forceGc(); // fails at once without --expose-gc
+  await checkDistFresh();
+  const started = performance.now();
+  const cpus = os.cpus();
+  console.log(
+    `passthru bench — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.platform()} ${os.arch()}, ` +
+      `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}${quick ? ' (BENCH_QUICK: fewer runs)' : ''}`,
+  );
+
+  if (only === null || only === 'in-process') await benchInProcess();
+  if (only === null || only === 'e2e') await benchEndToEndRows();
+  if (only === null || only === 'fleet') await benchFleetRows();
 
   // ---- report
   const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => [r.what, r.value, r.target][i]?.length ?? 0)));

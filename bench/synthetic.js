@@ -44,6 +44,8 @@
  * @property {DomainSpec[]} domains
  * @property {string[]} release
  * @property {string[]} protect
+ * @property {Map<string, string>} parents the bridge (root port, PCIe-to-PCI bridge) each function sits behind, for
+ *   a sysfs tree that nests device directories as the kernel does; functions of a root bus have none
  */
 
 /** mulberry32: a small seeded PRNG, so that every run benchmarks the same host. @param {number} seed */
@@ -123,11 +125,14 @@ const CARD_SIZE = { sriov82599: 35, gpu: 3, nvme: 2, quad: 5, cx5: 10, legacy: 4
 function buildDevices(total) {
   /** @type {PciDevice[]} */
   const devices = [];
+  /** @type {Map<string, string>} */
+  const parents = new Map();
   let group = 0;
   const newGroup = () => group++;
-  /** @param {PciDevice} d */
-  const add = (d) => {
+  /** @param {PciDevice} d @param {string} [parent] the bridge it sits behind */
+  const add = (d, parent) => {
     devices.push(d);
+    if (parent !== undefined) parents.set(d.address, parent);
     return d;
   };
 
@@ -161,8 +166,10 @@ function buildDevices(total) {
     }));
   }
 
-  // Eight root complexes (two PCI segments × four root buses); cards are spread over them round-robin.
-  const complexes = [0, 1].flatMap((dom) => [0x00, 0x40, 0x80, 0xc0].map((root) => ({ dom, root, nextBus: root + 1, port: 0 })));
+  // Root complexes: two PCI segments × four root buses per 2,048 functions (a segment's buses run out beyond);
+  // cards are spread over them round-robin.
+  const segments = Array.from({ length: 2 * Math.ceil(total / 2048) }, (_, i) => i);
+  const complexes = segments.flatMap((dom) => [0x00, 0x40, 0x80, 0xc0].map((root) => ({ dom, root, nextBus: root + 1, port: 0 })));
   const PORT_SLOTS = [0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d];
   let cards = 0;
   /** A root port (own group, ACS) with `buses` fresh downstream buses. @param {number} buses */
@@ -173,11 +180,12 @@ function buildDevices(total) {
     if (!c) throw new Error('unreachable');
     const slot = PORT_SLOTS[Math.floor(c.port / 8)];
     if (slot === undefined || c.nextBus + buses > c.root + 0x40) throw new Error('synthetic host: out of root ports/buses');
-    add(device(addr(c.dom, c.root, slot, c.port % 8), { ...ID.rootPort, driver: 'pcieport', isBridge: true, iommuGroup: newGroup() }));
+    const port = addr(c.dom, c.root, slot, c.port % 8);
+    add(device(port, { ...ID.rootPort, driver: 'pcieport', isBridge: true, iommuGroup: newGroup() }));
     c.port++;
     const bus = c.nextBus;
     c.nextBus += buses;
-    return { dom: c.dom, bus };
+    return { dom: c.dom, bus, port };
   };
 
   /** Assignable units per kind: what the VMs are given. */
@@ -200,7 +208,7 @@ function buildDevices(total) {
   let nvmeSeen = false;
   const cardAdders = {
     sriov82599() {
-      const { dom, bus } = rootPort(1);
+      const { dom, bus, port } = rootPort(1);
       const n = nic++;
       for (let pf = 0; pf < 2; pf++) {
         const pfAddress = addr(dom, bus, 0, pf);
@@ -219,61 +227,62 @@ function buildDevices(total) {
           netInterfaces: [`ens${n}f${pf}`],
           // The first card's first port carries the host's storage network.
           hostUse: n === 0 && pf === 0 ? [{ kind: 'address', detail: `ens${n}f${pf} has address 10.20.0.11/24` }] : [],
-        }));
+        }), port);
         vfs.forEach((vf, i) => {
           const netInterfaces = [`ens${n}f${pf}v${i}`];
-          add(device(vf, { ...ID.vf82599, driver: 'ixgbevf', iommuGroup: newGroup(), physFunction: pfAddress, netInterfaces }));
+          add(device(vf, { ...ID.vf82599, driver: 'ixgbevf', iommuGroup: newGroup(), physFunction: pfAddress, netInterfaces }), port);
           pools.vf82599.push(vf);
         });
       }
     },
     gpu() {
-      const { dom, bus } = rootPort(1);
+      const { dom, bus, port } = rootPort(1);
       const g = newGroup();
-      add(device(addr(dom, bus, 0, 0), { ...ID.gpu, driver: 'nvidia', iommuGroup: g }));
-      add(device(addr(dom, bus, 0, 1), { ...ID.gpuAudio, driver: 'snd_hda_intel', iommuGroup: g }));
+      add(device(addr(dom, bus, 0, 0), { ...ID.gpu, driver: 'nvidia', iommuGroup: g }), port);
+      add(device(addr(dom, bus, 0, 1), { ...ID.gpuAudio, driver: 'snd_hda_intel', iommuGroup: g }), port);
       pools.gpuSlots.push(slotOf(addr(dom, bus, 0, 0)));
     },
     nvme() {
-      const { dom, bus } = rootPort(1);
+      const { dom, bus, port } = rootPort(1);
       const a = addr(dom, bus, 0, 0);
       // The first NVMe holds the VM images: host-critical, never handed out.
       const first = !nvmeSeen;
       nvmeSeen = true;
       const hostUse = first ? [{ kind: /** @type {const} */ ('mount'), detail: '/dev/nvme0n1p1 mounted on /var/lib/libvirt' }] : [];
-      add(device(a, { ...ID.nvme, driver: 'nvme', iommuGroup: newGroup(), hostUse }));
+      add(device(a, { ...ID.nvme, driver: 'nvme', iommuGroup: newGroup(), hostUse }), port);
       if (!first) pools.nvmes.push(a);
     },
     quad() {
-      const { dom, bus } = rootPort(1);
+      const { dom, bus, port } = rootPort(1);
       const g = newGroup();
       const n = nic++;
       for (let fn = 0; fn < 4; fn++) {
-        add(device(addr(dom, bus, 0, fn), { ...ID.i350, driver: 'igb', iommuGroup: g, netInterfaces: [`ens${n}f${fn}`] }));
+        add(device(addr(dom, bus, 0, fn), { ...ID.i350, driver: 'igb', iommuGroup: g, netInterfaces: [`ens${n}f${fn}`] }), port);
       }
       pools.quadSlots.push(slotOf(addr(dom, bus, 0, 0)));
     },
     cx5() {
-      const { dom, bus } = rootPort(1);
+      const { dom, bus, port } = rootPort(1);
       const pfAddress = addr(dom, bus, 0, 0);
       const n = nic++;
       // VF offset 2, stride 1 → bus:00.2 ... bus:01.1 (the PF's second port is not populated).
       const vfs = Array.from({ length: 8 }, (_, i) => addr(dom, bus, (2 + i) >> 3, (2 + i) & 7));
       const netInterfaces = [`ens${n}np0`];
-      add(device(pfAddress, { ...ID.pfCx5, driver: 'mlx5_core', iommuGroup: newGroup(), virtualFunctions: vfs, netInterfaces }));
+      add(device(pfAddress, { ...ID.pfCx5, driver: 'mlx5_core', iommuGroup: newGroup(), virtualFunctions: vfs, netInterfaces }), port);
       for (const vf of vfs) {
-        add(device(vf, { ...ID.vfCx5, driver: 'mlx5_core', iommuGroup: newGroup(), physFunction: pfAddress }));
+        add(device(vf, { ...ID.vfCx5, driver: 'mlx5_core', iommuGroup: newGroup(), physFunction: pfAddress }), port);
         pools.vfCx5.push(vf);
       }
     },
     legacy() {
       // Root port → PCIe-to-PCI bridge (no ACS behind it: bridge and the card(s) share one group).
-      const { dom, bus } = rootPort(2);
+      const { dom, bus, port } = rootPort(2);
       const g = newGroup();
-      add(device(addr(dom, bus, 0, 0), { ...ID.pciBridge, isBridge: true, iommuGroup: g }));
+      const bridge = addr(dom, bus, 0, 0);
+      add(device(bridge, { ...ID.pciBridge, isBridge: true, iommuGroup: g }), port);
       const cardsBehind = pools.legacyGroups.length % 2 === 0 ? 2 : 1;
       const endpoints = Array.from({ length: cardsBehind }, (_, i) => addr(dom, bus + 1, i, 0));
-      for (const e of endpoints) add(device(e, { ...ID.legacy, driver: 'snd_virtuoso', iommuGroup: g }));
+      for (const e of endpoints) add(device(e, { ...ID.legacy, driver: 'snd_virtuoso', iommuGroup: g }), bridge);
       pools.legacyGroups.push(endpoints);
     },
   };
@@ -289,7 +298,7 @@ function buildDevices(total) {
     add(device('0000:00:16.0', { product: 'a1ba', class: '078000', driver: 'mei_me', iommuGroup: newGroup() }));
   }
   devices.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
-  return { devices, pools, groups: group };
+  return { devices, pools, groups: group, parents };
 }
 
 const ROLES = ['web', 'db', 'gpu', 'ci', 'cache', 'ml', 'nfv', 'build'];
@@ -304,7 +313,7 @@ export function buildWorld(options = {}) {
   const vmCount = options.vms ?? 200;
   const rand = prng(options.seed ?? 20261124);
   const chance = (/** @type {number} */ p) => rand() < p;
-  const { devices, pools } = buildDevices(total);
+  const { devices, pools, parents } = buildDevices(total);
   const byAddress = new Map(devices.map((d) => [d.address, d]));
   const uuid = () => {
     const h = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16));
@@ -365,7 +374,9 @@ export function buildWorld(options = {}) {
       // Half of the VFs are NICs of the guest (`<interface type='hostdev'>`), half plain hostdevs.
       if (a) claimAttached([a], { address: a, expect }, chance(0.5));
     }
-    if (chance(0.5) && room()) {
+    // Only while the pool holds the largest count and a reserve for the VMs left one short: a larger world runs
+    // out of CX5 VFs, and a selector that can never be met is a blocked plan, not a benchmark of one.
+    if (chance(0.5) && room() && pools.vfCx5.length >= 2 + Math.ceil(vmCount / 16)) {
       const count = 1 + Math.floor(rand() * 2);
       // Sticky: the VM already holds its matches, except now and then one short (the planner picks a new one).
       const held = chance(0.1) ? count - 1 : count;
@@ -421,7 +432,7 @@ export function buildWorld(options = {}) {
       d.netInterfaces = [];
     }
   }
-  return { devices, domains, release, protect: ['0000:00:1f.6', '0000:00:17.0'] };
+  return { devices, domains, release, protect: ['0000:00:1f.6', '0000:00:17.0'], parents };
 }
 
 /** @param {string} s */
@@ -530,8 +541,10 @@ export function desiredYaml(world) {
     }
     if (d.removeBridge) out.push('    removeInterfaces:', '      - { type: bridge, source: br0 }');
   }
-  out.push('release:', ...world.release.map((a) => `  - { address: ${q(a)} }`));
-  out.push('protect:', ...world.protect.map((a) => `  - { address: ${q(a)} }`));
+  /** A list of addresses under `key`, `[]` when empty (a larger world has handed out every VF it could release). */
+  const addresses = (/** @type {string} */ key, /** @type {string[]} */ list) =>
+    list.length === 0 ? [`${key}: []`] : [`${key}:`, ...list.map((a) => `  - { address: ${q(a)} }`)];
+  out.push(...addresses('release', world.release), ...addresses('protect', world.protect));
   return out.join('\n') + '\n';
 }
 

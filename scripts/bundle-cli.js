@@ -53,7 +53,9 @@ await build({
   // From src/: `./x.js` imports name `./x.ts` files (no dist/ file ends in .ts; its .d.ts are never imported).
   resolve: { extensionAlias: { '.js': ['.ts', '.js'] } },
   plugins: [inlinePackageFiles],
-  output: { file: output, format: 'esm', banner: '#!/usr/bin/env node' },
+  // One file still (it runs copied alone): each command's dynamic import becomes a module evaluated when it runs,
+  // so that `--version` or `validate` do not run the set-up of virsh's, apply's or the agent's code.
+  output: { file: output, format: 'esm', banner: '#!/usr/bin/env node', codeSplitting: false },
 });
 
 const left = /new URL\([^)]*import\.meta\.url\s*\)/.exec(readFileSync(output, 'utf8'));

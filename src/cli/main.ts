@@ -12,30 +12,24 @@ import { helpText } from './help.js';
 import { packageInfo } from './package-info.js';
 import type { Terminal } from './terminal.js';
 import { processTerminal } from './terminal.js';
-import { runValidate } from './commands/validate.js';
-import { runDoctor } from './commands/doctor.js';
-import { runObserve } from './commands/observe.js';
-import { runPlan, runCheck } from './commands/plan.js';
-import { runApply } from './commands/apply.js';
-import { runImport } from './commands/import.js';
-import { runAgentCommand } from './commands/agent.js';
-import { runStatus } from './commands/status.js';
-import { runVerify } from './commands/verify.js';
-
 /** A command: takes the parsed invocation and the terminal, returns the exit code. */
 export type Command = (inv: Invocation, term: Terminal) => Promise<number>;
 
-const COMMANDS: Record<CommandName, Command> = {
-  validate: runValidate,
-  doctor: runDoctor,
-  observe: runObserve,
-  plan: runPlan,
-  check: runCheck,
-  apply: runApply,
-  import: runImport,
-  agent: runAgentCommand,
-  status: runStatus,
-  verify: runVerify,
+/**
+ * Each command's module, imported when it runs: a process runs one command, and `--version` or `validate` need
+ * not load (nor the bundle evaluate) virsh's, apply's or the agent's code and the libraries only they use.
+ */
+const COMMANDS: Record<CommandName, () => Promise<Command>> = {
+  validate: async () => (await import('./commands/validate.js')).runValidate,
+  doctor: async () => (await import('./commands/doctor.js')).runDoctor,
+  observe: async () => (await import('./commands/observe.js')).runObserve,
+  plan: async () => (await import('./commands/plan.js')).runPlan,
+  check: async () => (await import('./commands/plan.js')).runCheck,
+  apply: async () => (await import('./commands/apply.js')).runApply,
+  import: async () => (await import('./commands/import.js')).runImport,
+  agent: async () => (await import('./commands/agent.js')).runAgentCommand,
+  status: async () => (await import('./commands/status.js')).runStatus,
+  verify: async () => (await import('./commands/verify.js')).runVerify,
 };
 
 /**
@@ -62,7 +56,8 @@ export async function main(argv: readonly string[], terminal: Terminal = process
       term.out(helpText(inv.topic));
       return ExitCode.ok;
     }
-    return await COMMANDS[inv.command](inv, term);
+    const command = await COMMANDS[inv.command]();
+    return await command(inv, term);
   } catch (error) {
     if (!(error instanceof PassthruError)) {
       term.err(renderInternalError(error));

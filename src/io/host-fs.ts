@@ -87,6 +87,11 @@ export class HostFs implements HostFiles {
   readonly root: string;
   /** Per resolved host path: its link target, null when it is no link, ABSENT, or the error lstat gave. */
   private readonly links = new Map<string, string | null | typeof ABSENT | Error>();
+  /**
+   * Per host path asked for, what it resolved to: a function's directory is resolved once for its ~10 attributes,
+   * not once each. A function of `links` alone, so it holds for the same lifetime (ELOOP is not kept: thrown anew).
+   */
+  private readonly resolved = new Map<string, string | typeof ABSENT>();
   private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES);
 
   constructor(root: string) {
@@ -127,6 +132,14 @@ export class HostFs implements HostFiles {
 
   /** {@link realpath}, but ABSENT instead of throwing ENOENT. */
   private resolve(hostPath: string): string | typeof ABSENT {
+    const known = this.resolved.get(hostPath);
+    if (known !== undefined) return known;
+    const result = this.resolveUncached(hostPath);
+    this.resolved.set(hostPath, result);
+    return result;
+  }
+
+  private resolveUncached(hostPath: string): string | typeof ABSENT {
     // Both are stacks: `pending` holds the components still to walk, last one next; `prefixes[i]` is the resolved
     // path of the first i+1 resolved components, so that a component costs one string concatenation.
     const pending = hostPath.split('/').filter((p) => p !== '').reverse();

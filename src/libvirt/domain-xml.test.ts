@@ -122,6 +122,31 @@ describe('parseDomainXml on what users write', () => {
     expect(fields(d)).toEqual([{ address: '0000:07:00.0', managed: true, driver: 'vfio', source: 'hostdev' }]);
   });
 
+  it('reads only the name, uuid and devices of a domain, whatever surrounds them in the text', () => {
+    // What is parsed is cut out of the text: a <hostdev> in a comment, a CDATA section or a nested element of
+    // another kind is not one of the domain's, and an entity in the name is decoded as before.
+    const hostdev = (bus: string) =>
+      `<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='${bus}' slot='0x00' function='0x0'/></source></hostdev>`;
+    const xml =
+      `<domain type='kvm'><!-- <devices>${hostdev('0x01')}</devices> --><name>a&amp;b &#39;c&#39;</name>` +
+      `<description><![CDATA[<devices>${hostdev('0x02')}</devices>]]></description><uuid> 163d5689-4729-4571-aa6a-27716cf47003 </uuid>` +
+      `<metadata><devices>${hostdev('0x03')}</devices></metadata><os><type>hvm</type></os>` +
+      `<devices><disk type='file'><source file="/a>b"/></disk>${hostdev('0x04')}<controller type='pci'>${hostdev('0x05')}</controller>` +
+      `<interface type='bridge'><source bridge='br0'/></interface>${hostdev('0x06')}</devices></domain>`;
+    const d = parseDomainXml(xml);
+    expect([d.name, d.uuid]).toEqual(["a&b 'c'", '163d5689-4729-4571-aa6a-27716cf47003']);
+    expect(fields(d).map((h) => h.address)).toEqual(['0000:04:00.0', '0000:06:00.0']);
+    expect(d.hostdevs[1]?.xml).toBe(hostdev('0x06'));
+    expect(d.interfaces.map((i) => i.source)).toEqual(['br0']);
+  });
+
+  it('refuses a domain with two <devices> whose second holds a hostdev, as it did when it parsed the whole text', () => {
+    const hostdev = `<hostdev mode='subsystem' type='pci'><source><address bus='0x01'/></source></hostdev>`;
+    expect(() => parseDomainXml(`<domain><name>x</name><devices/><devices>${hostdev}</devices></domain>`)).toThrow(
+      /found 1 <hostdev> elements in the text but parsed 0/,
+    );
+  });
+
   it.each([
     ['<domain><name>x</name>', /malformed domain XML: .*line 1/],
     ['<domain><name>x</name></domian>', /malformed domain XML/],

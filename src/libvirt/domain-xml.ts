@@ -71,28 +71,62 @@ export const text = (v: unknown): string | undefined => {
  * not accept.
  */
 export function parseDomainXml(xml: string): ParsedDomain {
-  const { name: rootName, node: root } = parseAnyRoot(xml, ['domain', 'hostdev', 'interface']);
+  checkDocument(xml, 'domain');
+  const ranges = elementRanges(xml, DOMAIN_PATHS);
+  const { name: rootName, node: root } = domainRoot(xml, ranges);
   if (rootName !== 'domain') {
-    return { name: '', uuid: '', ...readDevices(xml, { [rootName]: root }, [], `<${rootName}> element`) };
+    return { name: '', uuid: '', ...readDevices(xml, { [rootName]: root }, devicesIn(ranges, ''), `<${rootName}> element`) };
   }
   const name = text(root.name);
   if (name === undefined || name === '') throw new HostError('domain XML has no <name>');
   const uuid = (text(root.uuid) ?? '').trim();
-  return { name, uuid, ...readDevices(xml, child(root, 'devices'), ['domain', 'devices'], `domain "${name}"`) };
+  return { name, uuid, ...readDevices(xml, child(root, 'devices'), devicesIn(ranges, 'domain/devices/'), `domain "${name}"`) };
+}
+
+/** What parseDomainXml reads, by path from the root: a domain's name, uuid and devices, or a bare device. */
+const DOMAIN_PATHS = [
+  'domain',
+  'domain/name',
+  'domain/uuid',
+  'domain/devices',
+  'domain/devices/hostdev',
+  'domain/devices/interface',
+  'hostdev',
+  'interface',
+];
+
+/**
+ * The root element of a checked document. A domain is parsed from what passthru reads of it — its `<name>`,
+ * `<uuid>` and the `<hostdev>` and `<interface>` elements of its `<devices>`, cut out of the text as printed — and
+ * not from the whole text: the rest (disks, controllers, CPU, memory) is most of a domain and is never read. Any
+ * other document (a bare device, a domain with several `<devices>`, not a domain) is parsed whole.
+ */
+function domainRoot(xml: string, ranges: Ranges): { name: string; node: XmlNode } {
+  const at = (path: string) => ranges.get(path) ?? [];
+  if (at('domain').length !== 1 || at('domain/devices').length > 1) return parseChecked(xml, ['domain', 'hostdev', 'interface']);
+  const cut = (path: string) => at(path).map(([start, end]) => xml.slice(start, end)).join('');
+  const devices = at('domain/devices').length === 0 ? '' : `<devices>${cut('domain/devices/hostdev')}${cut('domain/devices/interface')}</devices>`;
+  return parseChecked(`<domain>${cut('domain/name')}${cut('domain/uuid')}${devices}</domain>`, ['domain']);
+}
+
+/** The ranges of the `<hostdev>` and `<interface>` elements under `prefix` (`domain/devices/`, or `` for a root). */
+function devicesIn(ranges: Ranges, prefix: string): DeviceRanges {
+  return { hostdev: ranges.get(`${prefix}hostdev`) ?? [], interface: ranges.get(`${prefix}interface`) ?? [] };
 }
 
 /**
- * The PCI hostdevs and other interfaces among the children of `devices`, the element at `path` in the document
- * (`[]`: the device is the document's root). The path is needed to cut each `<interface>` out of the text.
+ * The PCI hostdevs and other interfaces among the children of `devices`; `ranges` says where in the text each
+ * `<hostdev>` and `<interface>` of it is, to cut them out as printed.
  */
 function readDevices(
   xml: string,
   devices: XmlNode | undefined,
-  path: string[],
+  ranges: DeviceRanges,
   what: string,
 ): Pick<ParsedDomain, 'hostdevs' | 'interfaces'> {
   const hostdevs: DomainHostdev[] = [];
-  const hostdevTexts = elementTexts(xml, devices, path, 'hostdev', what);
+  const texts = elementTexts(xml, devices, ranges, what);
+  const hostdevTexts = texts.hostdev;
   children(devices, 'hostdev').forEach((hostdev, i) => {
     if (attr(hostdev, 'mode') !== 'subsystem' || attr(hostdev, 'type') !== 'pci') return;
     hostdevs.push({
@@ -105,7 +139,7 @@ function readDevices(
   });
 
   const interfaces: DomainInterface[] = [];
-  const interfaceTexts = elementTexts(xml, devices, path, 'interface', what);
+  const interfaceTexts = texts.interface;
   children(devices, 'interface').forEach((iface, i) => {
     const type = attr(iface, 'type') ?? '';
     const mac = attr(child(iface, 'mac'), 'address') ?? null;
@@ -138,12 +172,24 @@ function readDevices(
   return { hostdevs, interfaces };
 }
 
-/** The text of every `<name>` child of `devices` (at `path`) exactly as printed, in the order the parser lists them. */
-function elementTexts(xml: string, devices: XmlNode | undefined, path: string[], name: string, what: string): string[] {
-  const parsed = children(devices, name).length;
-  const ranges = elementRanges(xml, [...path, name]);
-  if (ranges.length !== parsed) throw new HostError(`${what}: found ${ranges.length} <${name}> elements in the text but parsed ${parsed}`);
-  return ranges.map(([start, end]) => xml.slice(start, end));
+/** Start and end offsets of elements in a text, by their path from the root (`domain/devices/hostdev`). */
+type Ranges = Map<string, [number, number][]>;
+
+/** Where each `<hostdev>` and `<interface>` of a `<devices>` (or a bare device) is in the text, in document order. */
+type DeviceRanges = Record<'hostdev' | 'interface', [number, number][]>;
+
+/**
+ * The text of every `<hostdev>` and `<interface>` child of `devices` exactly as printed, in the order the parser
+ * lists them; the parser and the walk of the text must have found as many of each.
+ */
+function elementTexts(xml: string, devices: XmlNode | undefined, ranges: DeviceRanges, what: string): Record<keyof DeviceRanges, string[]> {
+  const cut = (name: keyof DeviceRanges) => {
+    const parsed = children(devices, name).length;
+    const found = ranges[name];
+    if (found.length !== parsed) throw new HostError(`${what}: found ${found.length} <${name}> elements in the text but parsed ${parsed}`);
+    return found.map(([start, end]) => xml.slice(start, end));
+  };
+  return { hostdev: cut('hostdev'), interface: cut('interface') };
 }
 
 /**
@@ -151,15 +197,18 @@ function elementTexts(xml: string, devices: XmlNode | undefined, path: string[],
  * parser. fast-xml-parser accepts broken input silently, so the text is validated first.
  */
 export function parseRoot(xml: string, rootName: string): XmlNode {
-  return parseAnyRoot(xml, [rootName]).node;
+  checkDocument(xml, rootName);
+  return parseChecked(xml, [rootName]).node;
 }
 
 /** A declaration, or what may hide one's text without being one: a comment or a CDATA section. */
 const DECLARATION_OR_QUOTE = /<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<!DOCTYPE/gi;
 
-/** Parses a whole document whose root element is one of `rootNames`; returns which, and the element. */
-function parseAnyRoot(xml: string, rootNames: readonly string[]): { name: string; node: XmlNode } {
-  const kind = rootNames[0] as string;
+/**
+ * Refuses a text that is not well-formed XML or has a DOCTYPE. Everything else here reads only checked text:
+ * fast-xml-parser accepts broken input silently, and the walk of the tags assumes it well-formed.
+ */
+function checkDocument(xml: string, kind: string): void {
   // Refused before fast-xml-parser sees it: its DOCTYPE reader would register the entities and expand them.
   if (/<!DOCTYPE/i.test(xml) && [...xml.matchAll(DECLARATION_OR_QUOTE)].some((m) => m[0].toUpperCase() === '<!DOCTYPE')) {
     throw new HostError(`${kind} XML has a <!DOCTYPE>, which libvirt never prints: refused rather than expanding its entities`);
@@ -168,6 +217,11 @@ function parseAnyRoot(xml: string, rootNames: readonly string[]): { name: string
   if (valid !== true) {
     throw new HostError(`malformed ${kind} XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})`);
   }
+}
+
+/** The root element of a checked document, which must be one of `rootNames`. */
+function parseChecked(xml: string, rootNames: readonly string[]): { name: string; node: XmlNode } {
+  const kind = rootNames[0] as string;
   const doc = asNode(parser.parse(xml)) ?? {};
   const name = rootNames.find((n) => doc[n] !== undefined);
   if (name === undefined) {
@@ -203,15 +257,18 @@ export function readPciAddress(address: XmlNode, what: string): PciAddress {
 }
 
 /**
- * Start and end offsets of every element at `path` (root first), in document order. fast-xml-parser keeps no
- * positions, and an `<interface>` or `<hostdev>` must be handed back exactly as libvirt printed it — a re-serialised copy would
- * differ in quoting and attribute order — so this walks the tags itself. Comments, CDATA, processing instructions
- * and quoted attribute values (which may hold `>`) are skipped; the text was validated before.
+ * Start and end offsets of every element at one of `paths` (`domain/devices/hostdev`: from the root), by path, in
+ * document order; in one walk of the text. fast-xml-parser keeps no positions, and an `<interface>` or `<hostdev>`
+ * must be handed back exactly as libvirt printed it — a re-serialised copy would differ in quoting and attribute
+ * order — so this walks the tags itself. Comments, CDATA, processing instructions and quoted attribute values
+ * (which may hold `>`) are skipped; the text was checked before.
  */
-function elementRanges(xml: string, path: string[]): [number, number][] {
-  const ranges: [number, number][] = [];
-  const stack: string[] = [];
-  let open: number | null = null;
+function elementRanges(xml: string, paths: readonly string[]): Ranges {
+  const ranges: Ranges = new Map(paths.map((p) => [p, []]));
+  // The paths worth following: the wanted ones and their ancestors. Below them no path is built.
+  const prefixes = new Set(paths.flatMap((p) => p.split('/').map((_, k, parts) => parts.slice(0, k + 1).join('/'))));
+  // One entry per open element: its path when it is one of `prefixes`, else null; and where its tag starts.
+  const open: { path: string | null; start: number }[] = [];
   let i = xml.indexOf('<');
   const skipTo = (from: number, terminator: string) => {
     const at = xml.indexOf(terminator, from);
@@ -219,28 +276,24 @@ function elementRanges(xml: string, path: string[]): [number, number][] {
   };
   while (i >= 0 && i < xml.length) {
     let next: number;
-    if (xml.startsWith('<!--', i)) next = skipTo(i + 4, '-->');
-    else if (xml.startsWith('<![CDATA[', i)) next = skipTo(i + 9, ']]>');
-    else if (xml.startsWith('<?', i)) next = skipTo(i + 2, '?>');
-    else if (xml.startsWith('<!', i)) next = skipTo(i + 2, '>');
+    const c1 = xml.charCodeAt(i + 1);
+    if (c1 === BANG && xml.startsWith('<!--', i)) next = skipTo(i + 4, '-->');
+    else if (c1 === BANG && xml.startsWith('<![CDATA[', i)) next = skipTo(i + 9, ']]>');
+    else if (c1 === QUESTION) next = skipTo(i + 2, '?>');
+    else if (c1 === BANG) next = skipTo(i + 2, '>');
     else {
       next = tagEnd(xml, i);
-      const closing = xml[i + 1] === '/';
-      const selfClosing = xml[next - 2] === '/';
-      const name = /^[^\s/>]+/.exec(xml.slice(closing ? i + 2 : i + 1, next))?.[0] ?? '';
-      if (closing) {
-        stack.pop();
-        if (open !== null && stack.length === path.length - 1) {
-          ranges.push([open, next]);
-          open = null;
-        }
+      if (c1 === SLASH) {
+        const element = open.pop();
+        if (element?.path != null) ranges.get(element.path)?.push([element.start, next]);
       } else {
-        const atPath = stack.length === path.length - 1 && name === path[path.length - 1] && stack.every((s, k) => s === path[k]);
-        if (selfClosing) {
-          if (atPath) ranges.push([i, next]);
+        const parent = open.length === 0 ? '' : open[open.length - 1]?.path;
+        const path = parent == null ? null : parent === '' ? tagName(xml, i + 1, next) : `${parent}/${tagName(xml, i + 1, next)}`;
+        const followed = path !== null && prefixes.has(path) ? path : null;
+        if (xml.charCodeAt(next - 2) === SLASH) {
+          if (followed !== null) ranges.get(followed)?.push([i, next]);
         } else {
-          if (atPath) open = i;
-          stack.push(name);
+          open.push({ path: followed, start: i });
         }
       }
     }
@@ -249,15 +302,31 @@ function elementRanges(xml: string, path: string[]): [number, number][] {
   return ranges;
 }
 
+const BANG = 0x21;
+const QUESTION = 0x3f;
+const SLASH = 0x2f;
+
+/** The element name of the tag whose name starts at `from` (up to whitespace, `/` or `>`), within `end`. */
+function tagName(xml: string, from: number, end: number): string {
+  let i = from;
+  while (i < end) {
+    const c = xml.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === SLASH || c === 0x3e) break;
+    i++;
+  }
+  return xml.slice(from, i);
+}
+
 /** Offset just past the `>` that ends the tag starting at `start`, skipping quoted attribute values. */
 function tagEnd(xml: string, start: number): number {
-  let quote: string | null = null;
   for (let i = start + 1; i < xml.length; i++) {
-    const c = xml[i];
-    if (quote !== null) {
-      if (c === quote) quote = null;
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === '>') return i + 1;
+    const c = xml.charCodeAt(i);
+    if (c === 0x22 || c === 0x27) {
+      // A quoted attribute value: its closing quote (the text was validated: it has one).
+      const close = xml.indexOf(c === 0x22 ? '"' : "'", i + 1);
+      if (close < 0) return xml.length;
+      i = close;
+    } else if (c === 0x3e) return i + 1;
   }
   return xml.length;
 }

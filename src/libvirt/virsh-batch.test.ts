@@ -66,6 +66,25 @@ describe('chunkCommands', () => {
     }
   });
 
+  it('starts each chunk at a whole unit (3 commands a domain), still under the limit', () => {
+    const commands = Array.from({ length: 6000 }, (_, i) => ['dumpxml', '--domain', `domain-${Math.floor(i / 3)}-${'x'.repeat(i % 7)}`]);
+    const chunks = chunkCommands(commands, 3);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.flatMap((c) => c.commands)).toEqual(commands);
+    for (const chunk of chunks) {
+      expect(chunk.first % 3).toBe(0);
+      expect(Buffer.byteLength(batchScript(chunk.commands, NONCE))).toBeLessThanOrEqual(MAX_BATCH_ARG_BYTES);
+    }
+  });
+
+  it('cuts inside a unit only when the unit alone is over the limit', () => {
+    const big = 'x'.repeat(MAX_BATCH_ARG_BYTES / 2);
+    const commands = [['echo', 'a'], ...Array.from({ length: 3 }, () => ['dumpxml', '--domain', big])];
+    const chunks = chunkCommands(commands, 4);
+    expect(chunks.map((c) => c.first)).toEqual([0, 2, 3]);
+    for (const chunk of chunks) expect(Buffer.byteLength(batchScript(chunk.commands, NONCE))).toBeLessThanOrEqual(MAX_BATCH_ARG_BYTES);
+  });
+
   it('refuses a single command too long for one argument', () => {
     expect(() => chunkCommands([['dumpxml', '--domain', 'x'.repeat(MAX_BATCH_ARG_BYTES)]])).toThrow(/too long for one argument/);
   });

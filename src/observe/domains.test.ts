@@ -61,6 +61,43 @@ describe('observeDomains', () => {
     expect(web?.persistent.interfaces[0]?.xml).not.toContain('alias');
   });
 
+  it('reads a host of more domains than one process argument holds run by run, every domain with its own XML', async () => {
+    const n = 1200;
+    const uuid = (i: number) => `00000000-0000-4000-8000-${i.toString().padStart(12, '0')}`;
+    const xml = (i: number) => `<domain type='kvm'><name>vm-${i}</name><uuid>${uuid(i)}</uuid><devices/></domain>`;
+    const answers: Record<string, string> = { 'list --all --uuid': Array.from({ length: n }, (_, i) => uuid(i)).join('\n') };
+    for (let i = 0; i < n; i++) {
+      answers[`domstate --domain ${uuid(i)}`] = i % 2 === 0 ? 'running\n' : 'shut off\n';
+      answers[`dumpxml --inactive --domain ${uuid(i)}`] = xml(i);
+      answers[`dumpxml --domain ${uuid(i)}`] = xml(i);
+    }
+    const virsh = fakeVirsh(answers);
+    const domains = await observeDomains(virsh, 'qemu:///system');
+    expect(virsh.batches).toBeGreaterThan(2);
+    expect(domains).toHaveLength(n);
+    for (const d of domains) {
+      const i = Number(d.name.slice(3));
+      expect([d.uuid, d.active, d.live?.name ?? null]).toEqual([uuid(i), i % 2 === 0, i % 2 === 0 ? d.name : null]);
+    }
+  });
+
+  it('reports the XML that cannot be parsed, not the failure of a run still being read', async () => {
+    const n = 1200;
+    const uuid = (i: number) => `00000000-0000-4000-8000-${i.toString().padStart(12, '0')}`;
+    const fake = fakeVirsh({ 'list --all --uuid': Array.from({ length: n }, (_, i) => uuid(i)).join('\n') });
+    let calls = 0;
+    const virsh: Virsh = {
+      ...fake,
+      async batch(uri, commands) {
+        calls++;
+        if (calls === 1) return fake.batch(uri, commands);
+        if (calls > 2) throw new HostError('virsh died reading the second run');
+        return commands.map(() => ({ ok: true, output: '<domain><name>broken', error: null }));
+      },
+    };
+    await expect(observeDomains(virsh, 'qemu:///system')).rejects.toThrow(/cannot read the XML of domain/);
+  });
+
   it('leaves out a domain undefined between listing and reading', async () => {
     const virsh = fakeVirsh({ 'list --all --uuid': `${GONE}\n${RHEL}\n`, ...recorded });
     expect((await observeDomains(virsh, 'qemu:///system')).map((d) => d.uuid)).toEqual([RHEL]);

@@ -1,6 +1,7 @@
 /**
- * Every libvirt domain of a host, with its persistent and live hostdevs, in two virsh processes whatever the number
- * of domains (SPEC 5): one lists the UUIDs, one batch reads state and both XMLs of each. Domains are addressed by
+ * Every libvirt domain of a host, with its persistent and live hostdevs, in two virsh batches whatever the number
+ * of domains (SPEC 5): one lists the UUIDs, one reads state and both XMLs of each (in as many processes as its
+ * argument length needs: one up to ~380 domains). Domains are addressed by
  * UUID: names may hold any character and a numeric name would be looked up as an ID first.
  *
  * Transient domains (`virsh create`, no persistent config) are observed like the others: `dumpxml --inactive` of
@@ -12,6 +13,7 @@ import type { Virsh } from '../io/virsh.js';
 import type { DomainSnapshot, ParsedDomain } from '../model/snapshot.js';
 import { parseDomainXml } from '../libvirt/domain-xml.js';
 import { DOMAIN_VANISHED, readDomainState } from '../libvirt/domain-state.js';
+import { chunkCommands, type BatchChunk, type VirshBatchResult } from '../libvirt/virsh-batch.js';
 
 const PER_DOMAIN = 3;
 
@@ -35,15 +37,37 @@ export async function observeDomains(virsh: Virsh, uri: string): Promise<DomainS
   const transient = new Set(transientList?.ok ? lines(transientList.output) : []);
   if (uuids.length === 0) return [];
 
-  const results = await virsh.batch(
-    uri,
-    uuids.flatMap((uuid) => [
-      ['domstate', '--domain', uuid],
-      ['dumpxml', '--inactive', '--domain', uuid],
-      ['dumpxml', '--domain', uuid],
-    ]),
-  );
+  const commands = uuids.flatMap((uuid) => [
+    ['domstate', '--domain', uuid],
+    ['dumpxml', '--inactive', '--domain', uuid],
+    ['dumpxml', '--domain', uuid],
+  ]);
+  // The runs one batch would cut anyway (one process each), read one after the other but parsed while virsh prints
+  // the next: on a host of hundreds of domains the XML parsing overlaps the next process instead of following it.
+  const chunks = chunkCommands(commands, PER_DOMAIN);
   const domains: DomainSnapshot[] = [];
+  let pending = virsh.batch(uri, chunks[0]?.commands ?? []);
+  for (let k = 0; k < chunks.length; k++) {
+    const results = await pending;
+    const chunk = chunks[k] as BatchChunk;
+    const next = chunks[k + 1];
+    if (next !== undefined) {
+      pending = virsh.batch(uri, next.commands);
+      // Awaited on the next turn of the loop; until then a failure must not count as unhandled (if parsing this
+      // run throws first, the error reported is the parse's).
+      pending.catch(() => {});
+    }
+    const first = chunk.first / PER_DOMAIN;
+    readDomains(uuids.slice(first, first + chunk.commands.length / PER_DOMAIN), results, transient, uri, domains);
+  }
+  return domains.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.uuid < b.uuid ? -1 : 1));
+}
+
+/** The domains of one run of batch results (PER_DOMAIN a domain, in `uuids` order), appended to `domains`. */
+function readDomains(uuids: string[], results: VirshBatchResult[], transient: Set<string>, uri: string, domains: DomainSnapshot[]): void {
+  if (results.length !== uuids.length * PER_DOMAIN) {
+    throw new HostError(`virsh returned too few results observing the domains of ${uri}`);
+  }
   uuids.forEach((uuid, i) => {
     const [state, inactive, live] = results.slice(i * PER_DOMAIN, (i + 1) * PER_DOMAIN);
     if (state === undefined || inactive === undefined || live === undefined) {
@@ -67,7 +91,6 @@ export async function observeDomains(virsh: Virsh, uri: string): Promise<DomainS
       persistentXml: inactive.output,
     });
   });
-  return domains.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.uuid < b.uuid ? -1 : 1));
 }
 
 function parseXml(xml: string, uuid: string, uri: string): ParsedDomain {

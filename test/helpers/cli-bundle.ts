@@ -33,7 +33,8 @@ export async function bundleCli(): Promise<CliBundle> {
     platform: 'node',
     logLevel: 'silent',
     resolve: { extensionAlias: { '.js': ['.ts', '.js'] } },
-    output: { file: bundle, format: 'esm' },
+    // One file, as scripts/bundle-cli.js makes it: the commands' dynamic imports stay in it.
+    output: { file: bundle, format: 'esm', codeSplitting: false },
   });
   const launcher = path.join(dir, 'passthru');
   await writeFile(launcher, `#!/usr/bin/env node\nimport { main } from ${JSON.stringify(bundle)};\nprocess.exitCode = await main(process.argv.slice(2));\n`);

@@ -30,7 +30,7 @@ export async function bundleCli(): Promise<CliBundle> {
     platform: 'node',
     logLevel: 'silent',
     resolve: { extensionAlias: { '.js': ['.ts', '.js'] } },
-    output: { file: script, format: 'esm' },
+    output: { file: script, format: 'esm', codeSplitting: false },
   });
   return { script, remove: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -24,7 +24,7 @@ export async function buildSourceCli(dir: string): Promise<(argv: string[], o: {
     platform: 'node',
     logLevel: 'warn',
     resolve: { extensionAlias: { '.js': ['.ts', '.js'] } },
-    output: { file: path.join(dir, 'passthru.mjs'), format: 'esm' },
+    output: { file: path.join(dir, 'passthru.mjs'), format: 'esm', codeSplitting: false },
   });
   const launcher = path.join(dir, 'launch.mjs');
   await writeFile(launcher, "import { main } from './passthru.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n");
