@@ -136,10 +136,13 @@ if [ "$PASSTHRU_READY" = 1 ]; then
 
   section "L2 receives VF 1 as a NIC"
   rm -f /var/log/libvirt/qemu/$L2-console.log
+  # libvirt sets a VF's MAC and VLAN through its PF's netdev at start and refuses while that netdev is down ("Unable
+  # to configure VF 1 of PF 'eth3' because the PF is not online"): the PF's link must be up (measured here, lab run 1)
+  PFNET=$(ls /sys/bus/pci/devices/$PF/net 2>/dev/null | head -1)
+  run_step "ip link set $PFNET up (the PF online, as libvirt requires)" 20 ip link set "$PFNET" up
   run_step "virsh start $L2" 120 virsh start "$L2"
   expect "virsh start $L2 rc" "$RC" 0
   expect "$VF1 driver while $L2 runs" "$(drv $VF1)" vfio-pci
-  PFNET=$(ls /sys/bus/pci/devices/$PF/net 2>/dev/null | head -1)
   run_step "ip link show $PFNET (the PF's VF table, set by libvirt at start)" 20 ip link show "$PFNET"
   expect_match "the PF lists vf 1 with the MAC and the VLAN" "$(STEP_OUT | tr -s ' ')" "vf 1 .*$VF_MAC.*vlan $VF_VLAN"
 
@@ -150,7 +153,8 @@ if [ "$PASSTHRU_READY" = 1 ]; then
   pt_plan "$WORK/sriov3.yaml"
   expect "plan numVfs 3 --detailed-exitcode (blocked)" "$PT_RC" 1
   expect "plan numVfs 3 applyable" "$(plan_applyable)" false
-  expect_match "plan numVfs 3 blocks: vfs-in-use on the PF" "$(plan_blocks)" "vfs-in-use@$PF"
+  # the problem names the VF that is in a domain, and that domain
+  expect_match "plan numVfs 3 blocks: vfs-in-use (VF 1 in $L2)" "$(plan_blocks)" "vfs-in-use@$VF1>$L2"
   pt apply -f "$WORK/sriov3.yaml" -c "$URI" --yes
   expect "apply numVfs 3 --yes exit code (blocked)" "$PT_RC" 1
   expect "$PF sriov_numvfs unchanged" "$(numvfs)" "$N_BEFORE"
