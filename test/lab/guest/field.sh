@@ -39,7 +39,7 @@ cat "$WORK/seed.yaml"
 expect "$TARGET driver before" "$(drv $TARGET)" e1000e
 sleep 900 3< /sys/bus/pci/devices/$TARGET/resource0 &
 HOLDER=$!
-wait_until "the holder $HOLDER has resource0 open" 30 eval '[ "$(readlink /proc/$HOLDER/fd/3)" = /sys/devices/pci0000:00/0000:00:10.0/0000:01:00.0/resource0 ] || readlink /proc/$HOLDER/fd/3 | grep -q "$TARGET/resource0"'
+wait_until "the holder $HOLDER has resource0 open" 30 eval 'readlink /proc/$HOLDER/fd/3 | grep -q "$TARGET/resource0$"'
 echo "holder: pid $HOLDER fd 3 -> $(readlink /proc/$HOLDER/fd/3)"
 snapshot_state "$WORK/busy-before"
 pt plan -f "$WORK/seed.yaml" -c "$URI"
@@ -163,8 +163,6 @@ expect_match "apply gives the remove + rescan remedy" "$(cat "$WORK/notback.out"
 expect_nomatch "apply does not call it a success" "$(cat "$WORK/notback.out")" "^Applied|apply succeeded"
 echo "after the release: driver $(drv $TARGET), hostdev in $L2: $(has_hostdev $L2 $TARGET)"
 expect_ne "$TARGET is not on e1000e" "$(drv $TARGET)" e1000e
-pt apply -f "$WORK/release.yaml" -c "$URI" --yes --format json
-jq_node "$WORK/pt.out" 'JSON.stringify(j).slice(0,1500)'
 rm -f /etc/modprobe.d/lab-no-e1000e.conf
 run_step "modprobe e1000e (back)" 60 modprobe e1000e
 summary

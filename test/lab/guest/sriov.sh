@@ -94,20 +94,26 @@ rules_line() { grep -h "KERNEL==\"$PF\"" "$RULES" 2>/dev/null || echo none; }
 # the interface element's facts in L2's persistent XML, on one line
 l2_xml() { virsh dumpxml --inactive "$L2" 2>/dev/null | tr -d '\n' | sed 's/>[[:space:]]*</></g'; }
 
+# set_count FROM TO   passthru plans set-numvfs FROM->TO and persist-numvfs for the PF (file sriovTO.yaml) and
+# applies it (the whole call timed as FIGURE passthru-numvfs-FROM-to-TO); then sriov_numvfs must read TO
+set_count() {
+  sriov_yaml "$2" > "$WORK/sriov$2.yaml"; cat "$WORK/sriov$2.yaml"
+  pt plan -f "$WORK/sriov$2.yaml" -c "$URI"
+  pt_plan "$WORK/sriov$2.yaml"
+  expect "plan numVfs $2 --detailed-exitcode (changes)" "$PT_RC" 2
+  expect "plan numVfs $2 steps" "$(plan_kinds)" "set-numvfs@$PF persist-numvfs@$PF"
+  expect "set-numvfs from -> to" "$(plan_numvfs)" "$1->$2"
+  a=$(now)
+  pt apply -f "$WORK/sriov$2.yaml" -c "$URI" --yes
+  expect "apply numVfs $2 --yes exit code" "$PT_RC" 0
+  echo "=== FIGURE passthru-numvfs-$1-to-$2: $(sub "$a" "$(now)")s (passthru apply of set-numvfs $1->$2 + persist-numvfs, whole call)"
+  expect "$PF sriov_numvfs after apply" "$(numvfs)" "$2"
+}
+
 if [ "$PASSTHRU_READY" = 1 ]; then
   section "passthru: numVfs 2 (set-numvfs, persist-numvfs)"
   define_domain "$L2"
-  sriov_yaml 2 > "$WORK/sriov2.yaml"; cat "$WORK/sriov2.yaml"
-  pt plan -f "$WORK/sriov2.yaml" -c "$URI"
-  pt_plan "$WORK/sriov2.yaml"
-  expect "plan numVfs 2 --detailed-exitcode (changes)" "$PT_RC" 2
-  expect "plan numVfs 2 steps" "$(plan_kinds)" "set-numvfs@$PF persist-numvfs@$PF"
-  expect "set-numvfs from -> to" "$(plan_numvfs)" "0->2"
-  a=$(now)
-  pt apply -f "$WORK/sriov2.yaml" -c "$URI" --yes
-  expect "apply numVfs 2 --yes exit code" "$PT_RC" 0
-  echo "=== FIGURE passthru-set-numvfs-apply: $(sub "$a" "$(now)")s (passthru apply of set-numvfs 0->2 + persist-numvfs, whole call)"
-  expect "$PF sriov_numvfs after apply" "$(numvfs)" 2
+  set_count 0 2
   wait_until "both VFs bound to igbvf after passthru's apply" 90 eval '[ "$(drv $VF0)$(drv $VF1)" = igbvfigbvf ]'
   echo "=== FIGURE passthru-vf-creation-to-igbvf: $(sub "$a" "$(now)")s (passthru apply started -> both VFs on igbvf)"
   expect "virtfn1 is VF 1's address" "$(basename "$(readlink /sys/bus/pci/devices/$PF/virtfn1)")" "$VF1"
@@ -182,16 +188,7 @@ if [ "$PASSTHRU_READY" = 1 ]; then
   expect "release apply --yes exit code" "$PT_RC" 0
   expect_nomatch "$L2 has no hostdev interface" "$(l2_xml)" "<interface type='hostdev'"
   expect "$VF1 back on igbvf" "$(drv $VF1)" igbvf
-  sriov_yaml 0 > "$WORK/sriov0.yaml"
-  pt_plan "$WORK/sriov0.yaml"
-  expect "plan numVfs 0 --detailed-exitcode (changes)" "$PT_RC" 2
-  expect "plan numVfs 0 steps" "$(plan_kinds)" "set-numvfs@$PF persist-numvfs@$PF"
-  expect "set-numvfs from -> to" "$(plan_numvfs)" "2->0"
-  a=$(now)
-  pt apply -f "$WORK/sriov0.yaml" -c "$URI" --yes
-  expect "apply numVfs 0 --yes exit code" "$PT_RC" 0
-  echo "=== FIGURE passthru-remove-vfs-apply: $(sub "$a" "$(now)")s"
-  expect "$PF sriov_numvfs after numVfs 0" "$(numvfs)" 0
+  set_count 2 0
   expect "no virtfn links" "$(ls /sys/bus/pci/devices/$PF/ | grep -c '^virtfn')" 0
   expect "$PF still on igb" "$(drv $PF)" igb
   expect "the udev rule is gone (no PF with VFs left)" "$([ -e "$RULES" ] && { echo present; cat "$RULES"; } || echo gone)" gone
