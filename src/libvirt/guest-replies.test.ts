@@ -2,7 +2,7 @@
  * The guest agent and QMP reply parsers on recordings in test/fixtures/guest-replies/. Those were written from
  * QEMU's QAPI schema (qga/qapi-schema.json GuestOSInfo, GuestExec, GuestExecStatus, GuestDeviceInfo; qapi/pci.json
  * PciInfo, PciDeviceInfo, PciBridgeInfo) in the shape virsh prints them, not captured from a running QEMU; the lab
- * (test/lab) confirms them on a real QEMU 10 guest.
+ * (test/lab) confirms them on a real QEMU 10 guest. qmp-query-pci-lab-l2.json is a real reply, recorded in the lab.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -59,6 +59,22 @@ describe('query-pci', () => {
       '0000:00:02.0 1b36:000c pci.1',
       '0000:01:00.0 8086:10c9 hostdev0',
       '0000:00:1f.0 8086:2918 -',
+    ]);
+  });
+
+  it('reads a real reply (the lab\'s L2, QEMU 7.2 in L1): the NIC behind a pcie-root-port, with the members the schema-written one leaves out', () => {
+    // recorded by test/lab/guest/field.sh (`virsh qemu-monitor-command l2 --pretty '{"execute":"query-pci"}'`): it
+    // also carries irq, irq_pin and filled regions[]; the parser ignores them
+    const devices = parseQueryPci(recording('qmp-query-pci-lab-l2.json'));
+    expect(devices.map((d) => `${d.address} ${d.vendor}:${d.product} ${d.qdevId ?? '-'}`)).toEqual([
+      '0000:00:00.0 8086:29c0 -',
+      '0000:00:01.0 1b36:000c pci.1',
+      '0000:01:00.0 1b36:000d usb',
+      '0000:00:01.1 1b36:000c pci.2',
+      '0000:02:00.0 8086:10d3 hostdev0',
+      '0000:00:1f.0 8086:2918 -',
+      '0000:00:1f.2 8086:2922 -',
+      '0000:00:1f.3 8086:2930 -',
     ]);
   });
 
