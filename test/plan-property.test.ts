@@ -52,6 +52,7 @@ const CODES: Record<ProblemCode, boolean> = {
   'interface-not-a-vf': true,
   'vf-claimed-twice': true,
   'vf-not-yet-created': true,
+  'pf-link-down': true,
   'device-not-back': true,
   'device-busy': true,
   'device-holders-unknown': true,

@@ -194,6 +194,7 @@ export type ProblemCode =
   | 'interface-not-a-vf'
   | 'vf-claimed-twice'
   | 'vf-not-yet-created'
+  | 'pf-link-down'
   | 'device-not-back'
   | 'device-busy'
   | 'device-holders-unknown'

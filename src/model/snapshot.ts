@@ -36,6 +36,11 @@ export interface SriovFacts {
   stride: number | null;
   /** `sriov_vf_device`: the product ID its VFs will have (4 hex digits), or null. */
   vfDevice: string | null;
+  /**
+   * The PF's network interfaces that are administratively down (IFF_UP clear in `net/IF/flags`): libvirt refuses to
+   * start a guest with a VF `<interface>` of such a PF ("the PF is not online"). Absent when none is, or not observed.
+   */
+  linksDown?: string[];
 }
 
 /** One PCI function on the host. Addresses are canonical (`0000:07:00.0`). */

@@ -37,6 +37,20 @@ describe('SR-IOV observation (SPEC 11)', () => {
     expect((await readPciDevices(root)).map((d) => d.address)).toEqual(['0000:00:00.0', '0000:01:00.0']);
   });
 
+  it('lists the PF\'s interfaces whose flags lack IFF_UP, and none when they are up or unreadable', async () => {
+    const root = await sriovHost().build();
+    roots.push(root);
+    const flags = path.join(root, 'sys/bus/pci/devices/0000:01:00.0/net/enp1s0/flags');
+    await mkdir(path.dirname(flags), { recursive: true });
+    const pfOf = async () => (await readPciDevices(root)).find((d) => d.address === '0000:01:00.0')?.sriov;
+    await writeFile(flags, '0x1002\n'); // BROADCAST|MULTICAST, not UP
+    expect((await pfOf())?.linksDown).toEqual(['enp1s0']);
+    await writeFile(flags, '0x1003\n');
+    expect(await pfOf()).not.toHaveProperty('linksDown');
+    await writeFile(flags, 'garbage\n');
+    expect(await pfOf()).not.toHaveProperty('linksDown');
+  });
+
   it('reads the persisted counts from passthru\'s udev rule file, warning about foreign lines', async () => {
     const root = await sriovHost().build();
     roots.push(root);

@@ -223,7 +223,9 @@ function readFunction(fs: HostFs, address: string, dir: string, membership: Grou
     isBridge: isBridgeClass(cls) || has('pci_bus'),
     physFunction: physfn === null ? null : addressOf(physfn, `${address}/physfn`, warn),
     // Only an SR-IOV physical function has sriov_totalvfs, and only it has virtfnN links.
-    ...(has('sriov_totalvfs') ? { virtualFunctions: virtualFunctionsOf(fs, dir, address, warn), sriov: sriovFacts(attribute, address, warn) } : { virtualFunctions: [] }),
+    ...(has('sriov_totalvfs')
+      ? { virtualFunctions: virtualFunctionsOf(fs, dir, address, warn), sriov: withLinksDown(sriovFacts(attribute, address, warn), netInterfaces, attribute) }
+      : { virtualFunctions: [] }),
     netInterfaces,
     hostUse: bootVgaUse(cls, () => attribute('boot_vga')),
     ...(unreadable.length > 0 ? { unreadable: unreadable.join('; ') } : {}),
@@ -247,6 +249,15 @@ function sriovFacts(attribute: (file: string) => string | null, address: string,
     stride: number('sriov_stride'),
     vfDevice: vfDevice === null ? null : normalisePciId(vfDevice, 4),
   };
+}
+
+/** Adds the PF's interfaces whose `flags` lack IFF_UP (0x1); an unreadable `flags` is not taken for down. */
+function withLinksDown(facts: SriovFacts, netInterfaces: readonly string[], attribute: (file: string) => string | null): SriovFacts {
+  const down = netInterfaces.filter((name) => {
+    const flags = attribute(`net/${name}/flags`)?.trim() ?? '';
+    return /^0x[0-9a-f]{1,8}$/i.test(flags) && (Number.parseInt(flags, 16) & 1) === 0;
+  });
+  return down.length > 0 ? { ...facts, linksDown: down } : facts;
 }
 
 /** The VFs of the PF in `dir`, from its `virtfnN` links, in N order. */

@@ -108,6 +108,18 @@ describe('VF claims and their interfaces (SPEC 11)', () => {
     expect(p.actions.filter((a) => 'createdWith' in a)).toEqual([]);
   });
 
+  it('warns that libvirt will not start a VM with a VF <interface> while the PF\'s link is down, and only then', () => {
+    const down = host(2, [domain('a')]);
+    const pf = down.devices.find((d) => d.address === PF);
+    if (pf?.sriov) pf.sriov.linksDown = ['enp1s0'];
+    const p = plan([vm('a', [byVf(1, iface('52:54:00:12:34:56', 42))])], down, 2);
+    expect(codes(p)).toEqual(['warn:pf-link-down']);
+    expect(p.problems[0]).toMatchObject({ address: vfAt(1), vm: 'a', hint: expect.stringContaining('ip link set enp1s0 up') });
+    // A plain hostdev VF does not need the PF online; nor does an interface VF of a PF whose link is up.
+    expect(codes(plan([vm('a', [byVf(1)])], down, 2))).toEqual([]);
+    expect(codes(plan([vm('a', [byVf(1, iface('52:54:00:12:34:56', 42))])], host(2, [domain('a')]), 2))).toEqual([]);
+  });
+
   it('blocks a VF claimed twice through two spellings, a VF index beyond the count, a PF with VFs, an interface on a non-VF', () => {
     const other = device('0000:02:00.0', { iommuGroup: 5 });
     const snap = { ...host(2, [domain('a'), domain('b')]) };

@@ -180,6 +180,18 @@ export function checkSriovAssignments(view: HostView, assignments: Assignment[],
         },
       ];
     }
+    const linksDown = d.physFunction === null ? undefined : view.device(d.physFunction)?.sriov?.linksDown;
+    if (a.interface && linksDown !== undefined && linksDown.length > 0) {
+      return [
+        {
+          ...base,
+          severity: 'warn',
+          code: 'pf-link-down',
+          message: `${d.address} is a VF of ${d.physFunction ?? '?'}, whose link ${linksDown.join(', ')} is down: libvirt will not start ${a.vm.name} with it as an <interface> ("the PF is not online")`,
+          hint: `bring the PF's link up first (ip link set ${linksDown[0] ?? 'IF'} up, and in the host's network configuration)`,
+        },
+      ];
+    }
     if (pending.has(d.address) && view.snapshot.iommu.groupsPresent) {
       return [
         {

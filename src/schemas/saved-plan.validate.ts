@@ -573,7 +573,7 @@ validate1.evaluated = {"props":{"format_version":true,"applyable":true,"changes"
 const schema36 = {"type":"object","additionalProperties":false,"required":["format_version","host","uri","deviceSource","observedAt","iommu","selinux","hostUseKnown","devices","domains"],"properties":{"format_version":{"const":"1"},"host":{"type":"string"},"uri":{"type":"string"},"deviceSource":{"enum":["sysfs","nodedev"]},"observedAt":{"type":"string"},"iommu":{"type":"object","additionalProperties":false,"required":["groupsPresent","dmarTable","ivrsTable","cmdline"],"properties":{"groupsPresent":{"type":"boolean"},"dmarTable":{"type":["boolean","null"]},"ivrsTable":{"type":["boolean","null"]},"cmdline":{"type":["string","null"]}}},"selinux":{"type":"object","additionalProperties":false,"required":["enabled","virtUseSysfs"],"properties":{"enabled":{"type":"boolean"},"virtUseSysfs":{"type":["boolean","null"]}}},"hostUseKnown":{"type":"boolean"},"hostUseUnknown":{"description":"The parts of host use that could not be observed, each with why. Absent with hostUseKnown false: neither part is known.","type":"object","additionalProperties":false,"properties":{"network":{"type":"string"},"storage":{"type":"string"}}},"holdersUnknown":{"type":"string","description":"Why the processes holding devices open are not known on this local host (no processes under the root, a scan bound reached). Absent when the scan completed."},"devices":{"type":"array","items":{"$ref":"#/$defs/pciDevice"}},"domains":{"type":"array","items":{"$ref":"#/$defs/domain"}},"sriovPersisted":{"description":"VF counts persisted for the next boot in passthru's udev rule file (a PF without an entry: 0); absent on a local host when none is persisted, never observed on a remote host.","type":"array","items":{"type":"object","additionalProperties":false,"required":["pf","numVfs"],"properties":{"pf":{"$ref":"#/$defs/address"},"numVfs":{"type":"integer","minimum":0}}}},"bindings":{"description":"Persisted boot-time bindings (SPEC 10): driverctl and its overrides under /etc/driverctl.d. Absent when not observed (a remote host): bindingsUnknown says why.","type":"object","additionalProperties":false,"required":["driverctl","overrides"],"properties":{"driverctl":{"description":"The driverctl executable found under the root, or null when it is not installed.","type":["string","null"]},"overrides":{"type":"array","items":{"$ref":"#/$defs/persistedOverride"}}}},"bindingsUnknown":{"description":"Why `bindings` is absent.","type":"string"}}};
 const schema38 = {"description":"Canonical PCI function address, as the kernel prints it.","type":"string","pattern":"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$"};
 const func2 = Object.prototype.hasOwnProperty;
-const schema37 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
+const schema37 = {"type":"object","additionalProperties":false,"required":["address","vendor","product","class","driver","driverOverride","iommuGroup","isBridge","physFunction","virtualFunctions","netInterfaces","hostUse"],"properties":{"address":{"$ref":"#/$defs/address"},"vendor":{"$ref":"#/$defs/hex4"},"product":{"$ref":"#/$defs/hex4"},"class":{"type":"string","pattern":"^[0-9a-f]{6}$"},"vendorName":{"type":"string"},"productName":{"type":"string"},"driver":{"type":["string","null"],"description":"Bound driver, null when unbound."},"driverOverride":{"type":["string","null"]},"iommuGroup":{"type":["integer","null"],"minimum":0},"isBridge":{"type":"boolean"},"physFunction":{"oneOf":[{"$ref":"#/$defs/address"},{"type":"null"}]},"virtualFunctions":{"type":"array","items":{"$ref":"#/$defs/address"},"description":"VF 0 first."},"sriov":{"description":"On an SR-IOV physical function: sriov_numvfs, sriov_totalvfs, sriov_offset, sriov_stride (null when not observable, through node devices) and sriov_vf_device.","type":"object","additionalProperties":false,"required":["numVfs","totalVfs","offset","stride","vfDevice"],"properties":{"numVfs":{"type":"integer","minimum":0},"totalVfs":{"type":"integer","minimum":0},"offset":{"type":["integer","null"],"minimum":0},"stride":{"type":["integer","null"],"minimum":0},"vfDevice":{"oneOf":[{"$ref":"#/$defs/hex4"},{"type":"null"}]},"linksDown":{"description":"The PF's network interfaces that are administratively down (IFF_UP clear): libvirt starts no guest with a VF interface of such a PF. Absent when none is or not observed.","type":"array","items":{"type":"string"}}}},"netInterfaces":{"type":"array","items":{"type":"string"}},"hostUse":{"type":"array","items":{"$ref":"#/$defs/hostUse"}},"holders":{"type":"array","description":"Processes holding the device open, found through /proc/*/fd of a local host (SPEC 13 device-busy); absent when none was found.","items":{"type":"object","additionalProperties":false,"required":["pid","comm","path"],"properties":{"pid":{"type":"integer","minimum":1},"comm":{"type":"string"},"path":{"type":"string"}}}},"unreadable":{"type":"string","description":"Why something safety depends on (the function's sysfs entry, driver link or IOMMU group) could not be read. Such a function blocks its IOMMU group and is never assigned."}}};
 const schema39 = {"type":"string","pattern":"^[0-9a-f]{4}$"};
 const schema44 = {"type":"object","additionalProperties":false,"required":["kind","detail"],"properties":{"kind":{"enum":["default-route","address","mount","swap","boot-vga"]},"detail":{"type":"string"}}};
 const pattern20 = new RegExp("^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]$", "u");
@@ -918,7 +918,7 @@ return false;
 else {
 const _errs39 = errors;
 for(const key1 in data13){
-if(!(((((key1 === "numVfs") || (key1 === "totalVfs")) || (key1 === "offset")) || (key1 === "stride")) || (key1 === "vfDevice"))){
+if(!((((((key1 === "numVfs") || (key1 === "totalVfs")) || (key1 === "offset")) || (key1 === "stride")) || (key1 === "vfDevice")) || (key1 === "linksDown"))){
 validate32.errors = [{instancePath:instancePath+"/sriov",schemaPath:"#/properties/sriov/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1096,6 +1096,37 @@ var valid8 = _errs48 === errors;
 else {
 var valid8 = true;
 }
+if(valid8){
+if(data13.linksDown !== undefined){
+let data19 = data13.linksDown;
+const _errs55 = errors;
+if(errors === _errs55){
+if(Array.isArray(data19)){
+var valid11 = true;
+const len1 = data19.length;
+for(let i1=0; i1<len1; i1++){
+const _errs57 = errors;
+if(typeof data19[i1] !== "string"){
+validate32.errors = [{instancePath:instancePath+"/sriov/linksDown/" + i1,schemaPath:"#/properties/sriov/properties/linksDown/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid11 = _errs57 === errors;
+if(!valid11){
+break;
+}
+}
+}
+else {
+validate32.errors = [{instancePath:instancePath+"/sriov/linksDown",schemaPath:"#/properties/sriov/properties/linksDown/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid8 = _errs55 === errors;
+}
+else {
+var valid8 = true;
+}
+}
 }
 }
 }
@@ -1115,20 +1146,20 @@ var valid0 = true;
 }
 if(valid0){
 if(data.netInterfaces !== undefined){
-let data19 = data.netInterfaces;
-const _errs55 = errors;
-if(errors === _errs55){
-if(Array.isArray(data19)){
-var valid11 = true;
-const len1 = data19.length;
-for(let i1=0; i1<len1; i1++){
-const _errs57 = errors;
-if(typeof data19[i1] !== "string"){
-validate32.errors = [{instancePath:instancePath+"/netInterfaces/" + i1,schemaPath:"#/properties/netInterfaces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data21 = data.netInterfaces;
+const _errs59 = errors;
+if(errors === _errs59){
+if(Array.isArray(data21)){
+var valid12 = true;
+const len2 = data21.length;
+for(let i2=0; i2<len2; i2++){
+const _errs61 = errors;
+if(typeof data21[i2] !== "string"){
+validate32.errors = [{instancePath:instancePath+"/netInterfaces/" + i2,schemaPath:"#/properties/netInterfaces/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid11 = _errs57 === errors;
-if(!valid11){
+var valid12 = _errs61 === errors;
+if(!valid12){
 break;
 }
 }
@@ -1138,75 +1169,75 @@ validate32.errors = [{instancePath:instancePath+"/netInterfaces",schemaPath:"#/p
 return false;
 }
 }
-var valid0 = _errs55 === errors;
+var valid0 = _errs59 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.hostUse !== undefined){
-let data21 = data.hostUse;
-const _errs59 = errors;
-if(errors === _errs59){
-if(Array.isArray(data21)){
-var valid12 = true;
-const len2 = data21.length;
-for(let i2=0; i2<len2; i2++){
-let data22 = data21[i2];
-const _errs61 = errors;
-const _errs62 = errors;
-if(errors === _errs62){
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+let data23 = data.hostUse;
+const _errs63 = errors;
+if(errors === _errs63){
+if(Array.isArray(data23)){
+var valid13 = true;
+const len3 = data23.length;
+for(let i3=0; i3<len3; i3++){
+let data24 = data23[i3];
+const _errs65 = errors;
+const _errs66 = errors;
+if(errors === _errs66){
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
 let missing2;
-if(((data22.kind === undefined) && (missing2 = "kind")) || ((data22.detail === undefined) && (missing2 = "detail"))){
-validate32.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+if(((data24.kind === undefined) && (missing2 = "kind")) || ((data24.detail === undefined) && (missing2 = "detail"))){
+validate32.errors = [{instancePath:instancePath+"/hostUse/" + i3,schemaPath:"#/$defs/hostUse/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs64 = errors;
-for(const key2 in data22){
+const _errs68 = errors;
+for(const key2 in data24){
 if(!((key2 === "kind") || (key2 === "detail"))){
-validate32.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate32.errors = [{instancePath:instancePath+"/hostUse/" + i3,schemaPath:"#/$defs/hostUse/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs64 === errors){
-if(data22.kind !== undefined){
-let data23 = data22.kind;
-const _errs65 = errors;
-if(!(((((data23 === "default-route") || (data23 === "address")) || (data23 === "mount")) || (data23 === "swap")) || (data23 === "boot-vga"))){
-validate32.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/kind",schemaPath:"#/$defs/hostUse/properties/kind/enum",keyword:"enum",params:{allowedValues: schema44.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+if(_errs68 === errors){
+if(data24.kind !== undefined){
+let data25 = data24.kind;
+const _errs69 = errors;
+if(!(((((data25 === "default-route") || (data25 === "address")) || (data25 === "mount")) || (data25 === "swap")) || (data25 === "boot-vga"))){
+validate32.errors = [{instancePath:instancePath+"/hostUse/" + i3+"/kind",schemaPath:"#/$defs/hostUse/properties/kind/enum",keyword:"enum",params:{allowedValues: schema44.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid14 = _errs65 === errors;
+var valid15 = _errs69 === errors;
 }
 else {
-var valid14 = true;
+var valid15 = true;
 }
-if(valid14){
-if(data22.detail !== undefined){
-const _errs66 = errors;
-if(typeof data22.detail !== "string"){
-validate32.errors = [{instancePath:instancePath+"/hostUse/" + i2+"/detail",schemaPath:"#/$defs/hostUse/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(valid15){
+if(data24.detail !== undefined){
+const _errs70 = errors;
+if(typeof data24.detail !== "string"){
+validate32.errors = [{instancePath:instancePath+"/hostUse/" + i3+"/detail",schemaPath:"#/$defs/hostUse/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid14 = _errs66 === errors;
+var valid15 = _errs70 === errors;
 }
 else {
-var valid14 = true;
+var valid15 = true;
 }
 }
 }
 }
 }
 else {
-validate32.errors = [{instancePath:instancePath+"/hostUse/" + i2,schemaPath:"#/$defs/hostUse/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate32.errors = [{instancePath:instancePath+"/hostUse/" + i3,schemaPath:"#/$defs/hostUse/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-var valid12 = _errs61 === errors;
-if(!valid12){
+var valid13 = _errs65 === errors;
+if(!valid13){
 break;
 }
 }
@@ -1216,95 +1247,95 @@ validate32.errors = [{instancePath:instancePath+"/hostUse",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs59 === errors;
+var valid0 = _errs63 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.holders !== undefined){
-let data25 = data.holders;
-const _errs68 = errors;
-if(errors === _errs68){
-if(Array.isArray(data25)){
-var valid15 = true;
-const len3 = data25.length;
-for(let i3=0; i3<len3; i3++){
-let data26 = data25[i3];
-const _errs70 = errors;
-if(errors === _errs70){
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+let data27 = data.holders;
+const _errs72 = errors;
+if(errors === _errs72){
+if(Array.isArray(data27)){
+var valid16 = true;
+const len4 = data27.length;
+for(let i4=0; i4<len4; i4++){
+let data28 = data27[i4];
+const _errs74 = errors;
+if(errors === _errs74){
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
 let missing3;
-if((((data26.pid === undefined) && (missing3 = "pid")) || ((data26.comm === undefined) && (missing3 = "comm"))) || ((data26.path === undefined) && (missing3 = "path"))){
-validate32.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+if((((data28.pid === undefined) && (missing3 = "pid")) || ((data28.comm === undefined) && (missing3 = "comm"))) || ((data28.path === undefined) && (missing3 = "path"))){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i4,schemaPath:"#/properties/holders/items/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs72 = errors;
-for(const key3 in data26){
+const _errs76 = errors;
+for(const key3 in data28){
 if(!(((key3 === "pid") || (key3 === "comm")) || (key3 === "path"))){
-validate32.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
+validate32.errors = [{instancePath:instancePath+"/holders/" + i4,schemaPath:"#/properties/holders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs72 === errors){
-if(data26.pid !== undefined){
-let data27 = data26.pid;
-const _errs73 = errors;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-validate32.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs73){
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 1 || isNaN(data27)){
-validate32.errors = [{instancePath:instancePath+"/holders/" + i3+"/pid",schemaPath:"#/properties/holders/items/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-var valid16 = _errs73 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data26.comm !== undefined){
-const _errs75 = errors;
-if(typeof data26.comm !== "string"){
-validate32.errors = [{instancePath:instancePath+"/holders/" + i3+"/comm",schemaPath:"#/properties/holders/items/properties/comm/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid16 = _errs75 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data26.path !== undefined){
+if(_errs76 === errors){
+if(data28.pid !== undefined){
+let data29 = data28.pid;
 const _errs77 = errors;
-if(typeof data26.path !== "string"){
-validate32.errors = [{instancePath:instancePath+"/holders/" + i3+"/path",schemaPath:"#/properties/holders/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i4+"/pid",schemaPath:"#/properties/holders/items/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid16 = _errs77 === errors;
-}
-else {
-var valid16 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate32.errors = [{instancePath:instancePath+"/holders/" + i3,schemaPath:"#/properties/holders/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+if(errors === _errs77){
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 1 || isNaN(data29)){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i4+"/pid",schemaPath:"#/properties/holders/items/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
-var valid15 = _errs70 === errors;
-if(!valid15){
+}
+var valid17 = _errs77 === errors;
+}
+else {
+var valid17 = true;
+}
+if(valid17){
+if(data28.comm !== undefined){
+const _errs79 = errors;
+if(typeof data28.comm !== "string"){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i4+"/comm",schemaPath:"#/properties/holders/items/properties/comm/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid17 = _errs79 === errors;
+}
+else {
+var valid17 = true;
+}
+if(valid17){
+if(data28.path !== undefined){
+const _errs81 = errors;
+if(typeof data28.path !== "string"){
+validate32.errors = [{instancePath:instancePath+"/holders/" + i4+"/path",schemaPath:"#/properties/holders/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid17 = _errs81 === errors;
+}
+else {
+var valid17 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate32.errors = [{instancePath:instancePath+"/holders/" + i4,schemaPath:"#/properties/holders/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid16 = _errs74 === errors;
+if(!valid16){
 break;
 }
 }
@@ -1314,19 +1345,19 @@ validate32.errors = [{instancePath:instancePath+"/holders",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs68 === errors;
+var valid0 = _errs72 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.unreadable !== undefined){
-const _errs79 = errors;
+const _errs83 = errors;
 if(typeof data.unreadable !== "string"){
 validate32.errors = [{instancePath:instancePath+"/unreadable",schemaPath:"#/properties/unreadable/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs79 === errors;
+var valid0 = _errs83 === errors;
 }
 else {
 var valid0 = true;
