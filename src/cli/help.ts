@@ -26,7 +26,9 @@ const TOP = `passthru — declarative PCI passthrough for libvirt/KVM hosts
 passthrough.yaml says which VM gets which PCI device. passthru observes the host
 (driver bindings and IOMMU groups from /sys, each VM's <hostdev>s from libvirt),
 shows a plan, and applies it: nodedev-detach, attach-device, detach-device,
-nodedev-reattach — verifying every step and rolling back on failure.
+nodedev-reattach — verifying every step and rolling back on failure. It also
+owns SR-IOV VF counts (sriov:, VFs by PF + index with MAC/VLAN) and, for
+managed: false devices, vfio-pci bindings that survive a reboot (driverctl).
 
 Usage: passthru COMMAND [flags]
 
