@@ -13,7 +13,8 @@ export function comebackRemedies(address: string, driver: string | null): string
   const module = driver ?? 'its host driver';
   return [
     `reset it and reattach: \`virsh nodedev-reset ${name} && virsh nodedev-reattach ${name}\``,
-    `if ${module} is not loaded or is blacklisted (\`lsmod\`, /etc/modprobe.d): load it (\`modprobe ${driver ?? '<driver>'}\`), then \`virsh nodedev-reattach ${name}\``,
+    // Without the driver's name, modprobe finds it from the device's modalias, as udev does at boot.
+    `if ${module} is not loaded or is blacklisted (\`lsmod\`, /etc/modprobe.d): load it (\`modprobe ${driver ?? `"$(cat ${sys}/modalias)"`}\`), then \`virsh nodedev-reattach ${name}\``,
     `remove it and rescan the bus (as root): \`echo 1 > ${sys}/remove; echo 1 > /sys/bus/pci/rescan\``,
     `some AMD GPUs (Polaris, Vega, Navi 10) only reset with the vendor-reset module (https://github.com/gnif/vendor-reset; \`echo device_specific > ${sys}/reset_method\`)`,
     'if none of these works, the device comes back at the next host reboot',
