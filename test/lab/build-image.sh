@@ -164,6 +164,8 @@ PKGS+=,libvirt-daemon-system,libvirt-daemon-system-systemd,libvirt-clients,iptab
 PKGS+=,qemu-system-x86,ipxe-qemu,busybox-static
 # the agent pulls its desired state with the system git; driverctl persists vfio-pci bindings across reboots (SPEC 10)
 PKGS+=,git,driverctl
+# L2's guest agent (issue 14): its binary and libraries are copied into L2's initramfs below
+PKGS+=,qemu-guest-agent
 
 echo "build-image: building $KEY (mmdebstrap $SUITE from $MIRROR) ..." >&2
 t1=$(date +%s)
@@ -188,20 +190,44 @@ rm -f "$ROOTFS"/boot/initrd.img-*      # shipped beside the image; /boot/vmlinuz
 
 # Tiny L2 guest initramfs (busybox), booted by L1's libvirt with L1's kernel: prints its PCI devices (vendor/device
 # read from its own sysfs) and its NICs' MACs, then powers off. It carries igbvf and what igbvf needs (from the
-# kernel's modules.dep), so that an SR-IOV VF given to L2 becomes a NIC whose MAC L2 itself prints. Built after
-# mmdebstrap because the module comes from the image's own kernel.
+# kernel's modules.dep), so that an SR-IOV VF given to L2 becomes a NIC whose MAC L2 itself prints, and
+# virtio_console + Debian's qemu-ga with its shared libraries (ldd in the image), so that a domain with the
+# org.qemu.guest_agent.0 channel answers guest agent commands (/bin/l2-agent starts it). Built after mmdebstrap
+# because modules and binaries come from the image itself.
 L2IRD=$TMP/l2ird
-mkdir -p "$L2IRD/bin" "$L2IRD/proc" "$L2IRD/sys" "$L2IRD/dev" "$L2IRD/modules"
+mkdir -p "$L2IRD/bin" "$L2IRD/proc" "$L2IRD/sys" "$L2IRD/dev" "$L2IRD/modules" "$L2IRD/tmp" "$L2IRD/var/run" "$L2IRD/usr/sbin"
 cp "$(command -v busybox)" "$L2IRD/bin/busybox"
 MODDIR=$(ls -d "$ROOTFS"/lib/modules/* | tail -1)
-igbvf=$(cd "$MODDIR" && ls kernel/drivers/net/ethernet/intel/igbvf/igbvf.ko*) || { echo "build-image: no igbvf module in $MODDIR" >&2; exit 1; }
-deps=$(grep "^$igbvf:" "$MODDIR/modules.dep" | cut -d: -f2)
-i=0
-# modules.dep lists the dependencies nearest first: load them in reverse, then igbvf (numbered in that order)
-for m in $(echo "$deps" | tr ' ' '\n' | grep . | tac) "$igbvf"; do
-  i=$((i + 1)); f=$L2IRD/modules/$(printf '%02d' $i)-$(basename "${m%.xz}")
-  case "$m" in *.xz) xz -dc "$MODDIR/$m" > "$f" ;; *) cp "$MODDIR/$m" "$f" ;; esac   # busybox insmod: uncompressed
+i=0; loaded=" "
+for want in kernel/drivers/net/ethernet/intel/igbvf/igbvf kernel/drivers/virtio/virtio_pci kernel/drivers/char/virtio_console; do
+  grep -q "^$want.ko$" "$MODDIR/modules.builtin" && continue   # built into the kernel
+  mod=$(cd "$MODDIR" && ls $want.ko*) || { echo "build-image: no $want module in $MODDIR" >&2; exit 1; }
+  deps=$(grep "^$mod:" "$MODDIR/modules.dep" | cut -d: -f2)
+  # modules.dep lists the dependencies nearest first: load them in reverse, then the module (numbered in that order)
+  for m in $(echo "$deps" | tr ' ' '\n' | grep . | tac) "$mod"; do
+    case "$loaded" in *" $m "*) continue ;; esac
+    loaded+="$m "; i=$((i + 1)); f=$L2IRD/modules/$(printf '%02d' $i)-$(basename "${m%.xz}")
+    case "$m" in *.xz) xz -dc "$MODDIR/$m" > "$f" ;; *) cp "$MODDIR/$m" "$f" ;; esac   # busybox insmod: uncompressed
+  done
 done
+cp "$ROOTFS/usr/sbin/qemu-ga" "$L2IRD/usr/sbin/qemu-ga"
+chroot "$ROOTFS" qemu-ga --version > "$TMP/qemu-ga-version" 2>&1 || true
+for lib in $(chroot "$ROOTFS" ldd /usr/sbin/qemu-ga | grep -o '/[^ ]*'); do
+  mkdir -p "$L2IRD$(dirname "$lib")"; cp -L "$ROOTFS$lib" "$L2IRD$lib"
+done
+# l2-agent: qemu-ga on the virtio port named org.qemu.guest_agent.0 (no udev here: the port is found through sysfs)
+cat > "$L2IRD/bin/l2-agent" <<'EOF'
+#!/bin/busybox sh
+for p in /sys/class/virtio-ports/*; do
+  [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+  dev=/dev/${p##*/}
+  [ -e "$dev" ] || mknod "$dev" c "$(cut -d: -f1 "$p/dev")" "$(cut -d: -f2 "$p/dev")"
+  /usr/sbin/qemu-ga -m virtio-serial -p "$dev" -t /tmp -d && echo "L2-AGENT started on $dev ($(/usr/sbin/qemu-ga --version 2>&1 | head -1))"
+  exit 0
+done
+echo "L2-AGENT none (no org.qemu.guest_agent.0 port)"
+EOF
+chmod +x "$L2IRD/bin/l2-agent"
 cat > "$L2IRD/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -215,13 +241,15 @@ sleep 2
 for n in /sys/class/net/*; do
   [ -e "$n/device" ] && echo "L2-NET $(basename $n) address=$(cat $n/address) pci=$(basename "$(readlink $n/device)")"
 done
+# what igbvf said about its MAC (the quiet loglevel keeps it off the console)
+dmesg | grep -i igbvf | sed 's/^/L2-DMESG /'
 echo "L2-GUEST-DONE"
 poweroff -f
 EOF
 chmod +x "$L2IRD/init"
 mkdir -p "$ROOTFS/var/lib/lab"
 (cd "$L2IRD" && find . | cpio -o -H newc 2>/dev/null | gzip -9) > "$ROOTFS/var/lib/lab/l2-initrd.gz"
-echo "build-image: L2 initramfs modules: $(ls "$L2IRD/modules" | tr '\n' ' ')" >&2
+echo "build-image: L2 initramfs modules: $(ls "$L2IRD/modules" | tr '\n' ' '); $(cat "$TMP/qemu-ga-version")" >&2
 
 ########## disk image ##########
 truncate -s "$IMG_SIZE" "$TMP/l1.raw"
@@ -233,6 +261,7 @@ t3=$(date +%s)
 {
   echo "key=$KEY"
   echo "rootfs=$(du -sh "$ROOTFS" | cut -f1) mmdebstrap=$((t2-t1))s total=$((t3-t0))s"
+  echo "l2-qemu-ga=$(head -1 "$TMP/qemu-ga-version")"
   echo "qcow2=$(du -h "$TMP/l1.qcow2" | cut -f1) kernel+initrd=$(du -ch "$TMP/vmlinuz" "$TMP/initrd.img" | tail -1 | cut -f1)"
 } | tee "$TMP/BUILD-INFO" >&2
 rm -rf "$ROOTFS" "$OVL" "$L2IRD"

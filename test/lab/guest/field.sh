@@ -6,8 +6,9 @@
 #   QEMU's real query-pci reply is kept in /lab/out/ (compared with test/fixtures/guest-replies/ outside);
 # - a device that does not come back: with e1000e unloaded and blacklisted (inside L1 only), a release reports that the
 #   device did not come back, with the remedies, and is not called a success.
-# L2 here is the lab's busybox initramfs with one more archive appended whose /init lists the PCI devices and then
-# stays up (the stock one powers off), so that verify has a running guest to ask.
+# L2 here is the lab's busybox initramfs with one more archive appended whose /init lists the PCI devices, starts
+# qemu-ga (the domain has the guest agent channel) and then stays up (the stock one powers off), so that verify has a
+# running guest to ask, through QEMU (--qmp) and through the agent; the agent's real replies are kept in /lab/out/.
 . "$(dirname "$0")/lib.sh"
 
 TARGET=0000:01:00.0       # e1000e 8086:10d3, alone in its group
@@ -26,7 +27,7 @@ fi
 
 # ---------------------------------------------------------------------------------------------------------------
 section "1. device-busy: a process holds $TARGET's resource0"
-define_domain "$L2"
+define_domain "$L2" with-agent
 cat > "$WORK/seed.yaml" <<EOF
 version: 1
 vms:
@@ -77,6 +78,8 @@ echo "L2-GUEST-UP uptime=$(cut -d' ' -f1 /proc/uptime)"
 for d in /sys/bus/pci/devices/*; do
   echo "L2-PCI $(basename $d) vendor=$(cat $d/vendor) device=$(cat $d/device) class=$(cat $d/class)"
 done
+for m in /modules/*.ko; do insmod "$m" || echo "L2-INSMOD-FAILED $m"; done
+/bin/l2-agent
 last=x
 while :; do
   n=$(cat /sys/bus/pci/devices/*/device | grep -c 0x10d3)
@@ -110,12 +113,40 @@ pt verify -f "$WORK/seed.yaml" -c "$URI" --qmp
 mkdir -p /lab/out/guest-replies
 timeout 30 virsh qemu-monitor-command "$L2" --pretty '{"execute":"query-pci"}' > /lab/out/guest-replies/qmp-query-pci-l2.json 2>&1
 expect_match "query-pci reply recorded" "$(head -c 200 /lab/out/guest-replies/qmp-query-pci-l2.json)" '"return"'
-timeout 30 virsh qemu-agent-command "$L2" '{"execute":"guest-info"}' > /lab/out/guest-replies/agent-none-l2.txt 2>&1
-echo "guest agent in L2: $(cat /lab/out/guest-replies/agent-none-l2.txt | head -3) (the busybox L2 has no qemu-guest-agent)"
+# the guest agent in L2 (qemu-ga from the initramfs, on the org.qemu.guest_agent.0 channel): its real replies
+wait_until "L2's guest agent answers guest-ping" 240 timeout 20 virsh qemu-agent-command "$L2" '{"execute":"guest-ping"}'
+grep -a 'L2-AGENT' "$L2CON" | sed 's/^/  /'
+G=/lab/out/guest-replies
+agent_cmd() { timeout 30 virsh qemu-agent-command "$L2" "$1" 2>&1; }
+agent_cmd '{"execute":"guest-info"}' > $G/agent-info-l2.json
+agent_cmd '{"execute":"guest-get-osinfo"}' > $G/agent-osinfo-l2.json
+expect_match "guest-get-osinfo reply recorded" "$(head -c 300 $G/agent-osinfo-l2.json)" '"return"'
+echo "guest agent in L2: $(jq_node $G/agent-info-l2.json 'j.return.version'), osinfo: $(head -c 300 $G/agent-osinfo-l2.json)"
+# the listing passthru runs (src/libvirt/guest-replies.ts GUEST_PCI_LISTING), read from the built CLI, by /bin/sh
+LISTING=$(node -e 'const s=require("fs").readFileSync("/proj/dist/bundle/passthru.js","utf8"); const m=s.match(/GUEST_PCI_LISTING\s*=\s*("(?:[^"\\]|\\.)*"|'"'"'(?:[^'"'"'\\]|\\.)*'"'"')/); process.stdout.write(m ? eval(m[1]) : "")')
+expect_match "the CLI's PCI listing found in the bundle" "$LISTING" 'sys/bus/pci/devices'
+EXEC=$(node -e 'console.log(JSON.stringify({execute:"guest-exec",arguments:{path:"/bin/sh",arg:["-c",process.argv[1]],"capture-output":true}}))' "$LISTING")
+agent_cmd "$EXEC" > $G/agent-exec-l2.json
+EPID=$(jq_node $G/agent-exec-l2.json 'j.return.pid')
+expect_match "guest-exec of /bin/sh started (pid)" "$EPID" '^[0-9]+$'
+exec_status() { agent_cmd '{"execute":"guest-exec-status","arguments":{"pid":'"$EPID"'}}' > "$1"; grep -q '"exited":true' "$1"; }
+exec_status $G/agent-exec-status-l2-first.json
+wait_until "guest-exec-status says exited" 60 exec_status $G/agent-exec-status-l2.json
+echo "guest-exec-status: $(head -c 400 $G/agent-exec-status-l2.json)"
+L2LIST=$(jq_node $G/agent-exec-status-l2.json 'Buffer.from(j.return["out-data"]||"","base64").toString()')
+echo "$L2LIST" | sed 's/^/  agent| /'
+expect_match "the listing through the agent has the NIC 8086:10d3" "$L2LIST" ' 0x8086 0x10d3'
+expect "the listing's exit code" "$(jq_node $G/agent-exec-status-l2.json 'j.return.exitcode')" 0
+agent_cmd '{"execute":"guest-get-devices"}' > $G/agent-get-devices-l2.json
+echo "guest-get-devices on Linux: $(head -c 300 $G/agent-get-devices-l2.json)"
+a=$(now)
 pt verify -f "$WORK/seed.yaml" -c "$URI" --format json
-cp "$WORK/pt.out" "$WORK/verify-noqmp.json"
-expect "verify without --qmp and without a guest agent exit code (unknown)" "$PT_RC" 1
-expect_match "verify without --qmp: $TARGET unknown" "$(jq_node "$WORK/verify-noqmp.json" "$VERDICTS")" "$TARGET=unknown"
+cp "$WORK/pt.out" "$WORK/verify-agent.json"
+echo "=== FIGURE verify-agent: $(sub "$a" "$(now)")s"
+expect "verify without --qmp, through the guest agent, exit code (all seen)" "$PT_RC" 0
+expect_match "verify through the agent: $TARGET seen" "$(jq_node "$WORK/verify-agent.json" "$VERDICTS")" "$TARGET=seen"
+expect "verify through the agent: via" "$(jq_node "$WORK/verify-agent.json" 'j.hosts.flatMap(h=>h.vms.map(v=>v.vm+"="+v.via)).join(" ")')" "$L2=agent"
+pt verify -f "$WORK/seed.yaml" -c "$URI"
 
 section "2b. $TARGET hot-unplugged from the live domain: missing"
 hostdev_xml "$TARGET" > "$WORK/hostdev.xml"

@@ -107,11 +107,13 @@ has_hostdev() {
 # bridge_ifaces DOMAIN   number of <interface type='bridge'> in the persistent XML
 bridge_ifaces() { virsh dumpxml --inactive "$1" 2>/dev/null | grep -c "<interface type='bridge'"; }
 
-# define_domain NAME [with-bridge]   a small shut-off domain (L2: busybox initramfs, Debian's kernel of L1)
+# define_domain NAME [with-bridge|with-agent]   a small shut-off domain (L2: busybox initramfs, Debian's kernel of
+# L1); with-agent adds the guest agent's virtio channel (L2's /bin/l2-agent starts qemu-ga on it)
 define_domain() {
   local name=$1 iface="" type=qemu
   # L2_ACCEL (lab.env): kvm = nested KVM (TCG's -cpu max exposes SVM; ~10 s), tcg = TCG inside TCG (slower, no nested SVM)
   [ -e /dev/kvm ] && [ "${L2_ACCEL:-tcg}" = kvm ] && type=kvm
+  [ "${2:-}" = with-agent ] && iface="<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
   [ "${2:-}" = with-bridge ] && iface="<interface type='bridge'><mac address='52:54:00:aa:00:01'/><source bridge='br0'/><model type='virtio'/></interface>"
   cat > "$WORK/$name.xml" <<XML
 <domain type='$type'>
