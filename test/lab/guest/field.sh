@@ -100,19 +100,8 @@ echo "=== FIGURE l2-up: ${WAITED}s (virsh start -> L2's init listed its devices)
 grep -a 'L2-' "$L2CON" | sed 's/^/  /'
 expect "L2 lists the NIC 8086:10d3" "$(grep -a -c 'L2-PCI .* vendor=0x8086 device=0x10d3' "$L2CON")" 1
 expect "$L2 is running" "$(virsh domstate $L2 2>&1)" running
-a=$(now)
-pt verify -f "$WORK/seed.yaml" -c "$URI" --qmp --format json
-cp "$WORK/pt.out" "$WORK/verify-seen.json"; cp "$WORK/pt.err" "$WORK/verify-seen.err"
-echo "=== FIGURE verify-qmp: $(sub "$a" "$(now)")s"
-expect "verify --qmp exit code (all seen)" "$PT_RC" 0
-VERDICTS='j.hosts.flatMap(h=>h.vms.flatMap(v=>v.devices.map(d=>d.address+"="+d.status))).join(" ")'
-expect_match "verify --qmp: $TARGET seen" "$(jq_node "$WORK/verify-seen.json" "$VERDICTS")" "$TARGET=seen"
-expect_match "verify --qmp warns that libvirt taints the domain" "$(cat "$WORK/verify-seen.err")" "tainted"
-pt verify -f "$WORK/seed.yaml" -c "$URI" --qmp
-# the real replies, for test/fixtures/guest-replies/ (outside L1)
 mkdir -p /lab/out/guest-replies
-timeout 30 virsh qemu-monitor-command "$L2" --pretty '{"execute":"query-pci"}' > /lab/out/guest-replies/qmp-query-pci-l2.json 2>&1
-expect_match "query-pci reply recorded" "$(head -c 200 /lab/out/guest-replies/qmp-query-pci-l2.json)" '"return"'
+VERDICTS='j.hosts.flatMap(h=>h.vms.flatMap(v=>v.devices.map(d=>d.address+"="+d.status))).join(" ")'
 # the guest agent in L2 (qemu-ga from the initramfs, on the org.qemu.guest_agent.0 channel): its real replies
 wait_until "L2's guest agent answers guest-ping" 240 timeout 20 virsh qemu-agent-command "$L2" '{"execute":"guest-ping"}'
 grep -a 'L2-AGENT' "$L2CON" | sed 's/^/  /'
@@ -147,6 +136,24 @@ expect "verify without --qmp, through the guest agent, exit code (all seen)" "$P
 expect_match "verify through the agent: $TARGET seen" "$(jq_node "$WORK/verify-agent.json" "$VERDICTS")" "$TARGET=seen"
 expect "verify through the agent: via" "$(jq_node "$WORK/verify-agent.json" 'j.hosts.flatMap(h=>h.vms.map(v=>v.vm+"="+v.via)).join(" ")')" "$L2=agent"
 pt verify -f "$WORK/seed.yaml" -c "$URI"
+# without the agent (qemu-ga stopped through itself): unknown without --qmp, then QEMU's query-pci with --qmp
+agent_cmd '{"execute":"guest-exec","arguments":{"path":"/bin/sh","arg":["-c","killall qemu-ga"]}}' > /dev/null
+wait_until "L2's guest agent stopped answering" 120 eval '! timeout 20 virsh qemu-agent-command '"$L2"' '"'"'{"execute":"guest-ping"}'"'"''
+pt verify -f "$WORK/seed.yaml" -c "$URI" --format json
+cp "$WORK/pt.out" "$WORK/verify-noqmp.json"
+expect "verify without --qmp and without a guest agent exit code (unknown)" "$PT_RC" 1
+expect_match "verify without --qmp: $TARGET unknown" "$(jq_node "$WORK/verify-noqmp.json" "$VERDICTS")" "$TARGET=unknown"
+a=$(now)
+pt verify -f "$WORK/seed.yaml" -c "$URI" --qmp --format json
+cp "$WORK/pt.out" "$WORK/verify-seen.json"; cp "$WORK/pt.err" "$WORK/verify-seen.err"
+echo "=== FIGURE verify-qmp: $(sub "$a" "$(now)")s"
+expect "verify --qmp exit code (all seen)" "$PT_RC" 0
+expect_match "verify --qmp: $TARGET seen" "$(jq_node "$WORK/verify-seen.json" "$VERDICTS")" "$TARGET=seen"
+expect_match "verify --qmp warns that libvirt taints the domain" "$(cat "$WORK/verify-seen.err")" "tainted"
+pt verify -f "$WORK/seed.yaml" -c "$URI" --qmp
+# the real replies, for test/fixtures/guest-replies/ (outside L1)
+timeout 30 virsh qemu-monitor-command "$L2" --pretty '{"execute":"query-pci"}' > /lab/out/guest-replies/qmp-query-pci-l2.json 2>&1
+expect_match "query-pci reply recorded" "$(head -c 200 /lab/out/guest-replies/qmp-query-pci-l2.json)" '"return"'
 
 section "2b. $TARGET hot-unplugged from the live domain: missing"
 hostdev_xml "$TARGET" > "$WORK/hostdev.xml"
