@@ -30,18 +30,19 @@ function scripted(agent: Record<string, string | string[]> | null, monitor: Reco
 }
 
 const options = (over: Partial<GuestProbeOptions> = {}): GuestProbeOptions => ({ qmp: false, agentTimeoutSeconds: 5, execPolls: 3, execPollMs: 100, timeoutMs: 1000, sleep: async () => {}, ...over });
+// real replies of qemu-ga 7.2 in the lab's busybox L2 (no os-release there: guest-get-osinfo has no id)
 const linux = (status: string | string[]) => ({
-  'guest-get-osinfo': recording('agent-osinfo-debian.json'),
-  'guest-exec': recording('agent-exec.json'),
+  'guest-get-osinfo': recording('agent-osinfo-lab-l2.json'),
+  'guest-exec': recording('agent-exec-lab-l2.json'),
   'guest-exec-status': status,
 });
 
 describe('probeGuest', () => {
   it('runs the sysfs listing in a Linux guest and polls guest-exec-status until it exited', async () => {
-    const { virsh, calls } = scripted(linux([recording('agent-exec-status-running.json'), recording('agent-exec-status-exited.json')]));
+    const { virsh, calls } = scripted(linux([recording('agent-exec-status-running-lab-l2.json'), recording('agent-exec-status-exited-lab-l2.json')]));
     const view = await probeGuest(virsh, 'qemu:///system', 'u-1', options());
     expect(view.via).toBe('agent');
-    expect(view.via === 'agent' && view.devices.map((d) => d.address)).toContain('0000:02:00.0');
+    expect(view.via === 'agent' && view.devices.find((d) => d.address === '0000:03:00.0')).toMatchObject({ vendor: '8086', product: '10d3' });
     expect(calls[0]).toEqual(['qemu-agent-command', '--domain', 'u-1', '--timeout', '5', '{"execute":"guest-get-osinfo"}']);
     expect(JSON.parse(calls[1]?.at(-1) as string)).toMatchObject({ execute: 'guest-exec', arguments: { path: '/bin/sh', 'capture-output': true } });
     expect(calls.filter((c) => c.at(-1)?.includes('guest-exec-status'))).toHaveLength(2);
@@ -56,7 +57,7 @@ describe('probeGuest', () => {
 
   it('gives up on a listing that never finishes, bounded, and says so', async () => {
     const waits: number[] = [];
-    const { virsh } = scripted(linux(recording('agent-exec-status-running.json')));
+    const { virsh } = scripted(linux(recording('agent-exec-status-running-lab-l2.json')));
     const view = await probeGuest(virsh, 'qemu:///system', 'u-1', options({ sleep: async (ms) => void waits.push(ms) }));
     expect(view).toEqual({ via: null, reason: expect.stringContaining('the PCI listing did not finish in the guest within 0.3 s') });
     expect(waits).toEqual([100, 100, 100]);

@@ -1,8 +1,12 @@
 /**
- * The guest agent and QMP reply parsers on recordings in test/fixtures/guest-replies/. Those were written from
- * QEMU's QAPI schema (qga/qapi-schema.json GuestOSInfo, GuestExec, GuestExecStatus, GuestDeviceInfo; qapi/pci.json
- * PciInfo, PciDeviceInfo, PciBridgeInfo) in the shape virsh prints them, not captured from a running QEMU; the lab
- * (test/lab) confirms them on a real QEMU 10 guest. qmp-query-pci-lab-l2.json is a real reply, recorded in the lab.
+ * The guest agent and QMP reply parsers on recordings in test/fixtures/guest-replies/.
+ * Real replies, recorded by the lab's field scenario (test/lab/guest/field.sh) from its L2 (the busybox initramfs,
+ * Debian kernel 6.1) run by L1's QEMU 7.2 (Debian 12) under libvirt 9.0: `*-lab-l2.json` — qemu-ga 7.2.22 (Debian's
+ * qemu-guest-agent) for guest-get-osinfo, guest-exec of passthru's listing by /bin/sh (busybox), guest-exec-status
+ * (running, then exited) and guest-info (which says guest-get-devices is disabled on Linux), and query-pci.
+ * Written from QEMU's QAPI schema (qga/qapi-schema.json GuestOSInfo, GuestDeviceInfo; qapi/pci.json) where no real
+ * reply exists here: agent-osinfo-debian.json (a Debian guest with os-release), agent-osinfo-windows.json,
+ * agent-get-devices-windows.json (qemu-ga for Windows) and qmp-query-pci-q35.json (a NIC behind a bridge, hostdev0).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -14,17 +18,29 @@ const recording = (name: string) => readFileSync(new URL(`../../test/fixtures/gu
 describe('guest agent replies', () => {
   it('tells a Windows guest from a Linux one (guest-get-osinfo id)', () => {
     expect(parseOsInfo(recording('agent-osinfo-debian.json'))).toEqual({ id: 'debian', windows: false });
+    // real: a guest without /etc/os-release gets no id, only its kernel; not Windows
+    expect(parseOsInfo(recording('agent-osinfo-lab-l2.json'))).toEqual({ id: null, windows: false });
     expect(parseOsInfo(recording('agent-osinfo-windows.json'))).toEqual({ id: 'mswindows', windows: true });
   });
 
-  it('reads guest-exec and guest-exec-status, decoding out-data (base64)', () => {
-    expect(parseExecStarted(recording('agent-exec.json'))).toBe(1183);
-    expect(parseExecStatus(recording('agent-exec-status-running.json'))).toEqual({ exited: false });
-    const done = parseExecStatus(recording('agent-exec-status-exited.json'));
+  it('reads real guest-exec and guest-exec-status replies, decoding out-data (base64) of the listing', () => {
+    expect(parseExecStarted(recording('agent-exec-lab-l2.json'))).toBe(238);
+    expect(parseExecStatus(recording('agent-exec-status-running-lab-l2.json'))).toEqual({ exited: false });
+    const done = parseExecStatus(recording('agent-exec-status-exited-lab-l2.json'));
     expect(done).toMatchObject({ exited: true, exitcode: 0, truncated: false });
     const devices = parseGuestListing(done.exited ? done.out : '');
-    expect(devices).toHaveLength(6);
-    expect(devices.at(-1)).toEqual({ address: '0000:02:00.0', vendor: '8086', product: '10c9', qdevId: null });
+    expect(devices.map((d) => `${d.address} ${d.vendor}:${d.product}`)).toEqual([
+      '0000:00:00.0 8086:29c0',
+      '0000:00:01.0 1b36:000c',
+      '0000:00:01.1 1b36:000c',
+      '0000:00:01.2 1b36:000c',
+      '0000:00:1f.0 8086:2918',
+      '0000:00:1f.2 8086:2922',
+      '0000:00:1f.3 8086:2930',
+      '0000:01:00.0 1b36:000d',
+      '0000:02:00.0 1af4:1043',
+      '0000:03:00.0 8086:10d3',
+    ]);
   });
 
   it('reads the PCI devices of guest-get-devices and skips the others', () => {
