@@ -31,11 +31,16 @@ const plan = (actions: Action[]): HostPlan => ({ name: 'local', uri: 'qemu:///sy
 const setNumVfs: Action = { kind: 'set-numvfs', address: PF, from: 0, to: 2, reason: '' };
 const persist: Action = { kind: 'persist-numvfs', address: PF, from: 0, to: 2, reason: '' };
 
-async function run(actions: Action[], o: { virsh?: Virsh; deviceDriver?: (sriov: SriovSysfs, address: string) => Promise<string | null> } = {}) {
+async function run(
+  actions: Action[],
+  o: { virsh?: Virsh; deviceDriver?: (sriov: SriovSysfs, address: string) => Promise<string | null>; persistedReads?: number } = {},
+) {
   const root = await sriovHost().build();
   roots.push(root);
   const kernel = startFakeKernel(root, [PF]);
-  const sriov = sriovSysfs(root, { timeoutMs: 2_000, pollMs: 10 });
+  const real = sriovSysfs(root, { timeoutMs: 2_000, pollMs: 10 });
+  // persistedReads: what reading the rule back says, whatever was written (a rule that did not stick).
+  const sriov: SriovSysfs = o.persistedReads === undefined ? real : { ...real, persisted: async () => o.persistedReads as number };
   const deviceDriver = o.deviceDriver ? (address: string) => o.deviceDriver!(sriov, address) : async () => 'igbvf';
   const target: TargetObserver = { deviceDriver, domain: async () => null, persistedOverride: async () => null, sriov };
   const lines: JournalRecord[] = [];
@@ -63,6 +68,11 @@ describe('executing SR-IOV steps', () => {
       ['write', `/sys/bus/pci/devices/${PF}/sriov_numvfs`, '2'],
       ['persist', '/etc/udev/rules.d/70-passthru-sriov.rules', `${PF}=2`],
     ]);
+  });
+
+  it('a local step whose result does not read back is named as passthru\'s own, not as virsh\'s', async () => {
+    const { report } = await run([setNumVfs, persist], { persistedReads: 0 });
+    expect(report.failure?.error).toMatch(/^passthru \(persist-numvfs\) reported success but /);
   });
 
   it('rolls both back (count 0 again, no rule) when a later step fails', async () => {

@@ -85,9 +85,10 @@ export function createStepRunner(o: StepRunnerOptions): StepRunner {
     async run(op, step, phase) {
       const started = now();
       const base = { step, of: o.total, phase, ...opSubject(op) };
-      const tool = op.tool ?? 'virsh';
+      // What the messages name: a local SR-IOV step is passthru changing the host's files itself, not a virsh command.
+      const tool = op.local ? `passthru (${op.local.what})` : (op.tool ?? 'virsh');
       // The journal names driverctl's commands with the program: an argv alone would read as virsh's.
-      let args = tool === 'driverctl' ? ['driverctl', ...op.args] : op.args;
+      let args = op.tool === 'driverctl' ? ['driverctl', ...op.args] : op.args;
       if (op.xml !== undefined) {
         const file = path.join(o.tempDir, `step-${++files}.xml`);
         await writeFile(file, op.xml);
