@@ -32,9 +32,11 @@ export interface GuestProbeOptions {
   sleep(ms: number): Promise<void>;
 }
 
+// The listing takes milliseconds in an idle guest, but a busy or slow one runs it late (the lab's nested L2: 16.7 s
+// once, over 10 s beside other work): 30 s per VM before it counts as hung, and then the device is `unknown`, never `seen`.
 export const DEFAULT_GUEST_PROBE: Omit<GuestProbeOptions, 'qmp'> = {
   agentTimeoutSeconds: 5,
-  execPolls: 40,
+  execPolls: 120,
   execPollMs: 250,
   timeoutMs: 30_000,
   sleep: (ms) => sleep(ms),
