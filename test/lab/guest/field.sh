@@ -131,7 +131,8 @@ EPID=$(jq_node $G/agent-exec-l2.json 'j.return.pid')
 expect_match "guest-exec of /bin/sh started (pid)" "$EPID" '^[0-9]+$'
 exec_status() { agent_cmd '{"execute":"guest-exec-status","arguments":{"pid":'"$EPID"'}}' > "$1"; grep -q '"exited":true' "$1"; }
 exec_status $G/agent-exec-status-l2-first.json
-wait_until "guest-exec-status says exited" 60 exec_status $G/agent-exec-status-l2.json
+# a slow nested guest under load runs the listing late (60 s was not enough beside other work, 2026-12-02)
+wait_until "guest-exec-status says exited" 300 exec_status $G/agent-exec-status-l2.json
 echo "guest-exec-status: $(head -c 400 $G/agent-exec-status-l2.json)"
 L2LIST=$(jq_node $G/agent-exec-status-l2.json 'Buffer.from(j.return["out-data"]||"","base64").toString()')
 echo "$L2LIST" | sed 's/^/  agent| /'
