@@ -110,11 +110,11 @@ bridge_ifaces() { virsh dumpxml --inactive "$1" 2>/dev/null | grep -c "<interfac
 # define_domain NAME [with-bridge|with-agent]   a small shut-off domain (L2: busybox initramfs, Debian's kernel of
 # L1); with-agent adds the guest agent's virtio channel (L2's /bin/l2-agent starts qemu-ga on it)
 define_domain() {
-  local name=$1 iface="" type=qemu
+  local name=$1 devices="" type=qemu
   # L2_ACCEL (lab.env): kvm = nested KVM (TCG's -cpu max exposes SVM; ~10 s), tcg = TCG inside TCG (slower, no nested SVM)
   [ -e /dev/kvm ] && [ "${L2_ACCEL:-tcg}" = kvm ] && type=kvm
-  [ "${2:-}" = with-agent ] && iface="<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
-  [ "${2:-}" = with-bridge ] && iface="<interface type='bridge'><mac address='52:54:00:aa:00:01'/><source bridge='br0'/><model type='virtio'/></interface>"
+  [ "${2:-}" = with-agent ] && devices="<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+  [ "${2:-}" = with-bridge ] && devices="<interface type='bridge'><mac address='52:54:00:aa:00:01'/><source bridge='br0'/><model type='virtio'/></interface>"
   cat > "$WORK/$name.xml" <<XML
 <domain type='$type'>
   <name>$name</name>
@@ -130,7 +130,7 @@ define_domain() {
   <on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    $iface
+    $devices
     <serial type='file'><source path='/var/log/libvirt/qemu/$name-console.log'/><target port='0'/></serial>
     <console type='file'><source path='/var/log/libvirt/qemu/$name-console.log'/><target type='serial' port='0'/></console>
     <memballoon model='none'/>
