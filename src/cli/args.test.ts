@@ -82,7 +82,10 @@ describe('parseInvocation', () => {
 describe('verify and apply --verify (SPEC 13)', () => {
   it('parses verify with --qmp and its formats, and apply --verify', () => {
     expect(parseInvocation(['verify', '--qmp', '--format', 'json'], {})).toMatchObject({ command: 'verify', qmp: true, format: 'json' });
-    expect(parseInvocation(['verify'], {})).toMatchObject({ command: 'verify', qmp: false, format: 'text' });
+    expect(parseInvocation(['verify'], {})).toMatchObject({ command: 'verify', qmp: false, format: 'text', guestTimeoutMs: 30_000 });
+    expect(parseInvocation(['verify', '--guest-timeout', '5m'], {})).toMatchObject({ guestTimeoutMs: 300_000 });
+    expect(parseInvocation(['apply', '--verify', '--guest-timeout', '90s'], {})).toMatchObject({ verify: true, guestTimeoutMs: 90_000 });
+    expect(() => parseInvocation(['apply', '--verify', '--guest-timeout', 'soon'], {})).toThrow('invalid duration "soon"');
     expect(parseInvocation(['apply', '--verify', '--yes'], {})).toMatchObject({ command: 'apply', verify: true, qmp: false });
   });
 

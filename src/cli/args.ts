@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 import { parseBatches, type BatchSize } from '../apply/waves.js';
+import { parseDuration } from '../model/duration.js';
 import { agentOptions, type AgentOptions } from './agent-args.js';
 
 export const COMMANDS = ['validate', 'doctor', 'observe', 'plan', 'apply', 'check', 'import', 'agent', 'status', 'verify'] as const;
@@ -52,9 +53,20 @@ export interface Invocation {
   maxFailures: number;
   /** `verify --qmp`: ask QEMU's monitor when the guest agent does not answer (SPEC 13). */
   qmp: boolean;
+  /**
+   * `verify --guest-timeout DUR` (and `apply --verify`): how long a guest has to run the PCI listing, in ms. Parsed
+   * here, so that a wrong value stops `apply --verify` before anything is applied.
+   */
+  guestTimeoutMs: number;
   /** `apply --verify`: run `verify` on the VMs changed live, after the apply. */
   verify: boolean;
 }
+
+/**
+ * `--guest-timeout` when not given: the listing takes milliseconds in an idle guest, but a busy one runs it late
+ * (the lab's nested L2: 17 s quiet, minutes beside other work); past it the device is `unknown`, never `seen`.
+ */
+export const DEFAULT_GUEST_TIMEOUT = '30s';
 
 /** `--parallelism` when not given (SPEC 12). */
 export const DEFAULT_PARALLELISM = 10;
@@ -106,6 +118,7 @@ const options = {
   'max-failures': { type: 'string' },
   force: { type: 'boolean' },
   qmp: { type: 'boolean' },
+  'guest-timeout': { type: 'string' },
   verify: { type: 'boolean' },
 } as const;
 
@@ -115,12 +128,12 @@ const ACCEPTS: Record<CommandName, readonly string[]> = {
   doctor: ['format', 'parallelism'],
   observe: ['out', 'format', 'parallelism'],
   plan: ['snapshot', 'format', 'detailed-exitcode', 'out', 'parallelism'],
-  apply: ['yes', 'lock-timeout', 'journal', 'json', 'format', 'parallelism', 'batches', 'max-failures', 'verify', 'qmp'],
+  apply: ['yes', 'lock-timeout', 'journal', 'json', 'format', 'parallelism', 'batches', 'max-failures', 'verify', 'qmp', 'guest-timeout'],
   check: ['snapshot', 'format', 'parallelism'],
   import: ['out', 'snapshot', 'format', 'parallelism', 'force'],
   agent: ['source', 'mode', 'interval', 'state-dir', 'once', 'verify-signatures', 'log-format', 'lock-timeout', 'journal'],
   status: ['state-dir', 'format'],
-  verify: ['format', 'parallelism', 'qmp'],
+  verify: ['format', 'parallelism', 'qmp', 'guest-timeout'],
 };
 const COMMON = ['file', 'connect', 'host', 'root', 'virsh', 'no-color', 'quiet', 'debug', 'help', 'version'];
 
@@ -164,6 +177,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     batches: null,
     maxFailures: 0,
     qmp: v.qmp ?? false,
+    guestTimeoutMs: parseDuration(v['guest-timeout'] ?? DEFAULT_GUEST_TIMEOUT),
     verify: v.verify ?? false,
   };
   if (v.version) return { ...base, command: 'version' };

@@ -135,7 +135,7 @@ Example: passthru plan --host hv2 --format json
 `,
   apply: `Usage: passthru apply [-f FILE | PLANFILE] [--yes] [--lock-timeout DUR]
                      [--journal FILE] [--format text|json] [--parallelism N]
-                     [--batches LIST] [--max-failures K] [--verify [--qmp]]
+                     [--batches LIST] [--max-failures K] [--verify [--qmp] [--guest-timeout DUR]]
                      [--host NAME]...  (with -f: only these hosts of the file)
 
 Converges each host: unplug from VMs, reattach released devices, detach newly
@@ -167,7 +167,8 @@ default /var/log/passthru/journal.jsonl).
                    reported as not attempted
   --verify         after a successful apply, run \`passthru verify\` on the
                    VMs whose running domain was changed (hot-plug/unplug);
-                   with --qmp it may ask QEMU (see verify --help)
+                   with --qmp it may ask QEMU, --guest-timeout as verify's
+                   (see verify --help)
 
 Exit codes: 0 applied (or nothing to do), 1 error/refused/failed but rolled
 back (on any host), 3 failed AND rollback could not restore the previous
@@ -178,7 +179,7 @@ Example: passthru apply --host hv1 --yes
 Example: passthru apply --batches 1,10%,100% --yes
 `,
   verify: `Usage: passthru verify [-f FILE] [--host NAME]... [--format text|json] [--qmp]
-                      [--parallelism N]
+                      [--guest-timeout DUR] [--parallelism N]
 
 For each running VM of the file, checks that every device it claims is in the
 running domain (live XML) and is seen by the guest: through the QEMU guest
@@ -193,6 +194,11 @@ and skipped. Changes nothing (but --qmp taints the domain).
 
 ${PARALLELISM}
   --qmp            ask QEMU's monitor when the guest agent does not answer
+  --guest-timeout DUR
+                   how long a guest has to run the PCI listing before its
+                   devices are unknown (default 30s; a busy or booting guest
+                   may need more). An agent libvirt holds "not available for
+                   now" is asked again, up to 6 times 5 s apart.
 
 Exit codes: 0 every device seen, 2 a device missing, 1 a host not observed or
 a device unknown (missing wins over unknown).

@@ -20,16 +20,29 @@ function scripted(agent: Record<string, string | string[]> | null, monitor: Reco
       if (table === null) return result(1, '', NOT_CONNECTED);
       const reply = table[execute];
       if (reply === undefined) return result(1, '', `error: internal error: unable to execute QEMU agent command '${execute}'\n`);
-      // A list is served in turn, its last entry again and again.
+      // A list is served in turn, its last entry again and again; an entry that starts with `error: ` is virsh failing.
       const k = served.get(execute) ?? 0;
       served.set(execute, k + 1);
-      return result(0, Array.isArray(reply) ? (reply[Math.min(k, reply.length - 1)] as string) : reply);
+      const text = Array.isArray(reply) ? (reply[Math.min(k, reply.length - 1)] as string) : reply;
+      return text.startsWith('error: ') ? result(1, '', text) : result(0, text);
     },
   };
   return { virsh, calls };
 }
 
-const options = (over: Partial<GuestProbeOptions> = {}): GuestProbeOptions => ({ qmp: false, agentTimeoutSeconds: 5, execPolls: 3, execPollMs: 100, timeoutMs: 1000, sleep: async () => {}, ...over });
+const options = (over: Partial<GuestProbeOptions> = {}): GuestProbeOptions => ({
+  qmp: false,
+  agentTimeoutSeconds: 5,
+  execPolls: 3,
+  execPollMs: 100,
+  agentRetries: 2,
+  agentRetryMs: 700,
+  timeoutMs: 1000,
+  sleep: async () => {},
+  ...over,
+});
+// libvirt's answer after the agent missed a guest-sync (recorded in the lab's CI trial, 2026-12-02)
+const UNAVAILABLE = 'error: Guest agent is not responding: Guest agent not available for now\n';
 // real replies of qemu-ga 7.2 in the lab's busybox L2 (no os-release there: guest-get-osinfo has no id)
 const linux = (status: string | string[]) => ({
   'guest-get-osinfo': recording('agent-osinfo-lab-l2.json'),
@@ -61,6 +74,30 @@ describe('probeGuest', () => {
     const view = await probeGuest(virsh, 'qemu:///system', 'u-1', options({ sleep: async (ms) => void waits.push(ms) }));
     expect(view).toEqual({ via: null, reason: expect.stringContaining('the PCI listing did not finish in the guest within 0.3 s') });
     expect(waits).toEqual([100, 100, 100]);
+  });
+
+  it('asks again, bounded, while libvirt holds the agent "not available for now", and then reads the guest', async () => {
+    const waits: number[] = [];
+    const statuses = [recording('agent-exec-status-exited-lab-l2.json')];
+    const { virsh, calls } = scripted({ ...linux(statuses), 'guest-get-osinfo': [UNAVAILABLE, UNAVAILABLE, recording('agent-osinfo-lab-l2.json')] });
+    const view = await probeGuest(virsh, 'qemu:///system', 'u-1', options({ sleep: async (ms) => void waits.push(ms) }));
+    expect(view.via).toBe('agent');
+    expect(waits).toEqual([700, 700]);
+    expect(calls.filter((c) => c.at(-1)?.includes('guest-get-osinfo'))).toHaveLength(3);
+  });
+
+  it('an agent still unavailable after the retries is unknown with libvirt\'s words; one not connected is not asked again', async () => {
+    const waits: number[] = [];
+    const { virsh, calls } = scripted({ ...linux(''), 'guest-get-osinfo': UNAVAILABLE });
+    expect(await probeGuest(virsh, 'qemu:///system', 'u-1', options({ sleep: async (ms) => void waits.push(ms) }))).toMatchObject({
+      via: null,
+      reason: expect.stringContaining('no answer from the guest agent (Guest agent is not responding: Guest agent not available for now)'),
+    });
+    expect(calls).toHaveLength(3);
+    expect(waits).toEqual([700, 700]);
+    const none = scripted(null);
+    await probeGuest(none.virsh, 'qemu:///system', 'u-1', options());
+    expect(none.calls).toHaveLength(1);
   });
 
   it('without an agent: unknown without --qmp (and QEMU is not asked), query-pci with it (and the taint is announced)', async () => {

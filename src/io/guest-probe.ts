@@ -27,20 +27,30 @@ export interface GuestProbeOptions {
   /** `guest-exec-status` readings before the listing counts as hung, and the wait between them. */
   execPolls: number;
   execPollMs: number;
+  /** How often, and how far apart, an agent command is asked again while libvirt holds the agent unavailable. */
+  agentRetries: number;
+  agentRetryMs: number;
   /** Per virsh process. */
   timeoutMs: number;
   sleep(ms: number): Promise<void>;
 }
 
-// The listing takes milliseconds in an idle guest, but a busy or slow one runs it late (the lab's nested L2: 16.7 s
-// once, over 10 s beside other work): 30 s per VM before it counts as hung, and then the device is `unknown`, never `seen`.
-export const DEFAULT_GUEST_PROBE: Omit<GuestProbeOptions, 'qmp'> = {
+/** What `verify` uses; how long the listing may take comes from `--guest-timeout` (execPolls = that / execPollMs). */
+export const DEFAULT_GUEST_PROBE: Omit<GuestProbeOptions, 'qmp' | 'execPolls'> = {
   agentTimeoutSeconds: 5,
-  execPolls: 120,
   execPollMs: 250,
+  agentRetries: 6,
+  agentRetryMs: 5_000,
   timeoutMs: 30_000,
   sleep: (ms) => sleep(ms),
 };
+
+/**
+ * libvirt's answer while it holds a connected agent unavailable: after the agent missed a guest-sync (a busy guest:
+ * the lab's nested L2 beside other work), until the agent answers again. Worth asking again, unlike "not connected"
+ * (no agent in the guest), which is the answer at once.
+ */
+const AGENT_UNAVAILABLE_FOR_NOW = /Guest agent not available for now|didn't respond to synchronization/;
 
 /** A virsh command that failed: its message (virsh's own, or how it ended). */
 class GuestCommandError extends PassthruError {}
@@ -56,7 +66,17 @@ export async function probeGuest(virsh: Virsh, uri: string, uuid: string, option
     if (r.exitCode !== 0) throw new GuestCommandError(virshError(r.stderr) ?? `virsh ${describeExit(r)}`);
     return r.stdout;
   };
-  const agent = (command: object) => run(['qemu-agent-command', '--domain', uuid, '--timeout', String(options.agentTimeoutSeconds), JSON.stringify(command)]);
+  const agent = async (command: object): Promise<string> => {
+    const args = ['qemu-agent-command', '--domain', uuid, '--timeout', String(options.agentTimeoutSeconds), JSON.stringify(command)];
+    for (let k = 0; ; k++) {
+      try {
+        return await run(args);
+      } catch (err) {
+        if (!(err instanceof GuestCommandError && AGENT_UNAVAILABLE_FOR_NOW.test(err.message)) || k >= options.agentRetries) throw err;
+        await options.sleep(options.agentRetryMs);
+      }
+    }
+  };
   let agentProblem: string;
   try {
     return { via: 'agent', devices: await agentListing(agent, options) };

@@ -29,7 +29,7 @@ export async function verifyHosts(
   only?: ReadonlyMap<string, ReadonlySet<string>>,
 ): Promise<HostVerdict[]> {
   const virsh = makeVirsh(inv, term);
-  const options = { ...DEFAULT_GUEST_PROBE, qmp: inv.qmp };
+  const options = { ...DEFAULT_GUEST_PROBE, qmp: inv.qmp, execPolls: Math.max(1, Math.ceil(inv.guestTimeoutMs / DEFAULT_GUEST_PROBE.execPollMs)) };
   const hosts = observations.filter((o) => !only || only.has(o.host.name));
   return Promise.all(
     hosts.map(async (o): Promise<HostVerdict> => {
